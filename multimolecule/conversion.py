@@ -1,0 +1,110 @@
+"""Helpers shared by the checkpoint converters: reading original weights, checking, writing atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import torch
+from torch import nn
+
+
+class ConversionError(ValueError):
+    """A checkpoint that cannot be converted; the message says why."""
+
+
+def read_json(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConversionError(f"missing file: {path}")
+    try:
+        with open(path) as file:
+            return json.load(file)
+    except json.JSONDecodeError as error:
+        raise ConversionError(f"{path} is not valid JSON: {error}") from error
+
+
+def load_state_dict(directory: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Read `model.safetensors` (preferred) or `pytorch_model.bin` from `directory`, on the CPU.
+
+    Raises `ConversionError` if neither exists or the file cannot be read (truncated or corrupt).
+    """
+    directory = Path(directory)
+    safetensors_path, torch_path = directory / "model.safetensors", directory / "pytorch_model.bin"
+    try:
+        if safetensors_path.is_file():
+            from safetensors.torch import load_file
+
+            return load_file(safetensors_path)
+        if torch_path.is_file():
+            return torch.load(torch_path, map_location="cpu", weights_only=True)
+    except Exception as error:  # safetensors and torch raise many types for a damaged file
+        path = safetensors_path if safetensors_path.is_file() else torch_path
+        raise ConversionError(f"cannot read {path} (truncated or corrupt?): {error}") from error
+    raise ConversionError(f"no weights in {directory}: expected model.safetensors or pytorch_model.bin")
+
+
+def load_converted(model: nn.Module, state_dict: dict[str, torch.Tensor], tied: tuple[str, ...] = ()) -> None:
+    """Load `state_dict` into `model`, requiring that every tensor is used and every model tensor is filled.
+
+    `tied` names model tensors that share storage with another one and may therefore be absent.
+    """
+    expected = dict(model.state_dict())
+    unexpected = sorted(set(state_dict) - set(expected))
+    missing = sorted(set(expected) - set(state_dict) - set(tied))
+    mismatched = sorted(
+        f"{name}: checkpoint {tuple(tensor.shape)} vs model {tuple(expected[name].shape)}"
+        for name, tensor in state_dict.items()
+        if name in expected and tuple(tensor.shape) != tuple(expected[name].shape)
+    )
+    problems = []
+    if unexpected:
+        problems.append("unused checkpoint tensors: " + ", ".join(unexpected))
+    if missing:
+        problems.append("model tensors left unfilled: " + ", ".join(missing))
+    if mismatched:
+        problems.append("shape mismatches: " + "; ".join(mismatched))
+    if problems:
+        raise ConversionError("conversion is incomplete:\n  " + "\n  ".join(problems))
+    model.load_state_dict(state_dict, strict=False)
+
+
+@contextmanager
+def atomic_directory(output_path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary directory beside `output_path` that replaces it only if the block succeeds.
+
+    A failed conversion therefore never leaves a half-written output.
+    """
+    output_path = Path(output_path)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output_path.name}.", dir=output_path.parent))
+    try:
+        yield staging
+        if output_path.exists():
+            shutil.rmtree(output_path)
+        staging.rename(output_path)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+
+
+def write_model_card(output_path: str | os.PathLike, title: str, source: str, body: str) -> None:
+    """A short `README.md` saying what the directory holds and how to load it."""
+    text = f"""---
+library_name: multimolecule
+pipeline_tag: fill-mask
+mask_token: "<mask>"
+---
+
+# {title}
+
+Converted with `multimolecule` from `{source}`. The weights reproduce the original implementation's outputs.
+
+{body}
+"""
+    Path(output_path, "README.md").write_text(text)

@@ -1,0 +1,87 @@
+"""Our Auto classes for the prediction heads, and registration of every model with the transformers Auto classes."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForMaskedLM,
+    AutoModelForPreTraining,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    PretrainedConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+from transformers.models.auto.auto_factory import _BaseAutoModelClass, _LazyAutoMapping
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+
+class AutoModelForSequencePrediction(_BaseAutoModelClass):
+    """Loads the `...ForSequencePrediction` model of a checkpoint's `model_type`.
+
+    Example:
+        >>> from multimolecule import AutoModelForSequencePrediction, DnaBert2Config
+        >>> model = AutoModelForSequencePrediction.from_config(DnaBert2Config(num_hidden_layers=1))
+        >>> type(model).__name__
+        'DnaBert2ForSequencePrediction'
+    """
+
+    _model_mapping = _LazyAutoMapping(CONFIG_MAPPING_NAMES, OrderedDict())
+
+
+class AutoModelForTokenPrediction(_BaseAutoModelClass):
+    """Loads the `...ForTokenPrediction` (per-base) model of a checkpoint's `model_type`.
+
+    Example:
+        >>> from multimolecule import AutoModelForTokenPrediction, DnaBert2Config
+        >>> type(AutoModelForTokenPrediction.from_config(DnaBert2Config(num_hidden_layers=1))).__name__
+        'DnaBert2ForTokenPrediction'
+    """
+
+    _model_mapping = _LazyAutoMapping(CONFIG_MAPPING_NAMES, OrderedDict())
+
+
+class AutoModelForContactPrediction(_BaseAutoModelClass):
+    """Loads the `...ForContactPrediction` (base-pair) model of a checkpoint's `model_type`.
+
+    Example:
+        >>> from multimolecule import AutoModelForContactPrediction, DnaBert2Config
+        >>> type(AutoModelForContactPrediction.from_config(DnaBert2Config(num_hidden_layers=1))).__name__
+        'DnaBert2ForContactPrediction'
+    """
+
+    _model_mapping = _LazyAutoMapping(CONFIG_MAPPING_NAMES, OrderedDict())
+
+
+def register(
+    config_class: type[PretrainedConfig],
+    tokenizer_class: type[PreTrainedTokenizerBase],
+    model: type[PreTrainedModel],
+    masked_lm: type[PreTrainedModel],
+    pretraining: type[PreTrainedModel],
+    sequence_prediction: type[PreTrainedModel],
+    token_prediction: type[PreTrainedModel],
+    contact_prediction: type[PreTrainedModel],
+) -> None:
+    """Register one model family with the transformers Auto classes and ours.
+
+    `exist_ok=True` everywhere: should transformers one day ship a model of the same `model_type`, ours still
+    loads our checkpoints instead of failing at import.
+    """
+    AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
+    AutoTokenizer.register(config_class, tokenizer_class=tokenizer_class, exist_ok=True)
+    for auto_class, model_class in (
+        (AutoModel, model),
+        (AutoModelForMaskedLM, masked_lm),
+        (AutoModelForPreTraining, pretraining),
+        (AutoModelForSequenceClassification, sequence_prediction),
+        (AutoModelForTokenClassification, token_prediction),
+        (AutoModelForSequencePrediction, sequence_prediction),
+        (AutoModelForTokenPrediction, token_prediction),
+        (AutoModelForContactPrediction, contact_prediction),
+    ):
+        auto_class.register(config_class, model_class, exist_ok=True)

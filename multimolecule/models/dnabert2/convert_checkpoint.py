@@ -1,0 +1,140 @@
+"""Convert a DNABERT-2 checkpoint as `zhihan1996/DNABERT-2-117M` publishes it into the multimolecule layout.
+
+    python -m multimolecule.models.dnabert2.convert_checkpoint --checkpoint-path SRC --output-path DST
+
+SRC holds `config.json`, `pytorch_model.bin` or `model.safetensors`, and `tokenizer.json`. DST receives
+`config.json`, `model.safetensors`, the tokenizer files and a `README.md`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from pathlib import Path
+
+import torch
+
+from ...conversion import ConversionError, atomic_directory, load_converted, load_state_dict, read_json, write_model_card
+from .configuration_dnabert2 import DnaBert2Config
+from .modeling_dnabert2 import DnaBert2ForPreTraining
+from .tokenization_dnabert2 import DnaBert2Tokenizer
+
+# Original key (regular expression) -> our key. Wqkv and the tied decoder are handled in convert_state_dict.
+RENAMES = [
+    (r"bert\.embeddings\.LayerNorm\.", "model.embeddings.layer_norm."),
+    (r"bert\.embeddings\.", "model.embeddings."),
+    (r"bert\.encoder\.layer\.(\d+)\.attention\.output\.LayerNorm\.", r"model.encoder.layer.\1.attention.output.layer_norm."),
+    (r"bert\.encoder\.layer\.(\d+)\.attention\.output\.dense\.", r"model.encoder.layer.\1.attention.output.dense."),
+    (r"bert\.encoder\.layer\.(\d+)\.mlp\.gated_layers\.", r"model.encoder.layer.\1.mlp.up_proj."),
+    (r"bert\.encoder\.layer\.(\d+)\.mlp\.wo\.", r"model.encoder.layer.\1.mlp.down_proj."),
+    (r"bert\.encoder\.layer\.(\d+)\.mlp\.layernorm\.", r"model.encoder.layer.\1.mlp.layer_norm."),
+    (r"cls\.predictions\.transform\.LayerNorm\.", "lm_head.transform.layer_norm."),
+    (r"cls\.predictions\.transform\.dense\.", "lm_head.transform.dense."),
+    (r"cls\.predictions\.decoder\.bias$", "lm_head.bias"),
+]
+WQKV = re.compile(r"bert\.encoder\.layer\.(\d+)\.attention\.self\.Wqkv\.(weight|bias)$")
+DECODER = "cls.predictions.decoder.weight"
+WORD_EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
+
+
+def convert_config(original: dict, token_lengths: list[int] | None = None) -> DnaBert2Config:
+    """The original `config.json` (parsed) -> `DnaBert2Config`."""
+    auto_map = str(original.get("auto_map", ""))
+    if original.get("model_type") not in (None, "bert") or ("alibi_starting_size" not in original and "bert_layers" not in auto_map):
+        raise ConversionError(
+            f"not a DNABERT-2 config (model_type={original.get('model_type')!r}, no alibi_starting_size)"
+        )
+    return DnaBert2Config(
+        vocab_size=original["vocab_size"],
+        hidden_size=original["hidden_size"],
+        num_hidden_layers=original["num_hidden_layers"],
+        num_attention_heads=original["num_attention_heads"],
+        intermediate_size=original["intermediate_size"],
+        hidden_act="gelu",  # the original's MLP uses exact GELU whatever hidden_act says
+        hidden_dropout=original.get("hidden_dropout_prob", 0.1),
+        attention_dropout=original.get("attention_probs_dropout_prob", 0.0),
+        type_vocab_size=original.get("type_vocab_size", 2),
+        layer_norm_eps=original.get("layer_norm_eps", 1e-12),
+        initializer_range=original.get("initializer_range", 0.02),
+        alibi_starting_size=original.get("alibi_starting_size", 512),
+        token_lengths=token_lengths,
+        architectures=["DnaBert2ForPreTraining"],
+    )
+
+
+def convert_state_dict(original: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Original `BertForMaskedLM` state dict -> ours. Unknown keys raise `ConversionError` with their names."""
+    converted, unknown = {}, []
+    for name, tensor in original.items():
+        if match := WQKV.match(name):
+            layer, kind = match.groups()
+            query, key, value = tensor.chunk(3, dim=0)  # rows are Q | K | V
+            prefix = f"model.encoder.layer.{layer}.attention.self"
+            converted.update({f"{prefix}.query.{kind}": query, f"{prefix}.key.{kind}": key, f"{prefix}.value.{kind}": value})
+        elif name == DECODER:
+            if WORD_EMBEDDINGS in original and not torch.equal(tensor, original[WORD_EMBEDDINGS]):
+                raise ConversionError(f"{DECODER} differs from {WORD_EMBEDDINGS}, but DNABERT-2 ties them")
+        else:
+            for pattern, replacement in RENAMES:
+                new_name, count = re.subn(pattern, replacement, name)
+                if count:
+                    converted[new_name] = tensor
+                    break
+            else:
+                unknown.append(name)
+    if unknown:
+        raise ConversionError("checkpoint tensors this converter does not know: " + ", ".join(sorted(unknown)))
+    return {name: tensor.contiguous() for name, tensor in converted.items()}
+
+
+def convert_checkpoint(checkpoint_path: str | os.PathLike, output_path: str | os.PathLike) -> Path:
+    """Convert the original checkpoint directory `checkpoint_path` into a loadable directory `output_path`."""
+    checkpoint_path = Path(checkpoint_path)
+    if not checkpoint_path.is_dir():
+        raise ConversionError(f"checkpoint path is not a directory: {checkpoint_path}")
+    original_config = read_json(checkpoint_path / "config.json")
+    if not (checkpoint_path / "tokenizer.json").is_file():
+        raise ConversionError(f"missing file: {checkpoint_path / 'tokenizer.json'}")
+    tokenizer = DnaBert2Tokenizer.from_original(checkpoint_path / "tokenizer.json")
+    config = convert_config(original_config, token_lengths=tokenizer.token_lengths)
+    if len(tokenizer) != config.vocab_size:
+        raise ConversionError(f"tokenizer has {len(tokenizer)} tokens but the config says {config.vocab_size}")
+    state_dict = convert_state_dict(load_state_dict(checkpoint_path))
+
+    model = DnaBert2ForPreTraining(config)
+    load_converted(model, state_dict, tied=("lm_head.decoder.weight",))
+    with atomic_directory(output_path) as staging:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        write_model_card(staging, "DNABERT-2", str(checkpoint_path), USAGE)
+    return Path(output_path)
+
+
+USAGE = """```python
+import multimolecule  # registers the models with transformers
+from transformers import AutoModel, AutoTokenizer, pipeline
+
+tokenizer = AutoTokenizer.from_pretrained("THIS_DIRECTORY")
+model = AutoModel.from_pretrained("THIS_DIRECTORY")
+output = model(**tokenizer("ATCGATCGATCGATCG", return_tensors="pt"))
+
+predictor = pipeline("fill-mask", model="THIS_DIRECTORY")
+predictor("ATCG<mask>TGCA")
+```"""
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint-path", required=True, help="directory of the original checkpoint")
+    parser.add_argument("--output-path", required=True, help="directory to write the converted model to")
+    args = parser.parse_args(argv)
+    try:
+        output = convert_checkpoint(args.checkpoint_path, args.output_path)
+    except ConversionError as error:
+        parser.exit(1, f"error: {error}\n")
+    print(f"converted {args.checkpoint_path} -> {output}")
+
+
+if __name__ == "__main__":
+    main()

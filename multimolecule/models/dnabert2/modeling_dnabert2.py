@@ -1,0 +1,340 @@
+"""DNABERT-2: a post-LayerNorm BERT with ALiBi attention biases and a gated GELU feed-forward layer."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from transformers import PreTrainedModel
+from transformers.activations import ACT2FN
+from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.modeling_outputs import BaseModelOutputWithPooling, MaskedLMOutput
+from transformers.utils import can_return_tuple
+
+from ...modules import (
+    AlibiPositionBias,
+    ContactPredictionHead,
+    ContactPredictionMixin,
+    MaskedLMHead,
+    SelfAttention,
+    SequencePredictionHead,
+    SequencePredictionMixin,
+    TokenPredictionHead,
+    TokenPredictionMixin,
+    padding_bias,
+    resolve_attention_mask,
+)
+from .configuration_dnabert2 import DnaBert2Config
+
+
+class DnaBert2Embeddings(nn.Module):
+    """`layer_norm(word + token_type)`; no position term, positions enter the attention as ALiBi biases."""
+
+    def __init__(self, config: DnaBert2Config):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
+        self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None,
+        token_type_ids: torch.Tensor | None,
+        inputs_embeds: torch.Tensor | None,
+    ) -> torch.Tensor:
+        if inputs_embeds is None:
+            inputs_embeds = self.word_embeddings(input_ids)
+        if token_type_ids is None:
+            token_type_ids = torch.zeros(inputs_embeds.shape[:2], dtype=torch.long, device=inputs_embeds.device)
+        embeddings = inputs_embeds + self.token_type_embeddings(token_type_ids)
+        return self.dropout(self.layer_norm(embeddings))
+
+
+class DnaBert2AttentionOutput(nn.Module):
+    def __init__(self, config: DnaBert2Config):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout)
+
+    def forward(self, context: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        return self.layer_norm(self.dropout(self.dense(context)) + residual)
+
+
+class DnaBert2Attention(nn.Module):
+    def __init__(self, config: DnaBert2Config):
+        super().__init__()
+        self.self = SelfAttention(config)
+        self.output = DnaBert2AttentionOutput(config)
+
+    def forward(
+        self, hidden_states: torch.Tensor, attention_bias: torch.Tensor, output_attentions: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        context, weights = self.self(hidden_states, attention_bias, output_attentions=output_attentions)
+        return self.output(context, hidden_states), weights
+
+
+class DnaBert2Mlp(nn.Module):
+    """`layer_norm(down_proj(act(gate) * value) + x)` where `gate, value = up_proj(x).chunk(2)`."""
+
+    def __init__(self, config: DnaBert2Config):
+        super().__init__()
+        self.up_proj = nn.Linear(config.hidden_size, 2 * config.intermediate_size, bias=False)
+        self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.activation = ACT2FN[config.hidden_act]
+        self.dropout = nn.Dropout(config.hidden_dropout)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        gate, value = self.up_proj(hidden_states).chunk(2, dim=-1)  # 2 x (batch, length, intermediate)
+        output = self.down_proj(self.dropout(self.activation(gate) * value))
+        return self.layer_norm(output + hidden_states)
+
+
+class DnaBert2Layer(GradientCheckpointingLayer):
+    def __init__(self, config: DnaBert2Config):
+        super().__init__()
+        self.attention = DnaBert2Attention(config)
+        self.mlp = DnaBert2Mlp(config)
+
+    def forward(
+        self, hidden_states: torch.Tensor, attention_bias: torch.Tensor, output_attentions: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        hidden_states, weights = self.attention(hidden_states, attention_bias, output_attentions)
+        return self.mlp(hidden_states), weights
+
+
+class DnaBert2Encoder(nn.Module):
+    def __init__(self, config: DnaBert2Config):
+        super().__init__()
+        self.alibi = AlibiPositionBias(config.num_attention_heads)
+        self.layer = nn.ModuleList([DnaBert2Layer(config) for _ in range(config.num_hidden_layers)])
+
+    def attention_bias(self, attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """ALiBi plus padding, built in fp32 and clamped into `dtype`: (batch, heads, length, length)."""
+        bias = self.alibi(attention_mask.shape[1], attention_mask.device) + padding_bias(attention_mask, torch.float32)
+        return bias.clamp(min=torch.finfo(dtype).min).to(dtype)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+    ) -> BaseModelOutputWithPooling:
+        attention_bias = self.attention_bias(attention_mask, hidden_states.dtype)
+        all_hidden_states = (hidden_states,) if output_hidden_states else None
+        all_attentions = () if output_attentions else None
+        for layer in self.layer:
+            hidden_states, weights = layer(hidden_states, attention_bias, output_attentions)
+            if output_hidden_states:
+                all_hidden_states += (hidden_states,)
+            if output_attentions:
+                all_attentions += (weights,)
+        return BaseModelOutputWithPooling(
+            last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions
+        )
+
+
+class DnaBert2Pooler(nn.Module):
+    """`tanh(dense(h[:, 0]))`, as BERT pools."""
+
+    def __init__(self, config: DnaBert2Config):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.activation = nn.Tanh()
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.activation(self.dense(hidden_states[:, 0]))
+
+
+class DnaBert2PreTrainedModel(PreTrainedModel):
+    config_class = DnaBert2Config
+    base_model_prefix = "model"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["DnaBert2Layer"]
+    _supports_sdpa = True
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module):
+        super()._init_weights(module)
+        if isinstance(module, MaskedLMHead):
+            module.bias.zero_()
+
+
+class DnaBert2Model(DnaBert2PreTrainedModel):
+    """The DNABERT-2 encoder, with a pooler on the first token.
+
+    `attention_mask` may be omitted: it is then derived from the pad id, so padded batches give the same result.
+    With `output_hidden_states=True` the output holds `num_hidden_layers + 1` tensors, the embeddings first.
+
+    Example:
+        >>> import torch
+        >>> from multimolecule import DnaBert2Config, DnaBert2Model
+        >>> config = DnaBert2Config(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128)
+        >>> model = DnaBert2Model(config)
+        >>> output = model(torch.tensor([[1, 5, 6, 1049, 2]]), output_hidden_states=True)
+        >>> output.last_hidden_state.shape, output.pooler_output.shape, len(output.hidden_states)
+        (torch.Size([1, 5, 64]), torch.Size([1, 64]), 3)
+    """
+
+    def __init__(self, config: DnaBert2Config, add_pooling_layer: bool = True):
+        super().__init__(config)
+        self.embeddings = DnaBert2Embeddings(config)
+        self.encoder = DnaBert2Encoder(config)
+        self.pooler = DnaBert2Pooler(config) if add_pooling_layer else None
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embeddings.word_embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding):
+        self.embeddings.word_embeddings = value
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+    ) -> BaseModelOutputWithPooling:
+        r"""
+        input_ids: (batch, length) token ids.
+        attention_mask: (batch, length), 1 for tokens and 0 for padding; derived from the pad id when omitted.
+        token_type_ids: (batch, length) segment ids; zeros when omitted.
+        inputs_embeds: (batch, length, hidden) word embeddings to use instead of `input_ids`.
+        """
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("give exactly one of input_ids and inputs_embeds")
+        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        attention_mask = resolve_attention_mask(input_ids, attention_mask, inputs_embeds, self.config.pad_token_id)
+        embeddings = self.embeddings(input_ids, token_type_ids, inputs_embeds)
+        outputs = self.encoder(embeddings, attention_mask, output_attentions, output_hidden_states)
+        if self.pooler is not None:
+            outputs.pooler_output = self.pooler(outputs.last_hidden_state)
+        return outputs
+
+
+class DnaBert2ForMaskedLM(DnaBert2PreTrainedModel):
+    """DNABERT-2 with its masked-language-modelling head; the decoder shares the word embeddings.
+
+    Example:
+        >>> import torch
+        >>> from multimolecule import DnaBert2Config, DnaBert2ForMaskedLM
+        >>> config = DnaBert2Config(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128)
+        >>> model = DnaBert2ForMaskedLM(config)
+        >>> input_ids = torch.tensor([[1, 5, 4, 1049, 2]])
+        >>> output = model(input_ids, labels=torch.tensor([[-100, -100, 6, -100, -100]]))
+        >>> output.logits.shape, output.loss.shape
+        (torch.Size([1, 5, 4096]), torch.Size([]))
+    """
+
+    _tied_weights_keys = {"lm_head.decoder.weight": "model.embeddings.word_embeddings.weight"}
+
+    def __init__(self, config: DnaBert2Config):
+        super().__init__(config)
+        self.model = DnaBert2Model(config, add_pooling_layer=False)
+        self.lm_head = MaskedLMHead(config)
+        self.post_init()
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head.decoder
+
+    def set_output_embeddings(self, new_embeddings: nn.Linear):
+        self.lm_head.decoder = new_embeddings
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **kwargs,
+    ) -> MaskedLMOutput:
+        r"""
+        labels: (batch, length) ids of the original tokens at masked positions, -100 elsewhere.
+        """
+        outputs = self.model(input_ids, attention_mask=attention_mask, return_dict=True, **kwargs)
+        logits = self.lm_head(outputs.last_hidden_state)  # (batch, length, vocab_size)
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), labels.to(logits.device).view(-1))
+        return MaskedLMOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
+
+
+class DnaBert2ForPreTraining(DnaBert2ForMaskedLM):
+    """DNABERT-2 as it was pre-trained: masked language modelling is its only objective.
+
+    Example:
+        >>> from multimolecule import DnaBert2Config, DnaBert2ForPreTraining
+        >>> model = DnaBert2ForPreTraining(DnaBert2Config(num_hidden_layers=1))
+    """
+
+
+class DnaBert2ForSequencePrediction(SequencePredictionMixin, DnaBert2PreTrainedModel):
+    """DNABERT-2 with a sequence-level classification or regression head (`config.head_pooling`: cls or mean).
+
+    Example:
+        >>> import torch
+        >>> from multimolecule import DnaBert2Config, DnaBert2ForSequencePrediction
+        >>> config = DnaBert2Config(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128)
+        >>> model = DnaBert2ForSequencePrediction(config)
+        >>> output = model(torch.tensor([[1, 5, 6, 1049, 2]]), labels=torch.tensor([1]))
+        >>> output.logits.shape
+        torch.Size([1, 2])
+    """
+
+    def __init__(self, config: DnaBert2Config):
+        super().__init__(config)
+        self.model = DnaBert2Model(config, add_pooling_layer=False)
+        self.sequence_head = SequencePredictionHead(config)
+        self.post_init()
+
+
+class DnaBert2ForTokenPrediction(TokenPredictionMixin, DnaBert2PreTrainedModel):
+    """DNABERT-2 with a per-base head: one output per base of the text, whatever the BPE tokens.
+
+    Example:
+        >>> import torch
+        >>> from multimolecule import DnaBert2Config, DnaBert2ForTokenPrediction
+        >>> config = DnaBert2Config(num_hidden_layers=1, token_lengths=[0, 0, 0, 0, 0, 1, 1, 1, 1] + [2] * 4087)
+        >>> model = DnaBert2ForTokenPrediction(config)
+        >>> output = model(torch.tensor([[1, 5, 6, 10, 2]]), labels=torch.tensor([0, 1, 1, 0]))
+        >>> output.logits.shape  # A, C and a 2-base token: 4 bases
+        torch.Size([1, 4, 2])
+    """
+
+    def __init__(self, config: DnaBert2Config):
+        super().__init__(config)
+        self.model = DnaBert2Model(config, add_pooling_layer=False)
+        self.token_head = TokenPredictionHead(config)
+        self.post_init()
+
+
+class DnaBert2ForContactPrediction(ContactPredictionMixin, DnaBert2PreTrainedModel):
+    """DNABERT-2 with a base-pair head: one output per pair of bases of the text.
+
+    Example:
+        >>> import torch
+        >>> from multimolecule import DnaBert2Config, DnaBert2ForContactPrediction
+        >>> config = DnaBert2Config(num_hidden_layers=1, token_lengths=[0, 0, 0, 0, 0, 1, 1, 1, 1] + [2] * 4087)
+        >>> model = DnaBert2ForContactPrediction(config)
+        >>> output = model(torch.tensor([[1, 5, 6, 10, 2]]), labels=torch.randint(2, (4, 4)))
+        >>> output.logits.shape
+        torch.Size([1, 4, 4, 2])
+    """
+
+    def __init__(self, config: DnaBert2Config):
+        super().__init__(config)
+        self.model = DnaBert2Model(config, add_pooling_layer=False)
+        self.contact_head = ContactPredictionHead(config)
+        self.post_init()

@@ -1,0 +1,148 @@
+"""The forward passes of the prediction models, shared by every backbone.
+
+A model class mixes one of these in front of its `PreTrainedModel` and creates, in `__init__`, the backbone as
+`self.model` and the head as `self.sequence_head`, `self.token_head` or `self.contact_head`.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers.utils import can_return_tuple
+
+from .heads import expand_to_bases, prediction_loss
+from .outputs import ContactPredictorOutput, SequencePredictorOutput, TokenPredictorOutput
+
+
+def resolve_attention_mask(
+    input_ids: torch.Tensor | None,
+    attention_mask: torch.Tensor | None,
+    inputs_embeds: torch.Tensor | None,
+    pad_token_id: int | None,
+) -> torch.Tensor:
+    """The given mask, or one derived from the pad id (or all ones for `inputs_embeds`), shape (batch, tokens)."""
+    if attention_mask is not None:
+        return attention_mask
+    if input_ids is not None:
+        if pad_token_id is None:
+            return torch.ones_like(input_ids)
+        return (input_ids != pad_token_id).long()
+    if inputs_embeds is None:
+        raise ValueError("give input_ids or inputs_embeds")
+    return torch.ones(inputs_embeds.shape[:2], dtype=torch.long, device=inputs_embeds.device)
+
+
+class SequencePredictionMixin:
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **kwargs,
+    ) -> SequencePredictorOutput:
+        r"""
+        labels: (batch,) class ids, (batch, num_labels) multi-label targets, or (batch,) / (batch, num_labels)
+            regression targets, as `config.problem_type` says.
+        """
+        attention_mask = resolve_attention_mask(
+            input_ids, attention_mask, kwargs.get("inputs_embeds"), self.config.pad_token_id
+        )
+        outputs = self.model(input_ids, attention_mask=attention_mask, return_dict=True, **kwargs)
+        logits = self.sequence_head(outputs.last_hidden_state, attention_mask)  # (batch, num_labels)
+        loss = None
+        if labels is not None:
+            if self.config.num_labels == 1:
+                labels = labels.reshape(-1)
+            mask = torch.ones(logits.shape[0], dtype=torch.bool, device=logits.device)
+            loss = prediction_loss(logits, labels, mask, self.config)
+        return SequencePredictorOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
+
+
+class BaseResolutionMixin:
+    def _base_states(
+        self, input_ids: torch.Tensor | None, attention_mask: torch.Tensor | None, kwargs: dict
+    ) -> tuple[object, torch.Tensor, torch.Tensor]:
+        if input_ids is None:
+            raise ValueError("base-resolution heads need input_ids, to know how many bases each token covers")
+        if self.config.token_lengths is None:
+            raise ValueError(
+                "config.token_lengths is not set, so tokens cannot be mapped to bases; "
+                "set it with `model.config.token_lengths = tokenizer.token_lengths`"
+            )
+        attention_mask = resolve_attention_mask(input_ids, attention_mask, None, self.config.pad_token_id)
+        outputs = self.model(input_ids, attention_mask=attention_mask, return_dict=True, **kwargs)
+        token_lengths = torch.tensor(self.config.token_lengths, device=input_ids.device)
+        base_states, base_mask = expand_to_bases(outputs.last_hidden_state, input_ids, attention_mask, token_lengths)
+        return outputs, base_states, base_mask
+
+    def _batched_labels(self, labels: torch.Tensor, base_mask: torch.Tensor, pair: bool) -> torch.Tensor:
+        """Accept labels without the batch axis for a single sequence, and check they cover every base."""
+        batch_size, num_bases = base_mask.shape
+        base_dims = 2 if pair else 1
+        label_dims = base_dims + (self.config.problem_type == "multi_label_classification")
+        if labels.dim() == label_dims:
+            labels = labels.unsqueeze(0)
+        expected = (batch_size,) + (num_bases,) * base_dims
+        if tuple(labels.shape[: 1 + base_dims]) != expected:
+            raise ValueError(
+                f"labels of shape {tuple(labels.shape)} do not match the input, which has {num_bases} bases "
+                f"(longest sequence) in a batch of {batch_size}: expected {expected}, padded with -100"
+            )
+        return labels
+
+
+class TokenPredictionMixin(BaseResolutionMixin):
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **kwargs,
+    ) -> TokenPredictorOutput:
+        r"""
+        labels: One label per base of the text, `(bases,)` or `(batch, bases)`, padded with -100.
+        """
+        outputs, base_states, base_mask = self._base_states(input_ids, attention_mask, kwargs)
+        logits = self.token_head(base_states)  # (batch, bases, num_labels)
+        loss = None
+        if labels is not None:
+            labels = self._batched_labels(labels, base_mask, pair=False)
+            loss = prediction_loss(logits, labels, base_mask, self.config)
+        return TokenPredictorOutput(
+            loss=loss,
+            logits=logits,
+            base_mask=base_mask,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+
+
+class ContactPredictionMixin(BaseResolutionMixin):
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **kwargs,
+    ) -> ContactPredictorOutput:
+        r"""
+        labels: One label per pair of bases, `(bases, bases)` or `(batch, bases, bases)`, padded with -100.
+        """
+        outputs, base_states, base_mask = self._base_states(input_ids, attention_mask, kwargs)
+        logits = self.contact_head(base_states)  # (batch, bases, bases, num_labels)
+        loss = None
+        if labels is not None:
+            labels = self._batched_labels(labels, base_mask, pair=True)
+            pair_mask = base_mask[:, :, None] & base_mask[:, None, :]
+            loss = prediction_loss(logits, labels, pair_mask, self.config)
+        return ContactPredictorOutput(
+            loss=loss,
+            logits=logits,
+            base_mask=base_mask,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )

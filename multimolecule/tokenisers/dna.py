@@ -1,0 +1,54 @@
+"""The base of our DNA tokenizers: a `tokenizers`-backed fast tokenizer that reads DNA as biologists write it.
+
+Every DNA tokenizer here
+- upper-cases `a c g t n` and reads `U`/`u` as `T` (the originals turn lower case into `<unk>`);
+- recognises literal special tokens such as `<mask>` inside the text;
+- decodes to plain DNA, without spaces between tokens;
+- offers `token_lengths`, the number of bases each id covers, which the base-resolution heads use;
+- keeps `batch_encode_plus`, which transformers 5 removed, for the code of published model cards.
+"""
+
+from __future__ import annotations
+
+from tokenizers import Regex, decoders, normalizers
+from transformers import PreTrainedTokenizerFast
+
+
+def dna_normalizer() -> normalizers.Normalizer:
+    """Upper-case the bases and read U as T; one character in, one character out, so offsets stay exact."""
+    replacements = [normalizers.Replace(base, base.upper()) for base in "acgtn"]
+    replacements.append(normalizers.Replace(Regex("[Uu]"), "T"))
+    return normalizers.Sequence(replacements)
+
+
+def dna_decoder() -> decoders.Decoder:
+    """Join tokens with nothing in between: `["ACG", "TTA"]` decodes to `"ACGTTA"`."""
+    return decoders.Fuse()
+
+
+class DnaTokenizerFast(PreTrainedTokenizerFast):
+    """Shared behaviour of the DNA tokenizers; subclasses only say how their backend is built."""
+
+    model_input_names = ["input_ids", "attention_mask"]
+    padding_side = "right"
+
+    @property
+    def token_lengths(self) -> list[int]:
+        """Bases covered by each id: the length of the token's text, 0 for special tokens, 1 for `<unk>`/`<mask>`.
+
+        Example:
+            >>> tokenizer = NucleotideTransformerTokenizer()  # doctest: +SKIP
+            >>> tokenizer.token_lengths[tokenizer.convert_tokens_to_ids("ACGTAC")]  # doctest: +SKIP
+            6
+        """
+        vocab = self.get_vocab()
+        lengths = [0] * max(len(vocab), max(vocab.values()) + 1)
+        one_base = {self.unk_token, self.mask_token}
+        special = set(self.all_special_tokens) - one_base
+        for token, index in vocab.items():
+            lengths[index] = 0 if token in special else 1 if token in one_base else len(token)
+        return lengths
+
+    def batch_encode_plus(self, batch_text_or_text_pairs, **kwargs):
+        """Encode a batch of texts; the same as calling the tokenizer on a list (kept for older code)."""
+        return self(list(batch_text_or_text_pairs), **kwargs)
