@@ -1,6 +1,7 @@
-from . import dnabert2
+from . import dnabert2, nucleotide_transformer
 from .auto import AutoModelForContactPrediction, AutoModelForSequencePrediction, AutoModelForTokenPrediction, register
 from .dnabert2 import *  # noqa: F403
+from .nucleotide_transformer import *  # noqa: F403
 
 register(
     dnabert2.DnaBert2Config,
@@ -12,10 +13,21 @@ register(
     token_prediction=dnabert2.DnaBert2ForTokenPrediction,
     contact_prediction=dnabert2.DnaBert2ForContactPrediction,
 )
+register(
+    nucleotide_transformer.NucleotideTransformerConfig,
+    nucleotide_transformer.NucleotideTransformerTokenizer,
+    model=nucleotide_transformer.NucleotideTransformerModel,
+    masked_lm=nucleotide_transformer.NucleotideTransformerForMaskedLM,
+    pretraining=nucleotide_transformer.NucleotideTransformerForPreTraining,
+    sequence_prediction=nucleotide_transformer.NucleotideTransformerForSequencePrediction,
+    token_prediction=nucleotide_transformer.NucleotideTransformerForTokenPrediction,
+    contact_prediction=nucleotide_transformer.NucleotideTransformerForContactPrediction,
+)
 
 __all__ = [
     "AutoModelForContactPrediction",
     "AutoModelForSequencePrediction",
     "AutoModelForTokenPrediction",
     *dnabert2.__all__,
+    *nucleotide_transformer.__all__,
 ]

@@ -6,6 +6,7 @@ from .heads import (
     SequencePredictionHead,
     TokenPredictionHead,
     expand_to_bases,
+    init_head_weights,
     prediction_loss,
 )
 from .outputs import ContactPredictorOutput, SequencePredictorOutput, TokenPredictorOutput
@@ -30,6 +31,7 @@ __all__ = [
     "alibi_slopes",
     "apply_rotary",
     "expand_to_bases",
+    "init_head_weights",
     "padding_bias",
     "prediction_loss",
     "resolve_attention_mask",

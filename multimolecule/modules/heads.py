@@ -81,6 +81,14 @@ def prediction_loss(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tens
     return F.cross_entropy(logits[mask].view(-1, config.num_labels), labels[mask].long().view(-1))
 
 
+@torch.no_grad()
+def init_head_weights(module: nn.Module) -> None:
+    """Zero the free-standing biases of our heads; call from a model's `_init_weights` (Linear layers are
+    initialised by transformers)."""
+    if isinstance(module, (MaskedLMHead, ContactPredictionHead)):
+        module.bias.zero_()
+
+
 def _classifier_dropout(config) -> float:
     dropout = getattr(config, "classifier_dropout", None)
     return config.hidden_dropout if dropout is None else dropout

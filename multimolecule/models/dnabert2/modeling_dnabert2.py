@@ -21,6 +21,7 @@ from ...modules import (
     SequencePredictionMixin,
     TokenPredictionHead,
     TokenPredictionMixin,
+    init_head_weights,
     padding_bias,
     resolve_attention_mask,
 )
@@ -159,8 +160,7 @@ class DnaBert2PreTrainedModel(PreTrainedModel):
     @torch.no_grad()
     def _init_weights(self, module: nn.Module):
         super()._init_weights(module)
-        if isinstance(module, MaskedLMHead):
-            module.bias.zero_()
+        init_head_weights(module)
 
 
 class DnaBert2Model(DnaBert2PreTrainedModel):

@@ -1,0 +1,134 @@
+"""Configuration of the Nucleotide Transformer (v1 and v2)."""
+
+from __future__ import annotations
+
+from transformers import PretrainedConfig
+
+# The standard vocabulary: <unk> <pad> <mask> <cls> <eos> <bos>, the 4096 6-mers, then A T C G N.
+STANDARD_VOCAB_SIZE = 4107
+
+
+def standard_token_lengths(k: int = 6) -> list[int]:
+    """Bases covered by each id of the standard NT vocabulary (`<unk>` and `<mask>` one, other specials none).
+
+    Example:
+        >>> lengths = standard_token_lengths()
+        >>> len(lengths), lengths[:7], lengths[-5:]
+        (4107, [1, 0, 1, 0, 0, 0, 6], [1, 1, 1, 1, 1])
+    """
+    return [1, 0, 1, 0, 0, 0] + [k] * 4**k + [1] * 5
+
+
+class NucleotideTransformerConfig(PretrainedConfig):
+    r"""Configuration of a Nucleotide Transformer; the defaults are those of nucleotide-transformer-v2-100m-multi-species.
+
+    Both generations are pre-LayerNorm ESM-style encoders with a final LayerNorm:
+    - v2 (the defaults): rotary positions, a gated feed-forward layer `down_proj(silu(x1) * x2)` where
+      `x1, x2 = up_proj(x).chunk(2)` (the FIRST half goes through SiLU), biases only if `add_bias_fnn`.
+    - v1: learned absolute position embeddings as ESM indexes them (positions start at `pad_token_id + 1`,
+      padding keeps position `pad_token_id`), a GELU feed-forward layer with biases:
+      `position_embedding_type="absolute", hidden_act="gelu", use_glu=False, add_bias_fnn=True`.
+
+    Args:
+        vocab_size: Number of token ids.
+        hidden_size: Width of the embeddings and of every layer.
+        num_hidden_layers: Number of transformer layers.
+        num_attention_heads: Attention heads per layer.
+        intermediate_size: Width of the feed-forward layer (with `use_glu`, its input projection is twice as wide).
+        hidden_act: Activation of the feed-forward layer: `"silu"` in v2, exact `"gelu"` in v1.
+        use_glu: Whether the feed-forward layer is gated (v2) or a plain two-layer MLP (v1).
+        add_bias_fnn: Whether the feed-forward projections have biases (the original's spelling).
+        hidden_dropout: Dropout on sub-layer outputs.
+        attention_dropout: Dropout on attention weights.
+        max_position_embeddings: Rows of the learned position table (v1); unused by rotary positions.
+        position_embedding_type: `"rotary"` (v2) or `"absolute"` (v1).
+        emb_layer_norm_before: Whether a LayerNorm follows the embeddings (False in every published NT).
+        token_dropout: ESM's token dropout: zero `<mask>` embeddings and rescale by the masking ratio.
+        layer_norm_eps: Epsilon of every LayerNorm: 1e-12 in the PyTorch checkpoints, 1e-5 in the JAX ones.
+        initializer_range: Standard deviation of the initial weights.
+        head_pooling: How `NucleotideTransformerForSequencePrediction` pools: `"cls"` or `"mean"` (over real tokens).
+        classifier_dropout: Dropout of the prediction heads; `hidden_dropout` when unset.
+        contact_head_dim: Width of the bilinear form of the contact head, per label.
+        token_lengths: Bases covered by each token id, used by the base-resolution token and contact heads;
+            the standard vocabulary's when `vocab_size` is 4107 and none is given.
+        tie_word_embeddings: Whether the MLM decoder shares the word embeddings (not in v2).
+
+    Example:
+        >>> from multimolecule import NucleotideTransformerConfig, NucleotideTransformerModel
+        >>> config = NucleotideTransformerConfig(
+        ...     hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128
+        ... )
+        >>> model = NucleotideTransformerModel(config)
+        >>> config.pad_token_id, config.mask_token_id, config.token_lengths[6]
+        (1, 2, 6)
+        >>> v1 = NucleotideTransformerConfig(position_embedding_type="absolute", hidden_act="gelu", use_glu=False,
+        ...                                  add_bias_fnn=True, max_position_embeddings=1002)
+    """
+
+    model_type = "nucleotide_transformer"
+
+    def __init__(
+        self,
+        vocab_size: int = STANDARD_VOCAB_SIZE,
+        hidden_size: int = 512,
+        num_hidden_layers: int = 22,
+        num_attention_heads: int = 16,
+        intermediate_size: int = 2048,
+        hidden_act: str = "silu",
+        use_glu: bool = True,
+        add_bias_fnn: bool = False,
+        hidden_dropout: float = 0.0,
+        attention_dropout: float = 0.0,
+        max_position_embeddings: int = 2050,
+        position_embedding_type: str = "rotary",
+        emb_layer_norm_before: bool = False,
+        token_dropout: bool = False,
+        layer_norm_eps: float = 1e-12,
+        initializer_range: float = 0.02,
+        head_pooling: str = "cls",
+        classifier_dropout: float | None = None,
+        contact_head_dim: int = 64,
+        token_lengths: list[int] | None = None,
+        unk_token_id: int = 0,
+        pad_token_id: int = 1,
+        mask_token_id: int = 2,
+        cls_token_id: int = 3,
+        eos_token_id: int = 4,
+        bos_token_id: int = 5,
+        tie_word_embeddings: bool = False,
+        **kwargs,
+    ):
+        if position_embedding_type not in ("rotary", "absolute"):
+            raise ValueError(f"position_embedding_type must be 'rotary' or 'absolute', got {position_embedding_type!r}")
+        super().__init__(
+            bos_token_id=bos_token_id,
+            eos_token_id=eos_token_id,
+            pad_token_id=pad_token_id,
+            tie_word_embeddings=tie_word_embeddings,
+            **kwargs,
+        )
+        if token_lengths is None and vocab_size == STANDARD_VOCAB_SIZE:
+            token_lengths = standard_token_lengths()
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.num_hidden_layers = num_hidden_layers
+        self.num_attention_heads = num_attention_heads
+        self.intermediate_size = intermediate_size
+        self.hidden_act = hidden_act
+        self.use_glu = use_glu
+        self.add_bias_fnn = add_bias_fnn
+        self.hidden_dropout = hidden_dropout
+        self.attention_dropout = attention_dropout
+        self.max_position_embeddings = max_position_embeddings
+        self.position_embedding_type = position_embedding_type
+        self.emb_layer_norm_before = emb_layer_norm_before
+        self.token_dropout = token_dropout
+        self.layer_norm_eps = layer_norm_eps
+        self.initializer_range = initializer_range
+        self.head_pooling = head_pooling
+        self.classifier_dropout = classifier_dropout
+        self.contact_head_dim = contact_head_dim
+        self.token_lengths = token_lengths
+        self.unk_token_id = unk_token_id
+        self.mask_token_id = mask_token_id
+        self.cls_token_id = cls_token_id

@@ -1,0 +1,396 @@
+"""The Nucleotide Transformer: a pre-LayerNorm ESM-style encoder with a final LayerNorm.
+
+v2 uses rotary positions and a gated SiLU feed-forward layer; v1 learned absolute positions and a GELU one.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from transformers import PreTrainedModel
+from transformers.activations import ACT2FN
+from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput
+from transformers.utils import can_return_tuple
+
+from ...modules import (
+    ContactPredictionHead,
+    ContactPredictionMixin,
+    MaskedLMHead,
+    RotaryEmbedding,
+    SelfAttention,
+    SequencePredictionHead,
+    SequencePredictionMixin,
+    TokenPredictionHead,
+    TokenPredictionMixin,
+    padding_bias,
+    resolve_attention_mask,
+)
+from .configuration_nucleotide_transformer import NucleotideTransformerConfig
+
+# ESM's token dropout assumes 15% of tokens selected for masking, 80% of those replaced by <mask>.
+MASK_RATIO_TRAIN = 0.15 * 0.8
+
+
+class NucleotideTransformerEmbeddings(nn.Module):
+    """Word embeddings (plus learned positions in v1), zeroed at padding, as ESM computes them.
+
+    v2: `word_embeddings(ids) * attention_mask`. v1 adds `position_embeddings(position_ids)` where positions count
+    real tokens from `pad_token_id + 1`. `token_dropout` and `emb_layer_norm_before` follow ESM.
+    """
+
+    def __init__(self, config: NucleotideTransformerConfig):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        self.position_embeddings = None
+        if config.position_embedding_type == "absolute":
+            self.position_embeddings = nn.Embedding(
+                config.max_position_embeddings, config.hidden_size, padding_idx=config.pad_token_id
+            )
+        self.layer_norm = (
+            nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if config.emb_layer_norm_before else None
+        )
+        self.padding_idx = config.pad_token_id
+        self.mask_token_id = config.mask_token_id
+        self.token_dropout = config.token_dropout
+
+    def position_ids(self, input_ids: torch.Tensor | None, attention_mask: torch.Tensor) -> torch.Tensor:
+        """ESM's positions: `padding_idx + 1, + 2, ...` over real tokens, `padding_idx` at padding."""
+        if input_ids is None:
+            positions = torch.arange(attention_mask.shape[1], device=attention_mask.device) + self.padding_idx + 1
+            return positions[None].expand(attention_mask.shape)
+        is_token = input_ids.ne(self.padding_idx).long()
+        return torch.cumsum(is_token, dim=1) * is_token + self.padding_idx
+
+    def forward(
+        self, input_ids: torch.Tensor | None, attention_mask: torch.Tensor, inputs_embeds: torch.Tensor | None
+    ) -> torch.Tensor:
+        embeddings = self.word_embeddings(input_ids) if inputs_embeds is None else inputs_embeds
+        if self.token_dropout and input_ids is not None:
+            is_mask = input_ids == self.mask_token_id  # (batch, length)
+            embeddings = embeddings.masked_fill(is_mask[..., None], 0.0)
+            observed = is_mask.sum(-1).float() / attention_mask.sum(-1)  # (batch,)
+            embeddings = (embeddings * (1 - MASK_RATIO_TRAIN) / (1 - observed)[:, None, None]).to(embeddings.dtype)
+        if self.position_embeddings is not None:
+            embeddings = embeddings + self.position_embeddings(self.position_ids(input_ids, attention_mask))
+        if self.layer_norm is not None:
+            embeddings = self.layer_norm(embeddings)
+        return embeddings * attention_mask[..., None].to(embeddings.dtype)  # (batch, length, hidden)
+
+
+class NucleotideTransformerSelfOutput(nn.Module):
+    def __init__(self, config: NucleotideTransformerConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dropout = nn.Dropout(config.hidden_dropout)
+
+    def forward(self, context: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.dense(context))
+
+
+class NucleotideTransformerAttention(nn.Module):
+    """`x + output(attention(layer_norm(x)))`: pre-LayerNorm self-attention."""
+
+    def __init__(self, config: NucleotideTransformerConfig):
+        super().__init__()
+        self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.self = SelfAttention(config)
+        self.output = NucleotideTransformerSelfOutput(config)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_bias: torch.Tensor,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor] | None,
+        output_attentions: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        context, weights = self.self(
+            self.layer_norm(hidden_states), attention_bias, position_embeddings, output_attentions=output_attentions
+        )
+        return hidden_states + self.output(context), weights
+
+
+class NucleotideTransformerMlp(nn.Module):
+    """`x + down_proj(ffn(layer_norm(x)))`; with `use_glu`, `ffn(h) = act(h1) * h2` for `h1, h2 = up_proj(h).chunk(2)`."""
+
+    def __init__(self, config: NucleotideTransformerConfig):
+        super().__init__()
+        self.use_glu = config.use_glu
+        up_size = 2 * config.intermediate_size if config.use_glu else config.intermediate_size
+        self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.up_proj = nn.Linear(config.hidden_size, up_size, bias=config.add_bias_fnn)
+        self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size, bias=config.add_bias_fnn)
+        self.activation = ACT2FN[config.hidden_act]
+        self.dropout = nn.Dropout(config.hidden_dropout)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        projected = self.up_proj(self.layer_norm(hidden_states))  # (batch, length, up_size)
+        if self.use_glu:
+            gate, value = projected.chunk(2, dim=-1)  # 2 x (batch, length, intermediate)
+            projected = self.activation(gate) * value
+        else:
+            projected = self.activation(projected)
+        return hidden_states + self.dropout(self.down_proj(projected))
+
+
+class NucleotideTransformerLayer(GradientCheckpointingLayer):
+    def __init__(self, config: NucleotideTransformerConfig):
+        super().__init__()
+        self.attention = NucleotideTransformerAttention(config)
+        self.mlp = NucleotideTransformerMlp(config)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_bias: torch.Tensor,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor] | None,
+        output_attentions: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        hidden_states, weights = self.attention(hidden_states, attention_bias, position_embeddings, output_attentions)
+        return self.mlp(hidden_states), weights
+
+
+class NucleotideTransformerEncoder(nn.Module):
+    def __init__(self, config: NucleotideTransformerConfig):
+        super().__init__()
+        head_dim = config.hidden_size // config.num_attention_heads
+        self.rotary = RotaryEmbedding(head_dim) if config.position_embedding_type == "rotary" else None
+        self.layer = nn.ModuleList([NucleotideTransformerLayer(config) for _ in range(config.num_hidden_layers)])
+        self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+    ) -> BaseModelOutput:
+        attention_bias = padding_bias(attention_mask, hidden_states.dtype)  # (batch, 1, 1, length)
+        position_embeddings = None
+        if self.rotary is not None:
+            positions = torch.arange(hidden_states.shape[1], device=hidden_states.device)[None]  # <cls> at 0
+            position_embeddings = self.rotary(positions)  # fp32 (1, 1, length, head_dim) each
+        all_hidden_states = () if output_hidden_states else None
+        all_attentions = () if output_attentions else None
+        for layer in self.layer:
+            if output_hidden_states:
+                all_hidden_states += (hidden_states,)
+            hidden_states, weights = layer(hidden_states, attention_bias, position_embeddings, output_attentions)
+            if output_attentions:
+                all_attentions += (weights,)
+        hidden_states = self.layer_norm(hidden_states)
+        if output_hidden_states:  # the original's convention: the last entry is after the final LayerNorm
+            all_hidden_states += (hidden_states,)
+        return BaseModelOutput(last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions)
+
+
+class NucleotideTransformerPreTrainedModel(PreTrainedModel):
+    config_class = NucleotideTransformerConfig
+    base_model_prefix = "model"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["NucleotideTransformerLayer"]
+    _supports_sdpa = True
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module):
+        super()._init_weights(module)
+        if isinstance(module, MaskedLMHead):
+            module.bias.zero_()
+
+
+class NucleotideTransformerModel(NucleotideTransformerPreTrainedModel):
+    """The Nucleotide Transformer encoder, without a pooler (the originals have none).
+
+    `attention_mask` may be omitted: it is then derived from the pad id, so padded batches give the same result
+    (the original PyTorch port attends to padding instead). `encoder_attention_mask` is accepted for the code of
+    the published model cards; the model has no cross-attention, so it must equal `attention_mask` if given.
+    With `output_hidden_states=True` the output holds `num_hidden_layers + 1` tensors as in the original: the
+    embeddings, the outputs of layers 0 .. L-2, and the output of the last layer AFTER the final LayerNorm
+    (that is, `hidden_states[-1]` is `last_hidden_state`).
+
+    Example:
+        >>> import torch
+        >>> from multimolecule import NucleotideTransformerConfig, NucleotideTransformerModel
+        >>> config = NucleotideTransformerConfig(
+        ...     hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128
+        ... )
+        >>> model = NucleotideTransformerModel(config)
+        >>> output = model(torch.tensor([[3, 369, 369, 4102, 1]]), output_hidden_states=True)
+        >>> output.last_hidden_state.shape, len(output.hidden_states)
+        (torch.Size([1, 5, 64]), 3)
+    """
+
+    def __init__(self, config: NucleotideTransformerConfig):
+        super().__init__(config)
+        self.embeddings = NucleotideTransformerEmbeddings(config)
+        self.encoder = NucleotideTransformerEncoder(config)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embeddings.word_embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding):
+        self.embeddings.word_embeddings = value
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        encoder_attention_mask: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+    ) -> BaseModelOutput:
+        r"""
+        input_ids: (batch, length) token ids.
+        attention_mask: (batch, length), 1 (or True) for tokens and 0 for padding; derived from the pad id when
+            omitted.
+        inputs_embeds: (batch, length, hidden) word embeddings to use instead of `input_ids`.
+        encoder_attention_mask: Accepted for compatibility with the original's model card; must equal
+            `attention_mask`, as the model has no cross-attention.
+        """
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("give exactly one of input_ids and inputs_embeds")
+        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        attention_mask = resolve_attention_mask(input_ids, attention_mask, inputs_embeds, self.config.pad_token_id)
+        if encoder_attention_mask is not None and not torch.equal(
+            encoder_attention_mask.to(attention_mask.device).bool(), attention_mask.bool()
+        ):
+            raise ValueError(
+                "encoder_attention_mask differs from attention_mask; the Nucleotide Transformer has no "
+                "cross-attention, so only the (self-)attention_mask is used"
+            )
+        embeddings = self.embeddings(input_ids, attention_mask, inputs_embeds)
+        return self.encoder(embeddings, attention_mask, output_attentions, output_hidden_states)
+
+
+class NucleotideTransformerForMaskedLM(NucleotideTransformerPreTrainedModel):
+    """The Nucleotide Transformer with its masked-language-modelling head (an untied decoder in v2).
+
+    Example:
+        >>> import torch
+        >>> from multimolecule import NucleotideTransformerConfig, NucleotideTransformerForMaskedLM
+        >>> config = NucleotideTransformerConfig(
+        ...     hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128
+        ... )
+        >>> model = NucleotideTransformerForMaskedLM(config)
+        >>> input_ids = torch.tensor([[3, 369, 2, 4102]])
+        >>> output = model(input_ids, labels=torch.tensor([[-100, -100, 369, -100]]))
+        >>> output.logits.shape, output.loss.shape
+        (torch.Size([1, 4, 4107]), torch.Size([]))
+    """
+
+    # Tied only when config.tie_word_embeddings (some v1 checkpoints); v2 keeps a separate decoder.
+    _tied_weights_keys = {"lm_head.decoder.weight": "model.embeddings.word_embeddings.weight"}
+
+    def __init__(self, config: NucleotideTransformerConfig):
+        super().__init__(config)
+        self.model = NucleotideTransformerModel(config)
+        self.lm_head = MaskedLMHead(config)
+        self.post_init()
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head.decoder
+
+    def set_output_embeddings(self, new_embeddings: nn.Linear):
+        self.lm_head.decoder = new_embeddings
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **kwargs,
+    ) -> MaskedLMOutput:
+        r"""
+        labels: (batch, length) ids of the original tokens at masked positions, -100 elsewhere.
+        """
+        outputs = self.model(input_ids, attention_mask=attention_mask, return_dict=True, **kwargs)
+        logits = self.lm_head(outputs.last_hidden_state)  # (batch, length, vocab_size)
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), labels.to(logits.device).view(-1))
+        return MaskedLMOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
+
+
+class NucleotideTransformerForPreTraining(NucleotideTransformerForMaskedLM):
+    """The Nucleotide Transformer as it was pre-trained: masked language modelling is its only objective.
+
+    Example:
+        >>> from multimolecule import NucleotideTransformerConfig, NucleotideTransformerForPreTraining
+        >>> model = NucleotideTransformerForPreTraining(NucleotideTransformerConfig(num_hidden_layers=1))
+    """
+
+
+class NucleotideTransformerForSequencePrediction(SequencePredictionMixin, NucleotideTransformerPreTrainedModel):
+    """The Nucleotide Transformer with a sequence-level head (`config.head_pooling`: cls or mean).
+
+    Example:
+        >>> import torch
+        >>> from multimolecule import NucleotideTransformerConfig, NucleotideTransformerForSequencePrediction
+        >>> config = NucleotideTransformerConfig(
+        ...     hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128
+        ... )
+        >>> model = NucleotideTransformerForSequencePrediction(config)
+        >>> output = model(torch.tensor([[3, 369, 369, 4102]]), labels=torch.tensor([1]))
+        >>> output.logits.shape
+        torch.Size([1, 2])
+    """
+
+    def __init__(self, config: NucleotideTransformerConfig):
+        super().__init__(config)
+        self.model = NucleotideTransformerModel(config)
+        self.sequence_head = SequencePredictionHead(config)
+        self.post_init()
+
+
+class NucleotideTransformerForTokenPrediction(TokenPredictionMixin, NucleotideTransformerPreTrainedModel):
+    """The Nucleotide Transformer with a per-base head: a 6-mer's output is repeated for each of its six bases.
+
+    Example:
+        >>> import torch
+        >>> from multimolecule import NucleotideTransformerConfig, NucleotideTransformerForTokenPrediction
+        >>> config = NucleotideTransformerConfig(
+        ...     hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128
+        ... )
+        >>> model = NucleotideTransformerForTokenPrediction(config)
+        >>> output = model(torch.tensor([[3, 369, 369, 4102, 4103]]), labels=torch.randint(2, (14,)))
+        >>> output.logits.shape  # two 6-mers and two single bases: 14 bases
+        torch.Size([1, 14, 2])
+    """
+
+    def __init__(self, config: NucleotideTransformerConfig):
+        super().__init__(config)
+        self.model = NucleotideTransformerModel(config)
+        self.token_head = TokenPredictionHead(config)
+        self.post_init()
+
+
+class NucleotideTransformerForContactPrediction(ContactPredictionMixin, NucleotideTransformerPreTrainedModel):
+    """The Nucleotide Transformer with a base-pair head: one output per pair of bases of the text.
+
+    Example:
+        >>> import torch
+        >>> from multimolecule import NucleotideTransformerConfig, NucleotideTransformerForContactPrediction
+        >>> config = NucleotideTransformerConfig(
+        ...     hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128
+        ... )
+        >>> model = NucleotideTransformerForContactPrediction(config)
+        >>> output = model(torch.tensor([[3, 369, 4102]]), labels=torch.randint(2, (7, 7)))
+        >>> output.logits.shape
+        torch.Size([1, 7, 7, 2])
+    """
+
+    def __init__(self, config: NucleotideTransformerConfig):
+        super().__init__(config)
+        self.model = NucleotideTransformerModel(config)
+        self.contact_head = ContactPredictionHead(config)
+        self.post_init()
