@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -47,6 +48,32 @@ def load_state_dict(directory: str | os.PathLike) -> dict[str, torch.Tensor]:
         path = safetensors_path if safetensors_path.is_file() else torch_path
         raise ConversionError(f"cannot read {path} (truncated or corrupt?): {error}") from error
     raise ConversionError(f"no weights in {directory}: expected model.safetensors or pytorch_model.bin")
+
+
+def load_haiku_joblib(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Read a Haiku parameter tree saved with joblib (`{module: {param: array}}`) as `{"module/param": tensor}`.
+
+    `joblib` is an optional dependency, imported only here. The file is a pickle: load it from trusted sources only.
+    Raises `ConversionError` if the file is missing, unreadable (truncated or corrupt) or not a parameter tree.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConversionError(f"missing file: {path}")
+    try:
+        import joblib
+    except ImportError as error:
+        raise ConversionError("reading JAX checkpoints needs joblib: pip install joblib") from error
+    try:
+        tree = joblib.load(path)
+    except Exception as error:  # joblib and pickle raise many types for a damaged file
+        raise ConversionError(f"cannot read {path} (truncated or corrupt?): {error}") from error
+    if not isinstance(tree, dict) or not all(isinstance(params, dict) for params in tree.values()):
+        raise ConversionError(f"{path} is not a Haiku parameter tree ({{module: {{param: array}}}})")
+    return {
+        f"{module}/{name}": torch.from_numpy(np.array(array))
+        for module, params in tree.items()
+        for name, array in params.items()
+    }
 
 
 def load_converted(model: nn.Module, state_dict: dict[str, torch.Tensor], tied: tuple[str, ...] = ()) -> None:

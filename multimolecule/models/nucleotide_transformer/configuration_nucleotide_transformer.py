@@ -20,7 +20,7 @@ def standard_token_lengths(k: int = 6) -> list[int]:
 
 
 class NucleotideTransformerConfig(PretrainedConfig):
-    r"""Configuration of a Nucleotide Transformer; the defaults are those of nucleotide-transformer-v2-100m-multi-species.
+    r"""Configuration of a Nucleotide Transformer; the defaults are nucleotide-transformer-v2-100m-multi-species.
 
     Both generations are pre-LayerNorm ESM-style encoders with a final LayerNorm:
     - v2 (the defaults): rotary positions, a gated feed-forward layer `down_proj(silu(x1) * x2)` where

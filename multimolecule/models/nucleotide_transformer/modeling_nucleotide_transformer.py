@@ -24,6 +24,7 @@ from ...modules import (
     SequencePredictionMixin,
     TokenPredictionHead,
     TokenPredictionMixin,
+    init_head_weights,
     padding_bias,
     resolve_attention_mask,
 )
@@ -112,7 +113,8 @@ class NucleotideTransformerAttention(nn.Module):
 
 
 class NucleotideTransformerMlp(nn.Module):
-    """`x + down_proj(ffn(layer_norm(x)))`; with `use_glu`, `ffn(h) = act(h1) * h2` for `h1, h2 = up_proj(h).chunk(2)`."""
+    """`x + down_proj(ffn(layer_norm(x)))`: `act(h1) * h2` for `h1, h2 = up_proj(h).chunk(2)` with `use_glu`,
+    else `act(up_proj(h))`."""
 
     def __init__(self, config: NucleotideTransformerConfig):
         super().__init__()
@@ -182,7 +184,9 @@ class NucleotideTransformerEncoder(nn.Module):
         hidden_states = self.layer_norm(hidden_states)
         if output_hidden_states:  # the original's convention: the last entry is after the final LayerNorm
             all_hidden_states += (hidden_states,)
-        return BaseModelOutput(last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions)
+        return BaseModelOutput(
+            last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions
+        )
 
 
 class NucleotideTransformerPreTrainedModel(PreTrainedModel):
@@ -195,8 +199,7 @@ class NucleotideTransformerPreTrainedModel(PreTrainedModel):
     @torch.no_grad()
     def _init_weights(self, module: nn.Module):
         super()._init_weights(module)
-        if isinstance(module, MaskedLMHead):
-            module.bias.zero_()
+        init_head_weights(module)
 
 
 class NucleotideTransformerModel(NucleotideTransformerPreTrainedModel):
