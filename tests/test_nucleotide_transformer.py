@@ -183,6 +183,23 @@ def test_tokenizer_decode_offsets_unknown(tokenizer):
     assert pieces[1:] == ["ACGTAC", "G", "R", "AACGTA", "C", "N"]
 
 
+def test_tokenizer_fast_path_equals_backend(tokenizer):
+    # Plain DNA takes a Python/numpy path; it must give exactly what the tokenizers backend gives.
+    import random
+
+    backend = tokenizer.backend_tokenizer
+    rng = random.Random(0)
+    for alphabet in ("ACGT", "ACGTacgtu", "ACGTacgtNnUuRYK -\t.X"):
+        texts = ["".join(rng.choices(alphabet, k=rng.randint(0, 60))) for _ in range(300)]
+        assert tokenizer(texts)["input_ids"] == [encoding.ids for encoding in backend.encode_batch(texts)]
+        without_cls = tokenizer(texts, add_special_tokens=False)["input_ids"]
+        assert without_cls == [backend.encode(text, add_special_tokens=False).ids for text in texts]
+    batch = tokenizer(["ACGTACGTA", "ACG"], padding=True, return_tensors="pt")
+    assert batch["input_ids"].tolist() == [[3, 728, 4105, 4103, 4102], [3, 4102, 4104, 4105, 1]]
+    assert batch["attention_mask"].tolist() == [[1] * 5, [1, 1, 1, 1, 0]]
+    assert tokenizer("ACGTACGTA", truncation=True, max_length=3)["input_ids"] == [3, 728, 4105]
+
+
 def test_tokenizer_batch_encode_plus_pads_right(tokenizer):
     batch = tokenizer.batch_encode_plus(["ACGT", "ACGTACGTAC"], padding="max_length", max_length=8, return_tensors="pt")
     assert batch["input_ids"].tolist()[0] == [3, 4102, 4104, 4105, 4103, 1, 1, 1]  # no <eos>, <pad> on the right

@@ -4,13 +4,29 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 
+import numpy as np
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
+from transformers.tokenization_utils_base import BatchEncoding, TruncationStrategy
 
 from ...tokenisers.dna import DnaTokenizerFast, dna_decoder, dna_normalizer
 
 SPECIAL_TOKENS = ["<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>"]
 SINGLE_BASES = ["A", "T", "C", "G", "N"]
+# What dna_normalizer does, as a str.translate table for the fast path.
+NORMALIZE = str.maketrans({"a": "A", "c": "C", "g": "G", "t": "T", "n": "N", "u": "T", "U": "T"})
+# _encode_plus options the fast path supports at these values; any other value takes the backend.
+FAST_PATH_DEFAULTS = {
+    "is_split_into_words": False,
+    "return_token_type_ids": None,
+    "return_overflowing_tokens": False,
+    "return_special_tokens_mask": False,
+    "return_offsets_mapping": False,
+    "return_length": False,
+    "split_special_tokens": None,
+    "sanitize_control_tokens": None,
+}
 # The original trained on 1,000-token sequences (its tokenizer_config.json says 2048, which the model never saw).
 MODEL_MAX_LENGTH = 1000
 
@@ -57,6 +73,35 @@ def build_backend(vocab: list[str]) -> Tokenizer:
     return tokenizer
 
 
+class _KmerTables:
+    """Token ids of normalised ASCII text without special tokens, as the backend gives them.
+
+    Runs of A/C/G/T, the common case, are cut with numpy: base codes, k at a time, as base-4 numbers into a
+    table of k-mer ids. Anything else goes through `[ACGT]{k}|\\S` and a dict (unknown pieces give `<unk>`).
+    """
+
+    def __init__(self, vocab: dict[str, int], unk_id: int):
+        self.k = max(len(token) for token in vocab if token[0] != "<")
+        self.unk_id = unk_id
+        self.vocab = vocab
+        self.pieces = re.compile(f"[ACGT]{{{self.k}}}|\\S")
+        self.bases_only = re.compile("[ACGT]*")
+        self.base_codes = np.zeros(256, dtype=np.int64)
+        self.base_codes[[ord(base) for base in "ACGT"]] = np.arange(4)
+        self.powers = 4 ** np.arange(self.k - 1, -1, -1)  # (k,)
+        kmers = ("".join(kmer) for kmer in itertools.product("ACGT", repeat=self.k))
+        self.kmer_ids = np.array([vocab.get(kmer, unk_id) for kmer in kmers])  # (4 ** k,)
+        self.base_ids = np.array([vocab.get(base, unk_id) for base in "ACGT"])  # (4,)
+
+    def encode(self, text: str) -> list[int]:
+        if not self.bases_only.fullmatch(text):
+            return [self.vocab.get(piece, self.unk_id) for piece in self.pieces.findall(text)]
+        codes = self.base_codes[np.frombuffer(text.encode("ascii"), dtype=np.uint8)]  # (length,)
+        whole = len(codes) // self.k * self.k
+        kmers = codes[:whole].reshape(-1, self.k) @ self.powers  # (length // k,)
+        return [*self.kmer_ids[kmers].tolist(), *self.base_ids[codes[whole:]].tolist()]
+
+
 class NucleotideTransformerTokenizer(DnaTokenizerFast):
     """The Nucleotide Transformer's tokenizer: non-overlapping 6-mers, single bases where six do not follow.
 
@@ -75,6 +120,49 @@ class NucleotideTransformerTokenizer(DnaTokenizerFast):
         >>> tokenizer.decode(tokenizer("acgtanacg")["input_ids"], skip_special_tokens=True)
         'ACGTANACG'
     """
+
+    def _encode_plus(self, text, text_pair=None, **kwargs) -> BatchEncoding:
+        """Tokenize with one regular expression in Python where the backend's per-token overhead would dominate.
+
+        Plain ASCII DNA without special tokens, pairs, truncation or offsets is cut by `[ACGT]{k}|\\S` after the
+        same normalisation as the backend's: exactly the backend's ids (tested), about ten times faster. Any other
+        input goes to the `tokenizers` backend.
+        """
+        texts = [text] if isinstance(text, str) else text
+        truncation = kwargs.get("truncation_strategy", TruncationStrategy.DO_NOT_TRUNCATE)
+        if (
+            text_pair is not None
+            or not isinstance(texts, (list, tuple))
+            or not all(isinstance(item, str) for item in texts)
+            or truncation != TruncationStrategy.DO_NOT_TRUNCATE
+            or any(kwargs.get(name, default) not in (default, False) for name, default in FAST_PATH_DEFAULTS.items())
+        ):
+            return super()._encode_plus(text, text_pair=text_pair, **kwargs)
+        joined = "".join(texts)
+        if not joined.isascii() or "<" in joined:
+            return super()._encode_plus(text, text_pair=text_pair, **kwargs)
+
+        tables = self._fast_path_tables()
+        prefix = [self.cls_token_id] if kwargs.get("add_special_tokens", True) else []
+        input_ids = [[*prefix, *tables.encode(item.translate(NORMALIZE))] for item in texts]
+        for ids in input_ids:
+            self._eventual_warn_about_too_long_sequence(ids, kwargs.get("max_length"), kwargs.get("verbose", True))
+        return_tensors = kwargs.get("return_tensors")
+        return self.pad(
+            {"input_ids": input_ids if isinstance(text, (list, tuple)) or return_tensors else input_ids[0]},
+            padding=kwargs.get("padding_strategy"),
+            max_length=kwargs.get("max_length"),
+            pad_to_multiple_of=kwargs.get("pad_to_multiple_of"),
+            padding_side=kwargs.get("padding_side"),
+            return_attention_mask=kwargs.get("return_attention_mask"),
+            return_tensors=return_tensors,
+        )
+
+    def _fast_path_tables(self) -> "_KmerTables":
+        """The fast path's lookup tables, rebuilt if tokens were added."""
+        if getattr(self, "_fast_path_cache", (None,))[0] != len(self):
+            self._fast_path_cache = (len(self), _KmerTables(self.get_vocab(), self.unk_token_id))
+        return self._fast_path_cache[1]
 
     @classmethod
     def from_vocabulary(cls, vocab: list[str], **kwargs) -> "NucleotideTransformerTokenizer":
