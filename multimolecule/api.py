@@ -1,0 +1,687 @@
+"""The Python API behind the `multimolecule` command line: one function per command.
+
+- `fill_mask(sequences, ...)`: top-k predictions for each `<mask>`, plus the probability of each first base.
+- `embed(inputs, output=None, ...)`: per-sequence (and per-base) embeddings, windowed for long sequences.
+- `convert(checkpoint, output, ...)`: an original DNABERT-2 / Nucleotide Transformer checkpoint -> ours.
+- `info(model)`: what a checkpoint is.
+
+`model` is a directory, a Hugging Face Hub id, or a bundled demo (`"dnabert2-demo"`, the default, or
+`"nt-demo"`). Bad input raises `InputError` (or `ConversionError`) with a one-line message.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence, Union
+
+import torch
+
+from .conversion import ConversionError
+from .demo import DEFAULT_MODEL, DEMO_MODELS, demo_model_path
+
+MASK = "<mask>"
+DNA = "ACGT"
+IUPAC = set("ACGTUNRYSWKMBDHV")  # accepted in input; ambiguity codes are read as N
+COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
+CONVERTERS = ("dnabert2", "nucleotide_transformer")
+OUTPUT_SUFFIXES = (".safetensors", ".npy", ".npz")
+
+
+class InputError(ValueError):
+    """Input the commands cannot use (a missing file, a record that is not DNA...); the message says why."""
+
+
+# ----------------------------------------------------------------------------------------------------- models
+
+
+def resolve_model(model: str | os.PathLike | None) -> str:
+    """A demo alias, a directory or a Hub id -> what `from_pretrained` should load.
+
+    Example:
+        >>> resolve_model(None).endswith("dnabert2")
+        True
+    """
+    model = DEFAULT_MODEL if model is None else str(model)
+    if model in DEMO_MODELS:
+        path = demo_model_path(model)
+        if not (path / "config.json").is_file():
+            raise InputError(f"the {model} model is not bundled with this installation ({path} is missing)")
+        return str(path)
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise InputError(f"not a model directory (no config.json): {model}")
+        return str(path)
+    if path.exists() or not re.fullmatch(r"[\w.-]+/[\w.-]+", model):
+        raise InputError(f"model not found: {model} (not a directory; demos: {', '.join(DEMO_MODELS)})")
+    return model  # a Hub id
+
+
+def resolve_device(device: str | None) -> torch.device:
+    if device in (None, "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError as error:
+        raise InputError(f"unknown device {device!r}") from error
+
+
+def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype or torch.float32
+    names = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16, "fp16": torch.float16,
+             "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+    if dtype not in names:
+        raise InputError(f"unknown dtype {dtype!r}; choose float32, float16 or bfloat16")
+    return names[dtype]
+
+
+@lru_cache(maxsize=4)
+def load_model(model: str | None = None, device: str | None = "cpu", dtype: str | None = None):
+    """(masked-LM model in eval mode, tokenizer) for `model`; cached, so repeated calls are free."""
+    import multimolecule  # noqa: F401  registers our models with the Auto classes
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    path = resolve_model(model)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        network = AutoModelForMaskedLM.from_pretrained(path, dtype=resolve_dtype(dtype))
+    except (OSError, ValueError, KeyError) as error:
+        raise InputError(f"cannot load model {model or DEFAULT_MODEL}: {error}") from error
+    return network.to(resolve_device(device)).eval(), tokenizer
+
+
+def max_tokens(tokenizer, config) -> int:
+    """Tokens per window, `<cls>` and `<eos>` included: the tokenizer's `model_max_length` (the trained length)
+    if set, else `config.max_position_embeddings`, else 512."""
+    if 4 <= tokenizer.model_max_length < 1_000_000:
+        return int(tokenizer.model_max_length)
+    return int(getattr(config, "max_position_embeddings", None) or 512)
+
+
+def dna_token_ids(tokenizer) -> tuple[list[int], list[str]]:
+    """Ids and texts of the vocabulary tokens made of A/C/G/T only, ordered by id."""
+    tokens = sorted((i, t) for t, i in tokenizer.get_vocab().items() if t and set(t) <= set(DNA))
+    return [i for i, _ in tokens], [t for _, t in tokens]
+
+
+def special_template(tokenizer) -> tuple[list[int], list[int]]:
+    """The ids the tokenizer puts before and after a sequence: `([<cls>], [<eos>])` for DNABERT-2, `([<cls>], [])`
+    for the Nucleotide Transformer."""
+    full = tokenizer("A")["input_ids"]
+    bare = tokenizer("A", add_special_tokens=False)["input_ids"]
+    start = next(i for i in range(len(full)) if full[i : i + len(bare)] == bare)
+    return full[:start], full[start + len(bare) :]
+
+
+def token_lengths(model, tokenizer) -> torch.Tensor:
+    lengths = getattr(model.config, "token_lengths", None) or tokenizer.token_lengths
+    return torch.tensor(lengths, dtype=torch.long)
+
+
+# ----------------------------------------------------------------------------------------------- input
+
+
+def clean_sequence(sequence: str, name: str, allow_mask: bool = False) -> str:
+    """Upper case, no whitespace, U as T, IUPAC ambiguity codes as N; raises `InputError` if it is not DNA.
+
+    Example:
+        >>> clean_sequence("acgu nry", "s1")
+        'ACGTNNN'
+    """
+    parts = "".join(sequence.split()).split(MASK) if allow_mask else ["".join(sequence.split())]
+    cleaned = []
+    for part in parts:
+        part = part.upper()
+        bad = sorted(set(part) - IUPAC)
+        if bad:
+            shown = ", ".join(repr(c) for c in bad[:5])
+            raise InputError(f"{name} is not a DNA sequence: unexpected characters {shown}")
+        cleaned.append(re.sub("[RYSWKMBDHV]", "N", part.replace("U", "T")))
+    text = MASK.join(cleaned)
+    if not text:
+        raise InputError(f"{name} is empty")
+    if not any(base in text for base in DNA):
+        raise InputError(f"{name} has no A/C/G/T bases")
+    return text
+
+
+def read_sequences(path: str | os.PathLike) -> dict[str, str]:
+    """{id: raw sequence} from a FASTA file (plain or gzip) or a file of one sequence per line; `-` is stdin.
+
+    Lines starting with `;` or `#` are comments. Records keep their order; repeated ids get a `_2`, `_3` suffix.
+    """
+    if str(path) == "-":
+        raw = sys.stdin.buffer.read()
+    else:
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"input file not found: {path}")
+        raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as error:
+            raise InputError(f"{path} is a damaged gzip file: {error}") from error
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path} is not a text FASTA file (binary data at byte {error.start})") from error
+    lines = [line.strip() for line in io.StringIO(text) if line.strip() and line.lstrip()[0] not in ";#"]
+    if not lines:
+        raise InputError(f"{path} contains no sequences")
+    records: dict[str, list[str]] = {}
+    if lines[0].startswith(">"):
+        current = ""
+        for line in lines:
+            if line.startswith(">"):
+                current = unique(line[1:].split()[0] if line[1:].split() else f"seq{len(records) + 1}", records)
+                records[current] = []
+            else:
+                records[current].append(line)
+    else:
+        for number, line in enumerate(lines, 1):
+            if line.startswith(">"):
+                raise InputError(f"{path}: line {number} is a FASTA header, but the file does not start with one")
+            records[unique(f"seq{number}", records)] = [line]
+    return {name: "".join(parts) for name, parts in records.items()}
+
+
+def unique(name: str, taken: Mapping[str, object]) -> str:
+    candidate, count = name, 1
+    while candidate in taken:
+        count += 1
+        candidate = f"{name}_{count}"
+    return candidate
+
+
+Inputs = Union[str, os.PathLike, Sequence[str], Mapping[str, str]]  # a file, sequences, or {id: sequence}
+
+
+def as_records(inputs: Inputs, allow_mask: bool = False) -> dict[str, str]:
+    """A file path, a list of sequences or an {id: sequence} mapping -> {id: cleaned sequence}."""
+    if isinstance(inputs, (str, os.PathLike)):
+        records = read_sequences(inputs)
+    elif isinstance(inputs, Mapping):
+        records = dict(inputs)
+    else:
+        records = {f"seq{number}": sequence for number, sequence in enumerate(inputs, 1)}
+    if not records:
+        raise InputError("no sequences given")
+    return {name: clean_sequence(sequence, f"sequence {name!r}", allow_mask) for name, sequence in records.items()}
+
+
+def revcomp(sequence: str) -> str:
+    """The reverse complement of a cleaned sequence.
+
+    Example:
+        >>> revcomp("AACGN")
+        'NCGTT'
+    """
+    return sequence.translate(COMPLEMENT)[::-1]
+
+
+# ------------------------------------------------------------------------------------------------ fill-mask
+
+
+@torch.no_grad()
+def fill_mask(
+    sequences: str | Sequence[str],
+    model: str | None = None,
+    top_k: int = 5,
+    device: str | None = "cpu",
+    dtype: str | None = None,
+) -> list[list[dict]]:
+    """Predict the token at each `<mask>` of each sequence.
+
+    A `<mask>` stands for one token: a BPE token for DNABERT-2 (1 to ~16 bases), a 6-mer (or single base) for
+    the Nucleotide Transformer, so a filled sequence can be longer than the masked one. Scores are probabilities
+    among the DNA tokens of the vocabulary (special tokens excluded). `base_probabilities` is the probability of
+    the first base of the masked span: the sum over the tokens starting with each base, so the four sum to 1.
+    Other masks of the same sequence are filled with their own best token. Sequences longer than the model's
+    trained length are cut to a window centred on each mask.
+
+    Returns, per sequence, per mask (left to right), a dict with `sequence` (the input), `mask` (its index),
+    `base_probabilities` ({"A": p, "C": p, "G": p, "T": p}) and `predictions` (`top_k` dicts: `token`,
+    `score`, `sequence` — the input with this mask filled, as plain DNA).
+
+    Example:
+        >>> from multimolecule.api import fill_mask
+        >>> result = fill_mask("ATGAAACGCATTAGCACCACCATTACC<mask>CATCACCATTACCACAGGTAACGG", top_k=3)
+        >>> [len(masks) for masks in result], len(result[0][0]["predictions"])
+        ([1], 3)
+        >>> round(sum(result[0][0]["base_probabilities"].values()), 4)
+        1.0
+    """
+    sequences = [sequences] if isinstance(sequences, str) else list(sequences)
+    records = as_records(sequences, allow_mask=True)
+    for name, sequence in records.items():
+        if MASK not in sequence:
+            raise InputError(f"sequence {name!r} has no {MASK}")
+    network, tokenizer = load_model(model, device, dtype)
+    prefix, suffix = special_template(tokenizer)
+    body = max_tokens(tokenizer, network.config) - len(prefix) - len(suffix)
+    candidate_ids, candidate_tokens = dna_token_ids(tokenizer)
+    candidate_index = torch.tensor(candidate_ids)
+    first_base = torch.tensor([DNA.index(token[0]) for token in candidate_tokens])
+    top_k = max(1, min(top_k, len(candidate_ids)))
+
+    # one item per mask: a window of tokens around it
+    items, windows = [], []
+    for number, sequence in enumerate(records.values()):
+        ids = tokenizer(sequence, add_special_tokens=False)["input_ids"]
+        positions = [i for i, token in enumerate(ids) if token == tokenizer.mask_token_id]
+        for mask, position in enumerate(positions):
+            start = min(max(0, position - body // 2), max(0, len(ids) - body))
+            windows.append([*prefix, *ids[start : start + body], *suffix])
+            items.append((number, mask, position - start + len(prefix)))
+    input_ids, attention_mask = pad(windows, tokenizer.pad_token_id)
+    probabilities = []
+    for batch in range(0, len(windows), 32):
+        rows = slice(batch, batch + 32)
+        logits = network(
+            input_ids=input_ids[rows].to(network.device), attention_mask=attention_mask[rows].to(network.device)
+        ).logits.float().cpu()
+        where = torch.tensor([position for _, _, position in items[rows]])
+        probabilities.append(logits[torch.arange(len(where)), where][:, candidate_index].softmax(-1))
+    probabilities = torch.cat(probabilities)
+
+    best = {(number, mask): candidate_tokens[int(p.argmax())] for (number, mask, _), p in zip(items, probabilities)}
+    results: list[list[dict]] = [[] for _ in records]
+    for (number, mask, _), p in zip(items, probabilities):
+        parts = list(records.values())[number].split(MASK)
+        base = torch.zeros(4).index_add_(0, first_base, p)
+        predictions = []
+        for score, index in zip(*p.topk(top_k)):
+            token = candidate_tokens[int(index)]
+            fills = [token if other == mask else best[number, other] for other in range(len(parts) - 1)]
+            filled = "".join(part + fill for part, fill in zip(parts, fills)) + parts[-1]
+            predictions.append({"token": token, "score": float(score), "sequence": filled})
+        results[number].append({
+            "sequence": sequences[number],
+            "mask": mask,
+            "base_probabilities": {b: float(base[i]) for i, b in enumerate(DNA)},
+            "predictions": predictions,
+        })
+    return results
+
+
+def pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad lists of ids: (input_ids, attention_mask), both (len(rows), longest)."""
+    longest = max(len(row) for row in rows)
+    input_ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(rows), longest), dtype=torch.long)
+    for i, row in enumerate(rows):
+        input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        attention_mask[i, : len(row)] = 1
+    return input_ids, attention_mask
+
+
+# ---------------------------------------------------------------------------------------------------- embed
+
+
+@dataclass
+class Embeddings:
+    """What `embed` returns: record `ids`, `embeddings` (sequences, hidden), per-base (length, hidden) tensors
+    if asked, the settings as `metadata`, and the `lengths` of the sequences in bases."""
+
+    ids: list[str]
+    embeddings: torch.Tensor
+    per_base: list[torch.Tensor] | None = None
+    metadata: dict[str, str] | None = None
+    lengths: list[int] | None = None
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write to `.safetensors`, `.npz` or `.npy` (chosen by suffix), atomically: see `docs/cli.md`."""
+        return save_embeddings(self, path)
+
+
+@torch.no_grad()
+def embed(
+    inputs: Inputs,
+    output: str | os.PathLike | None = None,
+    model: str | None = None,
+    pooling: str = "mean",
+    per_base: bool = False,
+    reverse_complement: bool = False,
+    batch_size: int = 16,
+    device: str | None = "cpu",
+    dtype: str | None = None,
+    progress: bool = False,
+) -> Embeddings:
+    """Embed DNA sequences with the last hidden layer of `model`.
+
+    Args:
+        inputs: a FASTA file (plain or gzip) or a file of one sequence per line (`str`/`Path`), a list of
+            sequences, or an {id: sequence} mapping.
+        output: if given, also write the result there (`.safetensors`, `.npz`, or `.npy` without `per_base`).
+        pooling: `"mean"` over the sequence's tokens (`<cls>`, `<eos>` and padding excluded) or `"cls"`.
+        per_base: also return one vector per base: each base takes its token's vector (`expand_to_bases`).
+        reverse_complement: average with the reverse complement's embeddings (per-base ones flipped back).
+        batch_size: windows per forward pass; sequences are sorted by length for batching, order is restored.
+
+    Sequences longer than the model's trained length (`max_tokens`) are cut into overlapping windows of that
+    many tokens with a stride of half a window (the last window ends at the sequence's end). Per-base vectors
+    are averaged where windows overlap; the per-sequence vector is the mean of the windows' pooled vectors.
+
+    Example:
+        >>> from multimolecule.api import embed
+        >>> result = embed(["ACGTACGTAGCTAGCTAGGATCC", "TTGACA"], per_base=True)
+        >>> result.embeddings.shape, [tuple(x.shape) for x in result.per_base]
+        (torch.Size([2, 128]), [(23, 128), (6, 128)])
+    """
+    if pooling not in ("mean", "cls"):
+        raise InputError(f"pooling must be 'mean' or 'cls', got {pooling!r}")
+    if batch_size < 1:
+        raise InputError("batch size must be at least 1")
+    if output is not None:
+        check_output(output, per_base)
+    records = as_records(inputs)
+    network, tokenizer = load_model(model, device, dtype)
+    encoder = network.base_model
+    lengths = token_lengths(network, tokenizer)
+    template = special_template(tokenizer)
+    body = max_tokens(tokenizer, network.config) - len(template[0]) - len(template[1])
+    names, sequences = list(records), list(records.values())
+    strands = [sequences, [revcomp(s) for s in sequences]] if reverse_complement else [sequences]
+
+    pooled = torch.zeros(len(strands), len(sequences), network.config.hidden_size)
+    bases = [[None] * len(sequences) for _ in strands] if per_base else None
+    order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i]))  # longest first: fail fast on memory
+    bar = progress_bar(sum(map(len, sequences)), progress)
+    started, done = time.time(), 0
+    for group in range(0, len(order), batch_size):
+        chosen = order[group : group + batch_size]
+        for strand, texts in enumerate(strands):
+            results = embed_group([texts[i] for i in chosen], encoder, tokenizer, template, lengths, body, batch_size,
+                                  pooling, per_base, tick=lambda n: bar.update(n / len(strands)))
+            for i, (vector, base_states) in zip(chosen, results):
+                pooled[strand, i] = vector
+                if per_base:
+                    bases[strand][i] = base_states if strand == 0 else base_states.flip(0)
+        done += len(chosen)
+        bar.set_postfix_str(f"{done}/{len(sequences)} sequences, {done / max(time.time() - started, 1e-9):.2f} seq/s")
+    bar.close()
+    per_base_out = [torch.stack([b[i] for b in bases]).mean(0) for i in range(len(sequences))] if per_base else None
+    metadata = {
+        "model": str(model or DEFAULT_MODEL),
+        "pooling": pooling,
+        "reverse_complement": str(reverse_complement).lower(),
+        "max_tokens": str(body + sum(map(len, template))),
+        "stride_tokens": str(max(1, body // 2)),
+    }
+    result = Embeddings(names, pooled.mean(0), per_base_out, metadata, [len(s) for s in sequences])
+    if output is not None:
+        result.save(output)
+    return result
+
+
+def windows_of(ids: list[int], body: int) -> list[int]:
+    """Start indices of windows of `body` tokens with a stride of `body // 2`; the last one ends at the end.
+
+    Example:
+        >>> windows_of(list(range(10)), 4)
+        [0, 2, 4, 6]
+        >>> windows_of(list(range(3)), 4)
+        [0]
+    """
+    if len(ids) <= body:
+        return [0]
+    stride = max(1, body // 2)
+    starts = list(range(0, len(ids) - body, stride))
+    return starts + [len(ids) - body]
+
+
+def embed_group(texts, encoder, tokenizer, template, lengths, body, batch_size, pooling, per_base, tick=None):
+    """[(pooled vector, per-base states or None)] for each text, running all their windows in batches.
+
+    `tick(n)` is called after each batch with the bases it completed (a text's length shared among its windows).
+    """
+    from .modules import expand_to_bases
+
+    encoded = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+    jobs = []  # (text index, base offset, window ids)
+    for t, (text, ids) in enumerate(zip(texts, encoded)):
+        offsets = torch.cat([torch.zeros(1, dtype=torch.long), lengths[torch.tensor(ids, dtype=torch.long)].cumsum(0)])
+        if int(offsets[-1]) != len(text):
+            raise InputError(f"the tokenizer covers {int(offsets[-1])} of the {len(text)} bases of a sequence")
+        starts = windows_of(ids, body)
+        for start in starts:
+            window = [*template[0], *ids[start : start + body], *template[1]]
+            jobs.append((t, int(offsets[start]), window, len(text) / len(starts)))
+    hidden_size = encoder.config.hidden_size
+    vectors = [[] for _ in texts]
+    sums = [torch.zeros(len(text), hidden_size) for text in texts] if per_base else None
+    counts = [torch.zeros(len(text), 1) for text in texts] if per_base else None
+    jobs.sort(key=lambda job: len(job[2]))
+    for batch in range(0, len(jobs), batch_size):
+        chunk = jobs[batch : batch + batch_size]
+        input_ids, attention_mask = pad([job[2] for job in chunk], tokenizer.pad_token_id)
+        device = encoder.device
+        hidden = encoder(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).last_hidden_state
+        hidden = hidden.float().cpu()
+        if pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            positions = torch.arange(input_ids.shape[1])[None, :]
+            ends = attention_mask.sum(1, keepdim=True) - len(template[1])
+            inner = (positions >= len(template[0])) & (positions < ends)  # the sequence's tokens: no <cls>/<eos>
+            weights = inner[..., None].float()
+            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
+        for row, (t, *_) in enumerate(chunk):
+            vectors[t].append(pooled[row])
+        if per_base:
+            states, base_mask = expand_to_bases(hidden, input_ids, attention_mask, lengths)
+            for row, (t, offset, *_) in enumerate(chunk):
+                n = int(base_mask[row].sum())
+                sums[t][offset : offset + n] += states[row, :n]
+                counts[t][offset : offset + n] += 1
+        if tick is not None:
+            tick(sum(job[3] for job in chunk))
+    return [
+        (torch.stack(vectors[t]).mean(0), sums[t] / counts[t].clamp(min=1) if per_base else None)
+        for t in range(len(texts))
+    ]
+
+
+def progress_bar(total_bases: int, enabled: bool):
+    """A tqdm bar on stderr counting bases (its rate is bases/s); the postfix shows sequences done and seq/s."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total_bases, unit="bp", unit_scale=True, file=sys.stderr, disable=not enabled,
+                dynamic_ncols=True, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, "
+                "{rate_fmt}{postfix}]")
+
+
+def check_output(path: str | os.PathLike, per_base: bool) -> None:
+    suffix = Path(path).suffix.lower()
+    if suffix not in OUTPUT_SUFFIXES:
+        raise InputError(f"unsupported output {path}: use a .safetensors, .npz or .npy file name")
+    if suffix == ".npy" and per_base:
+        raise InputError("a .npy file holds one array: write per-base embeddings to .safetensors or .npz")
+    if Path(path).is_dir():
+        raise InputError(f"output {path} is a directory")
+
+
+def save_embeddings(result: Embeddings, path: str | os.PathLike) -> Path:
+    """Write `result` by suffix, through a temporary file renamed into place (no partial file on failure).
+
+    `.safetensors`: `embeddings` (sequences, hidden) float32, `per_base.{i}` (length_i, hidden) per sequence in
+    input order, and metadata `ids` (a JSON list) plus the settings. `.npz`: the same arrays and an `ids` array.
+    `.npy`: the `embeddings` matrix only, rows in input order.
+    """
+    path = Path(path)
+    check_output(path, result.per_base is not None)
+    arrays = {"embeddings": result.embeddings.float().contiguous()}
+    for i, states in enumerate(result.per_base or []):
+        arrays[f"per_base.{i}"] = states.float().contiguous()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        if path.suffix.lower() == ".safetensors":
+            from safetensors.torch import save_file
+
+            save_file(arrays, temporary, metadata={"ids": json.dumps(result.ids), **(result.metadata or {})})
+        else:
+            import numpy as np
+
+            with open(temporary, "wb") as file:
+                if path.suffix.lower() == ".npy":
+                    np.save(file, arrays["embeddings"].numpy())
+                else:
+                    np.savez(file, ids=np.array(result.ids), **{k: v.numpy() for k, v in arrays.items()})
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return path
+
+
+# -------------------------------------------------------------------------------------------------- convert
+
+
+def detect_model(checkpoint: str | os.PathLike) -> str:
+    """Which converter an original checkpoint directory needs: `"dnabert2"` or `"nucleotide_transformer"`.
+
+    DNABERT-2: a BPE `tokenizer.json` and an ALiBi config (`alibi_starting_size` or `bert_layers` in
+    `auto_map`). Nucleotide Transformer: `vocab.txt`, a `jax_model/` folder or an `esm` config.
+    """
+    checkpoint = Path(checkpoint)
+    if not checkpoint.is_dir():
+        raise InputError(f"checkpoint directory not found: {checkpoint}")
+    config = read_json_quietly(checkpoint / "config.json")
+    if config.get("model_type") in ("dnabert2", "nucleotide_transformer"):
+        raise InputError(f"{checkpoint} is already a multimolecule checkpoint ({config['model_type']})")
+    tokenizer = read_json_quietly(checkpoint / "tokenizer.json")
+    if "alibi_starting_size" in config or "bert_layers" in str(config.get("auto_map", "")):
+        return "dnabert2"
+    if tokenizer.get("model", {}).get("type") == "BPE" and config.get("model_type") in (None, "bert"):
+        return "dnabert2"
+    if config.get("model_type") == "esm" or (checkpoint / "vocab.txt").is_file() or (checkpoint / "jax_model").is_dir():
+        return "nucleotide_transformer"
+    raise InputError(f"cannot tell which model {checkpoint} holds; pass model='dnabert2' or 'nucleotide_transformer'")
+
+
+def read_json_quietly(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text()) if path.is_file() else {}
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+
+
+def convert(
+    checkpoint: str | os.PathLike, output: str | os.PathLike, model: str | None = None, overwrite: bool = False
+) -> Path:
+    """Convert an original checkpoint directory into a multimolecule one with the model's own converter.
+
+    `model` is `"dnabert2"` or `"nucleotide_transformer"`; detected from the files when omitted (`detect_model`).
+    The output directory is written atomically; an existing one is replaced only with `overwrite=True`.
+
+    Example:
+        >>> from multimolecule.api import convert
+        >>> convert("../shared/fixtures/dnabert2/tiny_a", "converted/dnabert2-tiny")  # doctest: +SKIP
+        PosixPath('converted/dnabert2-tiny')
+    """
+    import importlib
+
+    model = model or detect_model(checkpoint)
+    if model not in CONVERTERS:
+        raise InputError(f"unknown model {model!r}; choose {' or '.join(CONVERTERS)}")
+    if not Path(checkpoint).is_dir():
+        raise InputError(f"checkpoint directory not found: {checkpoint}")
+    if Path(output).exists() and not overwrite:
+        raise InputError(f"output exists: {output} (pass overwrite=True / --overwrite to replace it)")
+    try:
+        converter = importlib.import_module(f"multimolecule.models.{model}.convert_checkpoint")
+    except ImportError as error:
+        raise InputError(f"the {model} converter is not available in this installation: {error}") from error
+    return Path(converter.convert_checkpoint(checkpoint, output))
+
+
+# ----------------------------------------------------------------------------------------------------- info
+
+
+def info(model: str | None = None) -> dict:
+    """What a checkpoint is: model type, parameters, vocabulary, trained length, layers and widths.
+
+    Works without loading the weights (shapes come from the `safetensors` header). For an original,
+    unconverted DNABERT-2 or Nucleotide Transformer directory it says so and names the converter.
+
+    Example:
+        >>> from multimolecule.api import info
+        >>> details = info("dnabert2-demo")
+        >>> details["model_type"], details["num_hidden_layers"], details["hidden_size"]
+        ('dnabert2', 4, 128)
+    """
+    path = Path(resolve_model(model))
+    if not path.is_dir():
+        raise InputError(f"info needs a local directory or a demo name, got {model}")
+    config = read_json_quietly(path / "config.json")
+    if not config:
+        raise InputError(f"{path}/config.json is missing or not valid JSON")
+    tokenizer_config = read_json_quietly(path / "tokenizer_config.json")
+    details: dict = {"path": str(path), "model_type": config.get("model_type")}
+    original = config.get("model_type") not in CONVERTERS
+    if original:
+        try:
+            details["model_type"] = detect_model(path)
+            details["format"] = "original checkpoint: convert it with `multimolecule convert`"
+        except InputError:
+            details["format"] = "not a multimolecule checkpoint"
+    else:
+        details["format"] = "multimolecule"
+    details["architecture"] = ", ".join(config.get("architectures") or []) or None
+    details["parameters"] = count_parameters(path)
+    details["vocab_size"] = config.get("vocab_size")
+    length = tokenizer_config.get("model_max_length")
+    details["max_tokens"] = length if isinstance(length, int) and length < 1_000_000 else config.get(
+        "max_position_embeddings")
+    details["position_embedding"] = None if original else config.get("position_embedding_type")
+    for key in ("num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size"):
+        details[key] = config.get(key)
+    details["dtype"] = config.get("dtype") or config.get("torch_dtype")
+    training = read_json_quietly(path / "training.json").get("metrics")
+    if training:
+        details["held_out_accuracy"] = round(training["accuracy"], 4)
+        details["baseline_accuracy"] = round(training["baseline_accuracy"], 4)
+    return details
+
+
+def count_parameters(path: Path) -> int | None:
+    """Number of stored parameters (shared tensors once): from the safetensors header, else `pytorch_model.bin`."""
+    safetensors = sorted(path.glob("*.safetensors"))
+    if safetensors:
+        total = 0
+        for file in safetensors:
+            with open(file, "rb") as handle:
+                size = int.from_bytes(handle.read(8), "little")
+                header = json.loads(handle.read(size))
+            total += sum(prod(entry["shape"]) for key, entry in header.items() if key != "__metadata__")
+        return total
+    if (path / "pytorch_model.bin").is_file():
+        state = torch.load(path / "pytorch_model.bin", map_location="cpu", weights_only=True, mmap=True)
+        return sum(t.numel() for t in {t.data_ptr(): t for t in state.values()}.values())
+    return None
+
+
+def prod(values: Iterable[int]) -> int:
+    result = 1
+    for value in values:
+        result *= value
+    return result

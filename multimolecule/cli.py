@@ -1,0 +1,171 @@
+"""The `multimolecule` command line: a thin argparse layer over `multimolecule.api`.
+
+    multimolecule fill-mask "ATGAAACGC<mask>ATTAGCACC"
+    multimolecule embed sequences.fasta -o embeddings.safetensors --per-base
+    multimolecule convert path/to/DNABERT-2-117M converted/dnabert2
+    multimolecule info nt-demo
+
+Without `--model`, the bundled DNABERT-2 demo model is used. Errors are reported as one `error: ...` line on
+stderr with exit status 1 (2 for bad arguments); `--debug` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+MODEL_HELP = "model directory, Hub id, or bundled demo: dnabert2-demo (default), nt-demo"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="multimolecule", description="DNA language models from the command line.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    fill = commands.add_parser("fill-mask", help="predict the tokens at <mask> positions")
+    fill.add_argument("sequences", nargs="*", metavar="SEQUENCE", help="DNA with one or more <mask>")
+    fill.add_argument("-i", "--input", help="FASTA or one-sequence-per-line file of masked sequences")
+    fill.add_argument("-m", "--model", help=MODEL_HELP)
+    fill.add_argument("-k", "--top-k", type=int, default=5, help="predictions per mask (default 5)")
+    fill.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_runtime(fill)
+    fill.set_defaults(handler=run_fill_mask)
+
+    emb = commands.add_parser("embed", help="embed sequences (per sequence and optionally per base)")
+    emb.add_argument("input", nargs="?", help="FASTA (plain or .gz) or one sequence per line; - for stdin")
+    emb.add_argument("--example", action="store_true", help="embed the bundled example FASTA (E. coli DNA)")
+    emb.add_argument("-o", "--output", required=True, help="output file: .safetensors, .npz or .npy")
+    emb.add_argument("-m", "--model", help=MODEL_HELP)
+    emb.add_argument("--pooling", choices=("mean", "cls"), default="mean", help="per-sequence pooling (default mean)")
+    emb.add_argument("--per-base", action="store_true", help="also write one vector per base")
+    emb.add_argument("--reverse-complement", action="store_true", help="average with the reverse complement")
+    emb.add_argument("-b", "--batch-size", type=int, default=16, help="windows per forward pass (default 16)")
+    emb.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_runtime(emb)
+    emb.set_defaults(handler=run_embed)
+
+    conv = commands.add_parser("convert", help="convert an original checkpoint to the multimolecule format")
+    conv.add_argument("checkpoint", help="directory of the original checkpoint")
+    conv.add_argument("output", help="directory to write the converted model to")
+    conv.add_argument("-m", "--model", choices=("dnabert2", "nucleotide_transformer"), help="default: detected")
+    conv.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
+    conv.set_defaults(handler=run_convert)
+
+    about = commands.add_parser("info", help="describe a checkpoint")
+    about.add_argument("model", nargs="?", help=MODEL_HELP)
+    about.add_argument("--json", action="store_true", help="print JSON")
+    about.set_defaults(handler=run_info)
+    return parser
+
+
+def add_runtime(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, mps or auto (default)")
+    parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default=None, help="default float32")
+
+
+def run_fill_mask(args: argparse.Namespace) -> None:
+    from . import api
+
+    sequences = list(args.sequences)
+    if args.input:
+        sequences += list(api.read_sequences(args.input).values())
+    if not sequences:
+        raise api.InputError("give masked sequences as arguments or with --input FILE")
+    results = api.fill_mask(sequences, model=args.model, top_k=args.top_k, device=args.device, dtype=args.dtype)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    for masks in results:
+        for entry in masks:
+            print(f"{entry['sequence']}  (mask {entry['mask'] + 1} of {len(masks)})")
+            bases = "  ".join(f"{base} {p:.3f}" for base, p in entry["base_probabilities"].items())
+            print(f"  first base: {bases}")
+            for rank, prediction in enumerate(entry["predictions"], 1):
+                print(f"  {rank}. {prediction['token']:<8} {prediction['score']:.3f}  {prediction['sequence']}")
+
+
+def run_embed(args: argparse.Namespace) -> None:
+    from . import api
+    from .demo import EXAMPLE_FASTA
+
+    if args.input is not None and args.example:
+        raise api.InputError("give an input file or --example, not both")
+    if args.input is None and not args.example:
+        raise api.InputError("give an input file (FASTA or one sequence per line) or --example")
+    result = api.embed(
+        args.input or EXAMPLE_FASTA, output=args.output, model=args.model, pooling=args.pooling, per_base=args.per_base,
+        reverse_complement=args.reverse_complement, batch_size=args.batch_size, device=args.device,
+        dtype=args.dtype, progress=not args.quiet,
+    )
+    count, hidden = result.embeddings.shape
+    kind = "per-sequence and per-base" if result.per_base else "per-sequence"
+    print(f"wrote {args.output}: {kind} embeddings of {count} sequences, hidden size {hidden}")
+    for i, name in enumerate(result.ids[:10]):
+        rows = f"  per-base {len(result.per_base[i])} x {hidden}" if result.per_base else ""
+        print(f"  {name:<32} {result.lengths[i]:>9,} bp  norm {float(result.embeddings[i].norm()):6.2f}{rows}")
+    if count > 10:
+        print(f"  ... and {count - 10} more")
+
+
+def run_convert(args: argparse.Namespace) -> None:
+    from . import api
+
+    output = api.convert(args.checkpoint, args.output, model=args.model, overwrite=args.overwrite)
+    print(f"converted {args.checkpoint} -> {output}")
+
+
+def run_info(args: argparse.Namespace) -> None:
+    from . import api
+
+    details = api.info(args.model)
+    if args.json:
+        print(json.dumps(details, indent=2))
+        return
+    width = max(len(key) for key in details)
+    for key, value in details.items():
+        if value is not None:
+            print(f"{key:<{width}}  {f'{value:,}' if isinstance(value, int) else value}")
+
+
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("multimolecule")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 on success, 1 on error, 2 on bad arguments)."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as error:  # one line, never a traceback, unless --debug
+        if args.debug:
+            raise
+        print(f"error: {one_line(error)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def one_line(error: BaseException) -> str:
+    from .api import InputError
+    from .conversion import ConversionError
+
+    message = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, (InputError, ConversionError, OSError)):
+        return message
+    return f"{type(error).__name__}: {message} (rerun with --debug for the traceback)"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

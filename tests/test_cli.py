@@ -1,0 +1,219 @@
+"""The `multimolecule` command line and `multimolecule.api`, on the bundled demo models."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+from multimolecule import api
+from multimolecule.cli import main
+from multimolecule.demo import EXAMPLE_FASTA, demo_model_path
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+DNABERT2_FIXTURE = SHARED / "fixtures" / "dnabert2" / "tiny_a"
+DEMOS = [
+    pytest.param(name, marks=pytest.mark.skipif(not (demo_model_path(name) / "config.json").is_file(), reason="absent"))
+    for name in ("dnabert2-demo", "nt-demo")
+]
+MASKED = "ATGAAACGCATTAGCACCACCATTACCACC<mask>CATCACCATTACCACAGGTAACGGTGCGGGC"
+
+
+def random_dna(length: int, seed: int = 0) -> str:
+    return "".join(random.Random(seed).choice("ACGT") for _ in range(length))
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line_error(code: int, err: str, pattern: str = "") -> None:
+    assert code != 0
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    assert re.search(pattern, lines[0]), lines[0]
+
+
+# ------------------------------------------------------------------------------------------------ fill-mask
+
+
+@pytest.mark.parametrize("model", DEMOS)
+def test_fill_mask_json(capsys, model):
+    two_masks = "acgtacgatc<mask>ttagc<mask>gcatgca"
+    code, out, _ = run(capsys, "fill-mask", MASKED, two_masks, "-m", model, "-k", "4", "--json")
+    assert code == 0
+    results = json.loads(out)
+    assert [len(masks) for masks in results] == [1, 2]
+    for masks in results:
+        for entry in masks:
+            assert sum(entry["base_probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+            assert len(entry["predictions"]) == 4
+            scores = [p["score"] for p in entry["predictions"]]
+            assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1 + 1e-6
+            for prediction in entry["predictions"]:
+                assert re.fullmatch("[ACGT]+", prediction["token"])
+                assert re.fullmatch("[ACGT]+", prediction["sequence"])  # plain DNA, every mask filled
+    first = results[0][0]["predictions"][0]
+    prefix, suffix = MASKED.split("<mask>")
+    assert first["sequence"] == prefix + first["token"] + suffix
+
+
+def test_fill_mask_table_and_file(capsys, tmp_path):
+    path = tmp_path / "masked.txt"
+    path.write_text(MASKED + "\n")
+    code, out, err = run(capsys, "fill-mask", "--input", str(path), "-k", "2")
+    assert code == 0, err
+    assert "first base: A" in out and "  1. " in out and "  2. " in out
+
+
+def test_fill_mask_needs_a_mask(capsys):
+    assert_one_line_error(*run(capsys, "fill-mask", "ACGTACGT")[::2], "no <mask>")
+
+
+# ---------------------------------------------------------------------------------------------------- embed
+
+
+@pytest.mark.parametrize("model", DEMOS)
+def test_embed_safetensors_per_base(capsys, tmp_path, model):
+    output = tmp_path / "out.safetensors"
+    code, out, err = run(capsys, "embed", str(EXAMPLE_FASTA), "-o", str(output), "--per-base", "-m", model, "-q")
+    assert code == 0, err
+    lengths = [len(s) for s in api.read_sequences(EXAMPLE_FASTA).values()]
+    with safe_open(output, "pt") as file:
+        ids = json.loads(file.metadata()["ids"])
+        embeddings = file.get_tensor("embeddings")
+        per_base = [file.get_tensor(f"per_base.{i}") for i in range(len(ids))]
+    hidden = api.info(model)["hidden_size"]
+    assert len(ids) == len(lengths) and embeddings.shape == (len(lengths), hidden)
+    assert [len(x) for x in per_base] == lengths  # one vector per base, windows stitched for the long records
+    assert all(torch.isfinite(x).all() for x in [embeddings, *per_base])
+    assert "wrote" in out
+
+
+def test_embed_npy_npz_gzip_and_order(tmp_path):
+    sequences = {"long": random_dna(900, 1), "short": "ACGTTGCA", "mid": random_dna(200, 2)}
+    fasta = tmp_path / "in.fa.gz"
+    fasta.write_bytes(gzip.compress("".join(f">{k} description\n{v}\n" for k, v in sequences.items()).encode()))
+    assert main(["embed", str(fasta), "-o", str(tmp_path / "a.npy"), "-q", "--batch-size", "2"]) == 0
+    matrix = np.load(tmp_path / "a.npy")
+    reference = api.embed(list(sequences.values()), batch_size=1).embeddings.numpy()  # unsorted, one at a time
+    np.testing.assert_allclose(matrix, reference, atol=1e-4)  # order restored after sorting by length
+    assert main(["embed", str(fasta), "-o", str(tmp_path / "a.npz"), "--per-base", "--pooling", "cls", "-q"]) == 0
+    archive = np.load(tmp_path / "a.npz")
+    assert list(archive["ids"]) == list(sequences)
+    assert [archive[f"per_base.{i}"].shape[0] for i in range(3)] == [900, 8, 200]
+
+
+def test_embed_reverse_complement_is_strand_symmetric():
+    sequence = random_dna(700, 3)  # longer than one window of the demo model
+    forward = api.embed([sequence], per_base=True, reverse_complement=True)
+    backward = api.embed([api.revcomp(sequence)], per_base=True, reverse_complement=True)
+    torch.testing.assert_close(forward.embeddings, backward.embeddings, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(forward.per_base[0], backward.per_base[0].flip(0), atol=1e-4, rtol=1e-4)
+    plain = api.embed([sequence], per_base=True)
+    assert not torch.allclose(plain.embeddings, forward.embeddings)
+
+
+def test_embed_windows_long_sequences():
+    network, tokenizer = api.load_model(None, "cpu", None)
+    window = api.max_tokens(tokenizer, network.config)
+    sequence = random_dna(window * 12, 4)  # many more tokens than one window
+    assert len(tokenizer(sequence, add_special_tokens=False)["input_ids"]) > 2 * window
+    result = api.embed([sequence, sequence[:50]], per_base=True)
+    assert [tuple(x.shape) for x in result.per_base] == [(len(sequence), network.config.hidden_size),
+                                                         (50, network.config.hidden_size)]
+    # a short sequence is one window: per-base vectors are exactly its tokens' vectors
+    ids = tokenizer(sequence[:50], return_tensors="pt")
+    hidden = network.base_model(**ids).last_hidden_state[0, 1:-1]
+    lengths = api.token_lengths(network, tokenizer)[ids["input_ids"][0, 1:-1]]
+    torch.testing.assert_close(result.per_base[1], hidden.repeat_interleave(lengths, dim=0), atol=1e-5, rtol=1e-5)
+    assert api.windows_of(list(range(10)), 4) == [0, 2, 4, 6]
+
+
+# ------------------------------------------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize(
+    "content, pattern",
+    [
+        (b"", "no sequences"),
+        (b"\n\n", "no sequences"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "not a text FASTA"),
+        (b"name,value\nx,1\n", "not a DNA sequence"),
+        (b">only_symbols\n%%%%-----\n", "not a DNA sequence"),
+        (b">only_n\nNNNNNNNN\n", "no A/C/G/T"),
+        (b">empty\n>next\nACGT\n", "empty"),
+    ],
+)
+def test_embed_bad_input(capsys, tmp_path, content, pattern):
+    source, output = tmp_path / "input.fa", tmp_path / "out.safetensors"
+    source.write_bytes(content)
+    code, _, err = run(capsys, "embed", str(source), "-o", str(output), "-q")
+    assert_one_line_error(code, err, pattern)
+    assert list(tmp_path.iterdir()) == [source]  # nothing partial left
+
+
+def test_bad_arguments_leave_nothing(capsys, tmp_path):
+    output = tmp_path / "out.npy"
+    assert_one_line_error(*run(capsys, "embed", str(EXAMPLE_FASTA), "-o", str(output), "--per-base", "-q")[::2], ".npy")
+    assert_one_line_error(*run(capsys, "embed", str(tmp_path / "missing.fa"), "-o", str(output))[::2], "not found")
+    assert_one_line_error(*run(capsys, "embed", str(EXAMPLE_FASTA), "-o", str(tmp_path / "x.csv"))[::2], "unsupported")
+    assert not list(tmp_path.iterdir())
+
+
+def test_missing_model_directory_subprocess(tmp_path):
+    """Through the real entry point: one line on stderr, non-zero status, no traceback."""
+    result = subprocess.run(
+        [sys.executable, "-m", "multimolecule", "fill-mask", "AC<mask>GT", "--model", str(tmp_path / "nope")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.strip().startswith("error: model not found") and "\n" not in result.stderr.strip()
+
+
+# ------------------------------------------------------------------------------------------- convert, info
+
+
+@pytest.mark.skipif(not DNABERT2_FIXTURE.is_dir(), reason="../shared fixtures absent")
+def test_convert_detects_dnabert2_and_info(capsys, tmp_path):
+    assert api.detect_model(DNABERT2_FIXTURE) == "dnabert2"
+    output = tmp_path / "converted"
+    code, out, err = run(capsys, "convert", str(DNABERT2_FIXTURE), str(output))
+    assert code == 0, err
+    assert (output / "config.json").is_file() and (output / "model.safetensors").is_file()
+    assert_one_line_error(*run(capsys, "convert", str(DNABERT2_FIXTURE), str(output))[::2], "exists")
+    code, out, _ = run(capsys, "info", str(output), "--json")
+    details = json.loads(out)
+    assert details["model_type"] == "dnabert2" and details["vocab_size"] == 4096 and details["num_hidden_layers"] == 2
+    assert details["parameters"] > 0
+    code, out, _ = run(capsys, "info", str(DNABERT2_FIXTURE))
+    assert code == 0 and "original checkpoint" in out
+
+
+def test_convert_errors(capsys, tmp_path):
+    assert_one_line_error(*run(capsys, "convert", str(tmp_path / "missing"), str(tmp_path / "out"))[::2], "not found")
+    (tmp_path / "unknown").mkdir()
+    assert_one_line_error(*run(capsys, "convert", str(tmp_path / "unknown"), str(tmp_path / "out"))[::2], "cannot tell")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("model", DEMOS)
+def test_info_demo(capsys, model):
+    code, out, _ = run(capsys, "info", model)
+    assert code == 0
+    assert re.search(r"parameters\s+[\d,]+", out) and re.search(r"max_tokens\s+\d+", out)
+    details = api.info(model)
+    assert details["format"] == "multimolecule" and details["max_tokens"] == 128
+    assert 0 <= details["baseline_accuracy"] <= 1 and 0 <= details["held_out_accuracy"] <= 1
