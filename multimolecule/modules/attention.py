@@ -1,19 +1,25 @@
 """Multi-head self-attention with a choice of kernels (`config._attn_implementation`).
 
-Every backend takes `query`, `key`, `value` of shape (batch, heads, length, head_dim) and an additive
-`attention_bias` broadcastable to (batch, heads, length, length) holding the padding mask and any position
-bias (ALiBi), and returns the context of shape (batch, length, heads, head_dim) and, for eager, the weights.
+Every padded-batch backend takes `query`, `key`, `value` of shape (batch, heads, length, head_dim) and an
+additive `attention_bias` broadcastable to (batch, heads, length, length) holding the padding mask and any
+position bias (ALiBi), and returns the context of shape (batch, length, heads, head_dim) and, for eager, the
+weights. On a packed batch (see `packing.py`), `packed_attention` runs the same kernels per sequence, or
+flash-attn's varlen kernel for `attn_implementation="flash_attention_2"`.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Callable
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .packing import PackedBatch, alibi_bias
 from .rotary import apply_rotary
+
+FLASH_ATTENTION_INSTALL = "pip install flash-attn --no-build-isolation"
 
 
 def eager_attention(
@@ -56,9 +62,106 @@ def attention_function(implementation: str | None, output_attentions: bool) -> C
         return eager_attention
     if implementation not in ATTENTION_FUNCTIONS:
         raise ValueError(
-            f"attn_implementation={implementation!r} is not supported; choose one of {sorted(ATTENTION_FUNCTIONS)}"
+            f"attn_implementation={implementation!r} is not supported on padded batches; choose one of "
+            f"{sorted(ATTENTION_FUNCTIONS)} (flash_attention_2 runs on packed batches, see PackedBatch)"
         )
     return ATTENTION_FUNCTIONS[implementation]
+
+
+def flash_varlen_attention(
+    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, packed: PackedBatch, dropout: float, scaling: float
+) -> torch.Tensor:
+    """flash-attn 2's varlen kernel on packed (total_tokens, heads, head_dim) inputs, ALiBi included."""
+    from flash_attn import flash_attn_varlen_func
+
+    return flash_attn_varlen_func(
+        query,
+        key,
+        value,
+        cu_seqlens_q=packed.cu_seqlens,
+        cu_seqlens_k=packed.cu_seqlens,
+        max_seqlen_q=packed.max_seqlen,
+        max_seqlen_k=packed.max_seqlen,
+        dropout_p=dropout,
+        softmax_scale=scaling,
+        causal=False,
+        alibi_slopes=packed.alibi_slopes,
+    )  # (total_tokens, heads, head_dim)
+
+
+def packed_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    packed: PackedBatch,
+    implementation: str | None,
+    dropout: float,
+    scaling: float,
+) -> torch.Tensor:
+    """Attention within each sequence of a packed batch; no score involves a padding token.
+
+    `query`, `key`, `value` are (1, heads, total_tokens, head_dim); returns the context (1, total_tokens, heads,
+    head_dim). flash_attention_2 runs flash-attn's varlen kernel over all sequences at once. Otherwise each run
+    of equal-length sequences goes to the sdpa (or eager) kernel as one (count, heads, length, head_dim) batch,
+    `packed.query_chunk_size` query rows at a time, with the ALiBi bias built for just those rows: memory grows
+    linearly with the length. Attention weights are not returned: ask the padded path for them.
+
+    Example:
+        >>> packed = PackedBatch.from_attention_mask(torch.tensor([[1, 1, 1], [1, 1, 0]]), alibi_slopes=[0.5, 0.25])
+        >>> query = key = value = torch.randn(1, 2, packed.total_tokens, 4)
+        >>> packed_attention(query, key, value, packed, "sdpa", 0.0, 0.5).shape
+        torch.Size([1, 5, 2, 4])
+    """
+    query, key, value = (tensor[0].transpose(0, 1) for tensor in (query, key, value))  # (total_tokens, heads, dim)
+    if implementation == "flash_attention_2":
+        return flash_varlen_attention(query, key, value, packed, dropout, scaling)[None]
+
+    attention = attention_function(implementation, output_attentions=False)
+    num_heads, head_dim = query.shape[1:]
+    contexts = []
+    for run in packed.runs:
+        tokens = slice(run.start, run.start + run.count * run.length)
+        run_query, run_key, run_value = (
+            tensor[tokens].reshape(run.count, run.length, num_heads, head_dim).transpose(1, 2)
+            for tensor in (query, key, value)
+        )  # (count, heads, length, head_dim)
+        blocks = []
+        for row_start in range(0, run.length, packed.query_chunk_size):
+            row_end = min(row_start + packed.query_chunk_size, run.length)
+            bias = None
+            if packed.alibi_slopes is not None:
+                bias = alibi_bias(packed.alibi_slopes, row_start, row_end, run.length, query.dtype)
+            block, _ = attention(
+                run_query[:, :, row_start:row_end], run_key, run_value, bias, dropout=dropout, scaling=scaling
+            )  # (count, rows, heads, head_dim)
+            blocks.append(block)
+        contexts.append(torch.cat(blocks, dim=1).reshape(-1, num_heads, head_dim))
+    return torch.cat(contexts)[None]
+
+
+class FlashAttentionMixin:
+    """Lets a `PreTrainedModel` whose attention is `SelfAttention` on packed batches load with
+    `attn_implementation="flash_attention_2"`, and says what to install when flash-attn is missing.
+
+    Put it before `PreTrainedModel` in the bases. Only flash-attn 2 is supported: its varlen kernel takes ALiBi
+    slopes, and no code of ours runs on the GPU besides that call.
+    """
+
+    _supports_flash_attn = True
+
+    def _check_and_adjust_attn_implementation(self, attn_implementation: str | None, *args, **kwargs) -> str:
+        if attn_implementation is not None and "flash" in attn_implementation:
+            if attn_implementation != "flash_attention_2":
+                raise ValueError(
+                    f"{type(self).__name__} supports attn_implementation='flash_attention_2' (the flash-attn "
+                    f"package), 'sdpa' and 'eager'; got {attn_implementation!r}"
+                )
+            if importlib.util.find_spec("flash_attn") is None:
+                raise ImportError(
+                    "attn_implementation='flash_attention_2' needs the flash-attn package and a CUDA GPU: "
+                    f"`{FLASH_ATTENTION_INSTALL}`. Without it use 'sdpa' (the default), which also skips padding."
+                )
+        return super()._check_and_adjust_attn_implementation(attn_implementation, *args, **kwargs)
 
 
 class SelfAttention(nn.Module):
@@ -92,10 +195,13 @@ class SelfAttention(nn.Module):
     def forward(
         self,
         hidden_states: torch.Tensor,
-        attention_bias: torch.Tensor | None,
+        attention_bias: torch.Tensor | None = None,
         position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
         output_attentions: bool = False,
+        packed_batch: PackedBatch | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`hidden_states` is (batch, length, hidden) with `attention_bias`, or (1, total_tokens, hidden) with
+        `packed_batch` (whose ALiBi slopes, if any, replace the bias; attention weights need the padded path)."""
         batch_size, seq_length, _ = hidden_states.shape
         head_shape = (batch_size, seq_length, self.num_heads, self.head_dim)
         query = self.query(hidden_states).view(head_shape).transpose(1, 2)  # (batch, heads, length, head_dim)
@@ -104,10 +210,14 @@ class SelfAttention(nn.Module):
         if position_embeddings is not None:
             query, key = apply_rotary(query, key, *position_embeddings)
 
-        attention = attention_function(getattr(self.config, "_attn_implementation", None), output_attentions)
-        context, weights = attention(
-            query, key, value, attention_bias, dropout=self.dropout if self.training else 0.0, scaling=self.scaling
-        )
+        implementation = getattr(self.config, "_attn_implementation", None)
+        dropout = self.dropout if self.training else 0.0
+        if packed_batch is None:
+            attention = attention_function(implementation, output_attentions)
+            context, weights = attention(query, key, value, attention_bias, dropout=dropout, scaling=self.scaling)
+        else:
+            context = packed_attention(query, key, value, packed_batch, implementation, dropout, self.scaling)
+            weights = None
         return context.reshape(batch_size, seq_length, -1), weights
 
 

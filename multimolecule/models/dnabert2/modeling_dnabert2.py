@@ -25,6 +25,8 @@ from ...modules import (
     padding_bias,
     resolve_attention_mask,
 )
+from ...modules.attention import FlashAttentionMixin
+from ...modules.packing import DEFAULT_QUERY_CHUNK_SIZE, PackedBatch
 from .configuration_dnabert2 import DnaBert2Config
 
 
@@ -70,9 +72,15 @@ class DnaBert2Attention(nn.Module):
         self.output = DnaBert2AttentionOutput(config)
 
     def forward(
-        self, hidden_states: torch.Tensor, attention_bias: torch.Tensor, output_attentions: bool = False
+        self,
+        hidden_states: torch.Tensor,
+        attention_bias: torch.Tensor | None,
+        packed_batch: PackedBatch | None,
+        output_attentions: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        context, weights = self.self(hidden_states, attention_bias, output_attentions=output_attentions)
+        context, weights = self.self(
+            hidden_states, attention_bias, output_attentions=output_attentions, packed_batch=packed_batch
+        )
         return self.output(context, hidden_states), weights
 
 
@@ -100,15 +108,26 @@ class DnaBert2Layer(GradientCheckpointingLayer):
         self.mlp = DnaBert2Mlp(config)
 
     def forward(
-        self, hidden_states: torch.Tensor, attention_bias: torch.Tensor, output_attentions: bool = False
+        self,
+        hidden_states: torch.Tensor,
+        attention_bias: torch.Tensor | None,
+        packed_batch: PackedBatch | None,
+        output_attentions: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        hidden_states, weights = self.attention(hidden_states, attention_bias, output_attentions)
+        hidden_states, weights = self.attention(hidden_states, attention_bias, packed_batch, output_attentions)
         return self.mlp(hidden_states), weights
 
 
 class DnaBert2Encoder(nn.Module):
+    """The layers. With sdpa or flash_attention_2 they run on packed tokens: padding is never computed on,
+    attention runs within each sequence, and every output is padded back with zeros at padding, as in the
+    original. With eager attention, or when attention weights are asked for, they run on the padded batch with
+    a (batch, heads, length, length) ALiBi + padding bias, exactly as the original computes it.
+    """
+
     def __init__(self, config: DnaBert2Config):
         super().__init__()
+        self.config = config
         self.alibi = AlibiPositionBias(config.num_attention_heads)
         self.layer = nn.ModuleList([DnaBert2Layer(config) for _ in range(config.num_hidden_layers)])
 
@@ -124,15 +143,31 @@ class DnaBert2Encoder(nn.Module):
         output_attentions: bool = False,
         output_hidden_states: bool = False,
     ) -> BaseModelOutputWithPooling:
-        attention_bias = self.attention_bias(attention_mask, hidden_states.dtype)
+        """`hidden_states` (batch, length, hidden) and `attention_mask` (batch, length) -> padded outputs."""
+        attention_bias, packed_batch = None, None
+        if output_attentions or self.config._attn_implementation == "eager":
+            attention_bias = self.attention_bias(attention_mask, hidden_states.dtype)
+        else:
+            packed_batch = PackedBatch.from_attention_mask(
+                attention_mask,
+                alibi_slopes=self.alibi.slopes,
+                query_chunk_size=getattr(self.config, "attention_chunk_size", DEFAULT_QUERY_CHUNK_SIZE),
+            )
+            hidden_states = packed_batch.pack(hidden_states)  # (1, total_tokens, hidden)
+
         all_hidden_states = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
         for layer in self.layer:
-            hidden_states, weights = layer(hidden_states, attention_bias, output_attentions)
+            hidden_states, weights = layer(hidden_states, attention_bias, packed_batch, output_attentions)
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
             if output_attentions:
                 all_attentions += (weights,)
+
+        if packed_batch is not None:
+            hidden_states = packed_batch.unpack(hidden_states)  # (batch, length, hidden), zeros at padding
+            if output_hidden_states:
+                all_hidden_states = tuple(packed_batch.unpack(states) for states in all_hidden_states)
         return BaseModelOutputWithPooling(
             last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions
         )
@@ -150,7 +185,7 @@ class DnaBert2Pooler(nn.Module):
         return self.activation(self.dense(hidden_states[:, 0]))
 
 
-class DnaBert2PreTrainedModel(PreTrainedModel):
+class DnaBert2PreTrainedModel(FlashAttentionMixin, PreTrainedModel):
     config_class = DnaBert2Config
     base_model_prefix = "model"
     supports_gradient_checkpointing = True
@@ -168,6 +203,11 @@ class DnaBert2Model(DnaBert2PreTrainedModel):
 
     `attention_mask` may be omitted: it is then derived from the pad id, so padded batches give the same result.
     With `output_hidden_states=True` the output holds `num_hidden_layers + 1` tensors, the embeddings first.
+    With sdpa (the default) or `attn_implementation="flash_attention_2"`, the layers skip padding: real tokens are
+    packed side by side, attention runs within each sequence, and outputs are padded back with zeros at padding,
+    as in the original. Eager attention, or `output_attentions=True`, runs the padded batch as the original does.
+    Inputs of any length run (ALiBi); on the packed path attention memory grows linearly with the length
+    (`config.attention_chunk_size` query rows at a time, 1024 by default).
 
     Example:
         >>> import torch

@@ -1,0 +1,184 @@
+"""Attention backends, padding-free batches, long inputs and torch.compile, on tiny random DNABERT-2 models."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+import torch
+
+from multimolecule import DnaBert2Config, DnaBert2ForMaskedLM, DnaBert2ForSequencePrediction, DnaBert2Model
+from multimolecule.modules.attention import eager_attention, packed_attention
+from multimolecule.modules.packing import PackedBatch, alibi_bias
+
+TOLERANCE = 1e-5
+
+
+def tiny_config(**kwargs) -> DnaBert2Config:
+    return DnaBert2Config(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, hidden_dropout=0.0, **kwargs
+    )
+
+
+def build(model_class, implementation: str, **config_kwargs):
+    torch.manual_seed(0)
+    return model_class._from_config(tiny_config(**config_kwargs), attn_implementation=implementation).eval()
+
+
+def ragged_batch(lengths: list[int], seq_length: int, left_padding: bool = False):
+    """Random ids, right- (or left-) padded with the pad id 3, and the attention mask."""
+    generator = torch.Generator().manual_seed(1)
+    input_ids = torch.full((len(lengths), seq_length), 3)
+    attention_mask = torch.zeros(len(lengths), seq_length, dtype=torch.long)
+    for row, length in enumerate(lengths):
+        columns = slice(seq_length - length, seq_length) if left_padding else slice(0, length)
+        input_ids[row, columns] = torch.randint(5, 4096, (length,), generator=generator)
+        attention_mask[row, columns] = 1
+    return input_ids, attention_mask
+
+
+def assert_close_on_tokens(actual: torch.Tensor, expected: torch.Tensor, mask: torch.Tensor):
+    difference = (actual - expected)[mask.bool()].abs().max().item()
+    assert difference <= TOLERANCE, difference
+
+
+def test_packed_batch_round_trip_and_runs():
+    mask = torch.tensor([[1, 1, 0, 0], [1, 1, 0, 0], [1, 1, 1, 1], [0, 0, 0, 0], [0, 1, 1, 1]])
+    packed = PackedBatch.from_attention_mask(mask)
+    assert packed.cu_seqlens.tolist() == [0, 2, 4, 8, 8, 11]
+    assert packed.cu_seqlens.dtype == torch.int32
+    assert [tuple(run) for run in packed.runs] == [(0, 2, 2, 0), (4, 1, 4, 2), (8, 1, 3, 4)]
+    assert packed.position_ids.tolist() == [[0, 1, 0, 1, 0, 1, 2, 3, 0, 1, 2]]
+    values = torch.arange(20.0).view(5, 4)
+    assert torch.equal(packed.unpack(packed.pack(values)), values * mask)
+
+
+@pytest.mark.parametrize("left_padding", [False, True])
+def test_padding_free_equals_padded_eager_for_every_output(left_padding):
+    input_ids, attention_mask = ragged_batch([9, 3, 17, 9, 1], 17, left_padding)
+    padded = build(DnaBert2Model, "eager")
+    packed = build(DnaBert2Model, "sdpa")
+    with torch.no_grad():
+        expected = padded(input_ids, attention_mask=attention_mask, output_hidden_states=True)
+        actual = packed(input_ids, attention_mask=attention_mask, output_hidden_states=True)
+    assert len(actual.hidden_states) == len(expected.hidden_states) == 3
+    for actual_states, expected_states in zip(actual.hidden_states, expected.hidden_states):
+        assert_close_on_tokens(actual_states, expected_states, attention_mask)
+    assert_close_on_tokens(actual.last_hidden_state, expected.last_hidden_state, attention_mask)
+    # padding is never computed on: the packed path returns exact zeros there, as the original did
+    assert actual.last_hidden_state[~attention_mask.bool()].abs().max() == 0
+
+
+@pytest.mark.parametrize("model_class", [DnaBert2ForMaskedLM, DnaBert2ForSequencePrediction])
+def test_padding_free_equals_padded_eager_for_heads(model_class):
+    input_ids, attention_mask = ragged_batch([12, 5, 8], 12)
+    with torch.no_grad():
+        expected = build(model_class, "eager", head_pooling="mean")(input_ids, attention_mask=attention_mask)
+        actual = build(model_class, "sdpa", head_pooling="mean")(input_ids, attention_mask=attention_mask)
+    if model_class is DnaBert2ForMaskedLM:
+        assert_close_on_tokens(actual.logits, expected.logits, attention_mask)
+    else:
+        assert (actual.logits - expected.logits).abs().max() <= TOLERANCE
+
+
+def test_a_sequence_gives_the_same_output_alone_and_in_a_padded_batch():
+    input_ids, attention_mask = ragged_batch([6, 14], 14)
+    model = build(DnaBert2Model, "sdpa")
+    with torch.no_grad():
+        batched = model(input_ids, attention_mask=attention_mask).last_hidden_state
+        alone = model(input_ids[:1, :6]).last_hidden_state
+    assert (batched[0, :6] - alone[0]).abs().max() <= TOLERANCE
+
+
+def test_attention_weights_come_from_the_padded_path():
+    input_ids, attention_mask = ragged_batch([7, 4], 7)
+    model = build(DnaBert2Model, "sdpa")
+    with torch.no_grad():
+        output = model(input_ids, attention_mask=attention_mask, output_attentions=True)
+    assert output.attentions[0].shape == (2, 4, 7, 7)
+
+
+@pytest.mark.parametrize("implementation", ["eager", "sdpa"])
+@pytest.mark.parametrize("query_chunk_size", [1, 5, 1024])
+def test_packed_kernels_and_query_chunks_equal_padded_eager(implementation, query_chunk_size):
+    """Packed eager and sdpa, whole or in query blocks, against eager on the padded batch with the full bias."""
+    torch.manual_seed(0)
+    slopes = [0.5, 0.25, 0.125, 0.0625]
+    attention_mask = torch.tensor([[1] * 11, [1] * 6 + [0] * 5, [1] * 6 + [0] * 5])
+    packed = PackedBatch.from_attention_mask(attention_mask, alibi_slopes=slopes, query_chunk_size=query_chunk_size)
+    query, key, value = (torch.randn(3, 4, 11, 8) for _ in range(3))  # (batch, heads, length, head_dim)
+    padding = torch.zeros(3, 1, 1, 11).masked_fill(~attention_mask.bool()[:, None, None, :], torch.finfo().min)
+    bias = alibi_bias(torch.tensor(slopes), 0, 11, 11, torch.float32) + padding
+    expected, _ = eager_attention(query, key, value, bias, dropout=0.0, scaling=8**-0.5)  # (batch, length, ...)
+
+    def pack(tensor):  # (batch, heads, length, head_dim) -> (1, heads, total_tokens, head_dim)
+        return packed.pack(tensor.transpose(1, 2)).transpose(1, 2)
+
+    actual = packed_attention(pack(query), pack(key), pack(value), packed, implementation, 0.0, 8**-0.5)
+    assert_close_on_tokens(packed.unpack(actual), expected, attention_mask)
+
+
+def test_long_input_runs_in_query_chunks():
+    input_ids = torch.randint(5, 4096, (1, 3000))
+    chunked = build(DnaBert2Model, "sdpa", attention_chunk_size=512)
+    with torch.no_grad():
+        output = chunked(input_ids).last_hidden_state
+        whole = build(DnaBert2Model, "sdpa", attention_chunk_size=4096)(input_ids).last_hidden_state
+    assert output.shape == (1, 3000, 32)
+    assert torch.isfinite(output).all()
+    assert (output - whole).abs().max() <= TOLERANCE
+
+
+def test_torch_compile_gives_the_same_numbers():
+    """The packed path compiles with graph breaks where the batch layout is read (about 15 s on 2 cores)."""
+    input_ids, attention_mask = ragged_batch([10, 6], 10)
+    torch.manual_seed(0)
+    config = DnaBert2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64)
+    model = DnaBert2Model._from_config(config, attn_implementation="sdpa").eval()
+    with torch.no_grad():
+        expected = model(input_ids, attention_mask=attention_mask).last_hidden_state
+        compiled = torch.compile(model, dynamic=False)
+        actual = compiled(input_ids, attention_mask=attention_mask).last_hidden_state
+        again = compiled(input_ids, attention_mask=attention_mask).last_hidden_state
+    assert_close_on_tokens(actual, expected, attention_mask)
+    assert torch.equal(actual, again)
+
+
+def test_flash_attention_2_without_flash_attn_names_the_package(monkeypatch):
+    monkeypatch.setitem(sys.modules, "flash_attn", None)  # importable or not, this makes it absent
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *args: None)
+    with pytest.raises(ImportError, match="pip install flash-attn"):
+        DnaBert2Model._from_config(tiny_config(), attn_implementation="flash_attention_2")
+
+
+def test_other_flash_versions_are_refused():
+    with pytest.raises(ValueError, match="flash_attention_2"):
+        DnaBert2Model._from_config(tiny_config(), attn_implementation="flash_attention_3")
+
+
+def test_flash_attention_2_calls_the_varlen_kernel_with_alibi_slopes(monkeypatch):
+    """A stand-in for flash-attn's `flash_attn_varlen_func` (same keywords) checks what our model passes it."""
+    calls = []
+
+    def flash_attn_varlen_func(
+        q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, dropout_p, softmax_scale, causal, alibi_slopes
+    ):
+        calls.append((cu_seqlens_q.dtype, max_seqlen_q, alibi_slopes.dtype))
+        outputs = []
+        for start, end in zip(cu_seqlens_q[:-1].tolist(), cu_seqlens_q[1:].tolist()):
+            query, key, value = (tensor[start:end].transpose(0, 1)[None] for tensor in (q, k, v))
+            bias = alibi_bias(alibi_slopes, 0, end - start, end - start, q.dtype)
+            context, _ = eager_attention(query, key, value, bias, dropout=dropout_p, scaling=softmax_scale)
+            outputs.append(context[0])
+        return torch.cat(outputs)
+
+    monkeypatch.setitem(sys.modules, "flash_attn", types.SimpleNamespace(flash_attn_varlen_func=flash_attn_varlen_func))
+    input_ids, attention_mask = ragged_batch([8, 5, 2], 8)
+    model = build(DnaBert2Model, "sdpa")
+    with torch.no_grad():
+        expected = model(input_ids, attention_mask=attention_mask).last_hidden_state
+        model.config._attn_implementation = "flash_attention_2"  # what loading does once flash-attn checks pass
+        actual = model(input_ids, attention_mask=attention_mask).last_hidden_state
+    assert calls and calls[0] == (torch.int32, 8, torch.float32)
+    assert_close_on_tokens(actual, expected, attention_mask)
