@@ -1,4 +1,4 @@
-"""Attention backends, padding-free batches, long inputs and torch.compile, on tiny random DNABERT-2 models."""
+"""Attention backends, padding-free batches, long inputs and torch.compile, on tiny random models."""
 
 from __future__ import annotations
 
@@ -8,7 +8,16 @@ import types
 import pytest
 import torch
 
-from multimolecule import DnaBert2Config, DnaBert2ForMaskedLM, DnaBert2ForSequencePrediction, DnaBert2Model
+from multimolecule import (
+    DnaBert2Config,
+    DnaBert2ForMaskedLM,
+    DnaBert2ForSequencePrediction,
+    DnaBert2Model,
+    NucleotideTransformerConfig,
+    NucleotideTransformerForMaskedLM,
+    NucleotideTransformerForTokenPrediction,
+    NucleotideTransformerModel,
+)
 from multimolecule.modules.attention import eager_attention, packed_attention
 from multimolecule.modules.packing import PackedBatch, alibi_bias
 
@@ -182,3 +191,70 @@ def test_flash_attention_2_calls_the_varlen_kernel_with_alibi_slopes(monkeypatch
         actual = model(input_ids, attention_mask=attention_mask).last_hidden_state
     assert calls and calls[0] == (torch.int32, 8, torch.float32)
     assert_close_on_tokens(actual, expected, attention_mask)
+
+
+# The Nucleotide Transformer: rotary positions restart at 0 in each packed sequence.
+
+
+def tiny_nt(model_class, implementation: str, **kwargs):
+    config = NucleotideTransformerConfig(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, **kwargs
+    )
+    torch.manual_seed(0)
+    return model_class._from_config(config, attn_implementation=implementation).eval()
+
+
+def nt_batch(lengths: list[int], seq_length: int):
+    generator = torch.Generator().manual_seed(2)
+    input_ids = torch.full((len(lengths), seq_length), 1)  # <pad> is 1
+    attention_mask = torch.zeros(len(lengths), seq_length, dtype=torch.long)
+    for row, length in enumerate(lengths):
+        input_ids[row, :length] = torch.randint(6, 4107, (length,), generator=generator)
+        input_ids[row, 0] = 3  # <cls>
+        attention_mask[row, :length] = 1
+    return input_ids, attention_mask
+
+
+@pytest.mark.parametrize("position_embedding_type", ["rotary", "absolute"])
+def test_nt_padding_free_equals_padded_eager_for_every_output(position_embedding_type):
+    input_ids, attention_mask = nt_batch([10, 4, 16, 10], 16)
+    kwargs = {"position_embedding_type": position_embedding_type}
+    with torch.no_grad():
+        expected = tiny_nt(NucleotideTransformerModel, "eager", **kwargs)(
+            input_ids, attention_mask=attention_mask, output_hidden_states=True
+        )
+        actual = tiny_nt(NucleotideTransformerModel, "sdpa", **kwargs)(
+            input_ids, attention_mask=attention_mask, output_hidden_states=True
+        )
+    assert len(actual.hidden_states) == 3
+    for actual_states, expected_states in zip(actual.hidden_states, expected.hidden_states):
+        assert_close_on_tokens(actual_states, expected_states, attention_mask)
+    assert_close_on_tokens(actual.last_hidden_state, expected.last_hidden_state, attention_mask)
+    assert actual.last_hidden_state[~attention_mask.bool()].abs().max() == 0
+
+
+@pytest.mark.parametrize("model_class", [NucleotideTransformerForMaskedLM, NucleotideTransformerForTokenPrediction])
+def test_nt_padding_free_equals_padded_eager_for_heads(model_class):
+    input_ids, attention_mask = nt_batch([9, 3, 6], 9)
+    with torch.no_grad():
+        expected = tiny_nt(model_class, "eager")(input_ids, attention_mask=attention_mask)
+        actual = tiny_nt(model_class, "sdpa")(input_ids, attention_mask=attention_mask)
+    assert actual.logits.shape == expected.logits.shape
+    if model_class is NucleotideTransformerForMaskedLM:
+        assert_close_on_tokens(actual.logits, expected.logits, attention_mask)
+    else:
+        assert (actual.logits - expected.logits).abs().max() <= TOLERANCE
+
+
+def test_nt_runs_past_its_trained_length_with_one_warning():
+    from transformers.testing_utils import CaptureLogger
+
+    from multimolecule.modules import packing
+
+    model = tiny_nt(NucleotideTransformerModel, "sdpa", trained_length=64)
+    input_ids, _ = nt_batch([100], 100)
+    with torch.no_grad(), CaptureLogger(packing.logger) as captured:
+        first = model(input_ids).last_hidden_state
+        model(input_ids)
+    assert first.shape == (1, 100, 32) and torch.isfinite(first).all()
+    assert captured.out.count("trained on sequences of at most 64 tokens") == 1

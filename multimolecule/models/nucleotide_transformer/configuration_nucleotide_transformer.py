@@ -41,6 +41,7 @@ class NucleotideTransformerConfig(PretrainedConfig):
         hidden_dropout: Dropout on sub-layer outputs.
         attention_dropout: Dropout on attention weights.
         max_position_embeddings: Rows of the learned position table (v1); unused by rotary positions.
+        trained_length: Tokens per sequence in pre-training (1000); longer inputs run with a warning.
         position_embedding_type: `"rotary"` (v2) or `"absolute"` (v1).
         emb_layer_norm_before: Whether a LayerNorm follows the embeddings (False in every published NT).
         token_dropout: ESM's token dropout: zero `<mask>` embeddings and rescale by the masking ratio.
@@ -80,6 +81,7 @@ class NucleotideTransformerConfig(PretrainedConfig):
         hidden_dropout: float = 0.0,
         attention_dropout: float = 0.0,
         max_position_embeddings: int = 2050,
+        trained_length: int = 1000,
         position_embedding_type: str = "rotary",
         emb_layer_norm_before: bool = False,
         token_dropout: bool = False,
@@ -120,6 +122,7 @@ class NucleotideTransformerConfig(PretrainedConfig):
         self.hidden_dropout = hidden_dropout
         self.attention_dropout = attention_dropout
         self.max_position_embeddings = max_position_embeddings
+        self.trained_length = trained_length
         self.position_embedding_type = position_embedding_type
         self.emb_layer_norm_before = emb_layer_norm_before
         self.token_dropout = token_dropout

@@ -28,6 +28,8 @@ from ...modules import (
     padding_bias,
     resolve_attention_mask,
 )
+from ...modules.attention import FlashAttentionMixin
+from ...modules.packing import PackedBatch, warn_past_trained_length
 from .configuration_nucleotide_transformer import NucleotideTransformerConfig
 
 # ESM's token dropout assumes 15% of tokens selected for masking, 80% of those replaced by <mask>.
@@ -102,12 +104,17 @@ class NucleotideTransformerAttention(nn.Module):
     def forward(
         self,
         hidden_states: torch.Tensor,
-        attention_bias: torch.Tensor,
+        attention_bias: torch.Tensor | None,
         position_embeddings: tuple[torch.Tensor, torch.Tensor] | None,
+        packed_batch: PackedBatch | None,
         output_attentions: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         context, weights = self.self(
-            self.layer_norm(hidden_states), attention_bias, position_embeddings, output_attentions=output_attentions
+            self.layer_norm(hidden_states),
+            attention_bias,
+            position_embeddings,
+            output_attentions=output_attentions,
+            packed_batch=packed_batch,
         )
         return hidden_states + self.output(context), weights
 
@@ -145,17 +152,27 @@ class NucleotideTransformerLayer(GradientCheckpointingLayer):
     def forward(
         self,
         hidden_states: torch.Tensor,
-        attention_bias: torch.Tensor,
+        attention_bias: torch.Tensor | None,
         position_embeddings: tuple[torch.Tensor, torch.Tensor] | None,
+        packed_batch: PackedBatch | None,
         output_attentions: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        hidden_states, weights = self.attention(hidden_states, attention_bias, position_embeddings, output_attentions)
+        hidden_states, weights = self.attention(
+            hidden_states, attention_bias, position_embeddings, packed_batch, output_attentions
+        )
         return self.mlp(hidden_states), weights
 
 
 class NucleotideTransformerEncoder(nn.Module):
+    """The layers and the final LayerNorm. With sdpa or flash_attention_2 they run on packed tokens: padding is
+    never computed on, attention runs within each sequence (rotary positions restart at 0 in each), and outputs
+    are padded back with zeros. With eager attention, or when attention weights are asked for, they run on the
+    padded batch with a (batch, 1, 1, length) padding bias, as the original does.
+    """
+
     def __init__(self, config: NucleotideTransformerConfig):
         super().__init__()
+        self.config = config
         head_dim = config.hidden_size // config.num_attention_heads
         self.rotary = RotaryEmbedding(head_dim) if config.position_embedding_type == "rotary" else None
         self.layer = nn.ModuleList([NucleotideTransformerLayer(config) for _ in range(config.num_hidden_layers)])
@@ -168,28 +185,42 @@ class NucleotideTransformerEncoder(nn.Module):
         output_attentions: bool = False,
         output_hidden_states: bool = False,
     ) -> BaseModelOutput:
-        attention_bias = padding_bias(attention_mask, hidden_states.dtype)  # (batch, 1, 1, length)
-        position_embeddings = None
-        if self.rotary is not None:
-            positions = torch.arange(hidden_states.shape[1], device=hidden_states.device)[None]  # <cls> at 0
-            position_embeddings = self.rotary(positions)  # fp32 (1, 1, length, head_dim) each
+        """`hidden_states` (batch, length, hidden) and `attention_mask` (batch, length) -> padded outputs."""
+        warn_past_trained_length(attention_mask.shape[1], self.config.trained_length, "The Nucleotide Transformer")
+        attention_bias, packed_batch = None, None
+        position_ids = torch.arange(hidden_states.shape[1], device=hidden_states.device)[None]  # <cls> at 0
+        if output_attentions or self.config._attn_implementation == "eager":
+            attention_bias = padding_bias(attention_mask, hidden_states.dtype)  # (batch, 1, 1, length)
+        else:
+            packed_batch = PackedBatch.from_attention_mask(attention_mask)
+            hidden_states = packed_batch.pack(hidden_states)  # (1, total_tokens, hidden)
+            position_ids = packed_batch.position_ids  # (1, total_tokens)
+        position_embeddings = self.rotary(position_ids) if self.rotary is not None else None  # fp32 cos, sin
+
         all_hidden_states = () if output_hidden_states else None
         all_attentions = () if output_attentions else None
         for layer in self.layer:
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            hidden_states, weights = layer(hidden_states, attention_bias, position_embeddings, output_attentions)
+            hidden_states, weights = layer(
+                hidden_states, attention_bias, position_embeddings, packed_batch, output_attentions
+            )
             if output_attentions:
                 all_attentions += (weights,)
         hidden_states = self.layer_norm(hidden_states)
         if output_hidden_states:  # the original's convention: the last entry is after the final LayerNorm
             all_hidden_states += (hidden_states,)
+
+        if packed_batch is not None:
+            hidden_states = packed_batch.unpack(hidden_states)  # (batch, length, hidden), zeros at padding
+            if output_hidden_states:
+                all_hidden_states = tuple(packed_batch.unpack(states) for states in all_hidden_states)
         return BaseModelOutput(
             last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions
         )
 
 
-class NucleotideTransformerPreTrainedModel(PreTrainedModel):
+class NucleotideTransformerPreTrainedModel(FlashAttentionMixin, PreTrainedModel):
     config_class = NucleotideTransformerConfig
     base_model_prefix = "model"
     supports_gradient_checkpointing = True
