@@ -26,7 +26,6 @@ from typing import Iterable, Mapping, Sequence, Union
 
 import torch
 
-from .conversion import ConversionError
 from .demo import DEFAULT_MODEL, DEMO_MODELS, demo_model_path
 
 MASK = "<mask>"

@@ -10,7 +10,13 @@ from .heads import (
     prediction_loss,
 )
 from .outputs import ContactPredictorOutput, SequencePredictorOutput, TokenPredictorOutput
-from .prediction import ContactPredictionMixin, SequencePredictionMixin, TokenPredictionMixin, resolve_attention_mask
+from .prediction import (
+    ContactPredictionMixin,
+    MaskedLMMixin,
+    SequencePredictionMixin,
+    TokenPredictionMixin,
+    resolve_attention_mask,
+)
 from .rotary import RotaryEmbedding, apply_rotary, rotate_half
 
 __all__ = [
@@ -20,6 +26,7 @@ __all__ = [
     "ContactPredictionMixin",
     "ContactPredictorOutput",
     "MaskedLMHead",
+    "MaskedLMMixin",
     "RotaryEmbedding",
     "SelfAttention",
     "SequencePredictionHead",

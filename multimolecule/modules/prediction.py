@@ -1,12 +1,15 @@
 """The forward passes of the prediction models, shared by every backbone.
 
 A model class mixes one of these in front of its `PreTrainedModel` and creates, in `__init__`, the backbone as
-`self.model` and the head as `self.sequence_head`, `self.token_head` or `self.contact_head`.
+`self.model` and the head as `self.lm_head`, `self.sequence_head`, `self.token_head` or `self.contact_head`.
 """
 
 from __future__ import annotations
 
 import torch
+from torch import nn
+from torch.nn import functional as F
+from transformers.modeling_outputs import MaskedLMOutput
 from transformers.utils import can_return_tuple
 
 from .heads import expand_to_bases, prediction_loss
@@ -29,6 +32,36 @@ def resolve_attention_mask(
     if inputs_embeds is None:
         raise ValueError("give input_ids or inputs_embeds")
     return torch.ones(inputs_embeds.shape[:2], dtype=torch.long, device=inputs_embeds.device)
+
+
+class MaskedLMMixin:
+    """Forward of `...ForMaskedLM`: backbone in `self.model`, `MaskedLMHead` in `self.lm_head`."""
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head.decoder
+
+    def set_output_embeddings(self, new_embeddings: nn.Linear):
+        self.lm_head.decoder = new_embeddings
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **kwargs,
+    ) -> MaskedLMOutput:
+        r"""
+        labels: (batch, length) ids of the original tokens at masked positions, -100 elsewhere.
+        """
+        outputs = self.model(input_ids, attention_mask=attention_mask, return_dict=True, **kwargs)
+        logits = self.lm_head(outputs.last_hidden_state)  # (batch, length, vocab_size)
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), labels.to(logits.device).view(-1))
+        return MaskedLMOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
 
 
 class SequencePredictionMixin:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 from transformers import PreTrainedModel
 from transformers.activations import ACT2FN
 from transformers.modeling_layers import GradientCheckpointingLayer
-from transformers.modeling_outputs import BaseModelOutputWithPooling, MaskedLMOutput
+from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.utils import can_return_tuple
 
 from ...modules import (
@@ -16,6 +15,7 @@ from ...modules import (
     ContactPredictionHead,
     ContactPredictionMixin,
     MaskedLMHead,
+    MaskedLMMixin,
     SelfAttention,
     SequencePredictionHead,
     SequencePredictionMixin,
@@ -262,7 +262,7 @@ class DnaBert2Model(DnaBert2PreTrainedModel):
         return outputs
 
 
-class DnaBert2ForMaskedLM(DnaBert2PreTrainedModel):
+class DnaBert2ForMaskedLM(MaskedLMMixin, DnaBert2PreTrainedModel):
     """DNABERT-2 with its masked-language-modelling head; the decoder shares the word embeddings.
 
     Example:
@@ -283,32 +283,6 @@ class DnaBert2ForMaskedLM(DnaBert2PreTrainedModel):
         self.model = DnaBert2Model(config, add_pooling_layer=False)
         self.lm_head = MaskedLMHead(config)
         self.post_init()
-
-    def get_output_embeddings(self) -> nn.Linear:
-        return self.lm_head.decoder
-
-    def set_output_embeddings(self, new_embeddings: nn.Linear):
-        self.lm_head.decoder = new_embeddings
-
-    @can_return_tuple
-    def forward(
-        self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        **kwargs,
-    ) -> MaskedLMOutput:
-        r"""
-        labels: (batch, length) ids of the original tokens at masked positions, -100 elsewhere.
-        """
-        outputs = self.model(input_ids, attention_mask=attention_mask, return_dict=True, **kwargs)
-        logits = self.lm_head(outputs.last_hidden_state)  # (batch, length, vocab_size)
-        loss = None
-        if labels is not None:
-            loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), labels.to(logits.device).view(-1))
-        return MaskedLMOutput(
-            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
-        )
 
 
 class DnaBert2ForPreTraining(DnaBert2ForMaskedLM):

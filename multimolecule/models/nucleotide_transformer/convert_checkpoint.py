@@ -37,7 +37,6 @@ from .modeling_nucleotide_transformer import NucleotideTransformerForPreTraining
 from .tokenization_nucleotide_transformer import (
     MODEL_MAX_LENGTH,
     NucleotideTransformerTokenizer,
-    read_vocabulary,
     standard_vocabulary,
 )
 

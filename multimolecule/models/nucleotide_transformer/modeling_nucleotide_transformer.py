@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 from transformers import PreTrainedModel
 from transformers.activations import ACT2FN
 from transformers.modeling_layers import GradientCheckpointingLayer
-from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput
+from transformers.modeling_outputs import BaseModelOutput
 from transformers.utils import can_return_tuple
 
 from ...modules import (
     ContactPredictionHead,
     ContactPredictionMixin,
     MaskedLMHead,
+    MaskedLMMixin,
     RotaryEmbedding,
     SelfAttention,
     SequencePredictionHead,
@@ -303,7 +303,7 @@ class NucleotideTransformerModel(NucleotideTransformerPreTrainedModel):
         return self.encoder(embeddings, attention_mask, output_attentions, output_hidden_states)
 
 
-class NucleotideTransformerForMaskedLM(NucleotideTransformerPreTrainedModel):
+class NucleotideTransformerForMaskedLM(MaskedLMMixin, NucleotideTransformerPreTrainedModel):
     """The Nucleotide Transformer with its masked-language-modelling head (an untied decoder in v2).
 
     Example:
@@ -327,32 +327,6 @@ class NucleotideTransformerForMaskedLM(NucleotideTransformerPreTrainedModel):
         self.model = NucleotideTransformerModel(config)
         self.lm_head = MaskedLMHead(config)
         self.post_init()
-
-    def get_output_embeddings(self) -> nn.Linear:
-        return self.lm_head.decoder
-
-    def set_output_embeddings(self, new_embeddings: nn.Linear):
-        self.lm_head.decoder = new_embeddings
-
-    @can_return_tuple
-    def forward(
-        self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        **kwargs,
-    ) -> MaskedLMOutput:
-        r"""
-        labels: (batch, length) ids of the original tokens at masked positions, -100 elsewhere.
-        """
-        outputs = self.model(input_ids, attention_mask=attention_mask, return_dict=True, **kwargs)
-        logits = self.lm_head(outputs.last_hidden_state)  # (batch, length, vocab_size)
-        loss = None
-        if labels is not None:
-            loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), labels.to(logits.device).view(-1))
-        return MaskedLMOutput(
-            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
-        )
 
 
 class NucleotideTransformerForPreTraining(NucleotideTransformerForMaskedLM):
