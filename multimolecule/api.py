@@ -408,7 +408,7 @@ def embed(
         chosen = order[group : group + batch_size]
         for strand, texts in enumerate(strands):
             results = embed_group([texts[i] for i in chosen], encoder, tokenizer, template, lengths, body, batch_size,
-                                  pooling, per_base, tick=lambda n: bar.update(n / len(strands)))
+                                  pooling, per_base, tick=lambda n: bar.update(min(n / len(strands), bar.total - bar.n)))
             for i, (vector, base_states) in zip(chosen, results):
                 pooled[strand, i] = vector
                 if per_base:
