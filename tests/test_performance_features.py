@@ -19,7 +19,8 @@ from multimolecule import (
     NucleotideTransformerModel,
 )
 from multimolecule.modules.attention import eager_attention, packed_attention
-from multimolecule.modules.packing import PackedBatch, alibi_bias
+from multimolecule.modules.alibi import alibi_bias
+from multimolecule.modules.packing import PackedBatch
 
 TOLERANCE = 1e-5
 

@@ -26,6 +26,23 @@ def alibi_slopes(num_heads: int) -> list[float]:
     return power_of_two_slopes(closest) + power_of_two_slopes(2 * closest)[0::2][: num_heads - closest]
 
 
+def alibi_bias(
+    slopes: torch.Tensor, query_start: int, query_end: int, key_length: int, dtype: torch.dtype
+) -> torch.Tensor:
+    """The ALiBi bias `-slope_h * |i - j|` for query rows `query_start:query_end` of one sequence.
+
+    Returns a (1, heads, query_end - query_start, key_length) tensor, computed in fp32 and cast to `dtype`.
+
+    Example:
+        >>> alibi_bias(torch.tensor([0.5, 0.25]), 1, 2, 3, torch.float32)[0, :, 0].tolist()
+        [[-0.5, -0.0, -0.5], [-0.25, -0.0, -0.25]]
+    """
+    queries = torch.arange(query_start, query_end, device=slopes.device, dtype=torch.float32)
+    keys = torch.arange(key_length, device=slopes.device, dtype=torch.float32)
+    distance = (queries[:, None] - keys[None, :]).abs_()  # (rows, key_length), exact integers in fp32
+    return (distance[None] * -slopes[:, None, None]).to(dtype)[None]  # one pass over (heads, rows, key_length)
+
+
 class AlibiPositionBias(nn.Module):
     """The additive attention bias `-slope_h * |i - j|`, computed for whatever length the input has.
 
@@ -43,7 +60,5 @@ class AlibiPositionBias(nn.Module):
         self.slopes = alibi_slopes(num_heads)
 
     def forward(self, seq_length: int, device: torch.device) -> torch.Tensor:
-        positions = torch.arange(seq_length, device=device)
-        distance = (positions[None, :] - positions[:, None]).abs()  # (seq_length, seq_length)
         slopes = torch.tensor(self.slopes, device=device, dtype=torch.float32)
-        return -(slopes[:, None, None] * distance[None]).unsqueeze(0)  # (1, num_heads, seq_length, seq_length)
+        return alibi_bias(slopes, 0, seq_length, seq_length, torch.float32)  # (1, num_heads, length, length)

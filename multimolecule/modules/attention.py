@@ -16,7 +16,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .packing import PackedBatch, alibi_bias
+from .alibi import alibi_bias
+from .packing import PackedBatch
 from .rotary import apply_rotary
 
 FLASH_ATTENTION_INSTALL = "pip install flash-attn --no-build-isolation"

@@ -129,23 +129,6 @@ class PackedBatch:
         return self.indices[start : start + length] - sequence * self.seq_length
 
 
-def alibi_bias(
-    slopes: torch.Tensor, query_start: int, query_end: int, key_length: int, dtype: torch.dtype
-) -> torch.Tensor:
-    """The ALiBi bias `-slope_h * |i - j|` for query rows `query_start:query_end` of one sequence.
-
-    Returns a (1, heads, query_end - query_start, key_length) tensor, computed in fp32 and cast to `dtype`.
-
-    Example:
-        >>> alibi_bias(torch.tensor([0.5, 0.25]), 1, 2, 3, torch.float32)[0, :, 0].tolist()
-        [[-0.5, -0.0, -0.5], [-0.25, -0.0, -0.25]]
-    """
-    queries = torch.arange(query_start, query_end, device=slopes.device, dtype=torch.float32)
-    keys = torch.arange(key_length, device=slopes.device, dtype=torch.float32)
-    distance = (queries[:, None] - keys[None, :]).abs_()  # (rows, key_length), exact integers in fp32
-    return (distance[None] * -slopes[:, None, None]).to(dtype)[None]  # one pass over (heads, rows, key_length)
-
-
 def warn_past_trained_length(seq_length: int, trained_length: int, model_name: str) -> None:
     """Warn (once per process) that a model runs on inputs longer than those it was trained on.
 
