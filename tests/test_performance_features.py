@@ -259,3 +259,14 @@ def test_nt_runs_past_its_trained_length_with_one_warning():
         model(input_ids)
     assert first.shape == (1, 100, 32) and torch.isfinite(first).all()
     assert captured.out.count("trained on sequences of at most 64 tokens") == 1
+
+
+def test_nt_torch_compile_gives_the_same_numbers():
+    input_ids, attention_mask = nt_batch([8, 5], 8)
+    config = NucleotideTransformerConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64)
+    torch.manual_seed(0)
+    model = NucleotideTransformerModel._from_config(config, attn_implementation="sdpa").eval()
+    with torch.no_grad():
+        expected = model(input_ids, attention_mask=attention_mask).last_hidden_state
+        actual = torch.compile(model, dynamic=False)(input_ids, attention_mask=attention_mask).last_hidden_state
+    assert_close_on_tokens(actual, expected, attention_mask)
