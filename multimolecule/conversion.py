@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -74,6 +75,26 @@ def load_haiku_joblib(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         for module, params in tree.items()
         for name, array in params.items()
     }
+
+
+def rename(name: str, renames: list[tuple[str, str]]) -> str | None:
+    """`name` rewritten by the first `(pattern, replacement)` whose pattern matches at its start; None if none does.
+
+    Example:
+        >>> rename("bert.encoder.layer.3.mlp.wo.bias", [(r"bert\\.encoder\\.layer\\.(\\d+)\\.mlp\\.wo\\.", r"layer.\\1.down_proj.")])
+        'layer.3.down_proj.bias'
+    """
+    for pattern, replacement in renames:
+        new_name, count = re.subn(f"^(?:{pattern})", replacement, name, count=1)
+        if count:
+            return new_name
+    return None
+
+
+def require_known(unknown: list[str], what: str = "checkpoint tensors") -> None:
+    """Fail with the names of whatever a converter could not map."""
+    if unknown:
+        raise ConversionError(f"{what} this converter does not know: " + ", ".join(sorted(unknown)))
 
 
 def load_converted(model: nn.Module, state_dict: dict[str, torch.Tensor], tied: tuple[str, ...] = ()) -> None:

@@ -15,7 +15,16 @@ from pathlib import Path
 
 import torch
 
-from ...conversion import ConversionError, atomic_directory, load_converted, load_state_dict, read_json, write_model_card
+from ...conversion import (
+    ConversionError,
+    atomic_directory,
+    load_converted,
+    load_state_dict,
+    read_json,
+    rename,
+    require_known,
+    write_model_card,
+)
 from .configuration_dnabert2 import DnaBert2Config
 from .modeling_dnabert2 import DnaBert2ForPreTraining
 from .tokenization_dnabert2 import DnaBert2Tokenizer
@@ -75,16 +84,11 @@ def convert_state_dict(original: dict[str, torch.Tensor]) -> dict[str, torch.Ten
         elif name == DECODER:
             if WORD_EMBEDDINGS in original and not torch.equal(tensor, original[WORD_EMBEDDINGS]):
                 raise ConversionError(f"{DECODER} differs from {WORD_EMBEDDINGS}, but DNABERT-2 ties them")
+        elif (new_name := rename(name, RENAMES)) is not None:
+            converted[new_name] = tensor
         else:
-            for pattern, replacement in RENAMES:
-                new_name, count = re.subn(pattern, replacement, name)
-                if count:
-                    converted[new_name] = tensor
-                    break
-            else:
-                unknown.append(name)
-    if unknown:
-        raise ConversionError("checkpoint tensors this converter does not know: " + ", ".join(sorted(unknown)))
+            unknown.append(name)
+    require_known(unknown)
     return {name: tensor.contiguous() for name, tensor in converted.items()}
 
 

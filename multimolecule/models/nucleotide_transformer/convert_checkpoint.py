@@ -30,6 +30,8 @@ from ...conversion import (
     load_haiku_joblib,
     load_state_dict,
     read_json,
+    rename,
+    require_known,
     write_model_card,
 )
 from .configuration_nucleotide_transformer import NucleotideTransformerConfig
@@ -65,18 +67,18 @@ UNUSED_WITH_ROTARY = r"^esm\.embeddings\.position_embeddings\.weight$"
 # JAX/Haiku module (regular expression, raw or as the JAX repo's loader renames it) -> our module.
 LAYER = r"esm_transformer/attention_layer_(\d+)"
 JAX_MODULES = [
-    (r"esm_transformer/~/embed", "model.embeddings.word_embeddings"),
-    (r"esm_transformer/~/emb_layer_norm_before", "model.embeddings.layer_norm"),
-    (rf"{LAYER}/~/(?:mha|self_attention)_layer_norm", r"model.encoder.layer.\1.attention.layer_norm"),
-    (rf"{LAYER}/~/(?:mha|self_attention)/(query|key|value)", r"model.encoder.layer.\1.attention.self.\2"),
-    (rf"{LAYER}/~/(?:mha|self_attention)/mha_output", r"model.encoder.layer.\1.attention.output.dense"),
-    (rf"{LAYER}/~/final_layer_norm", r"model.encoder.layer.\1.mlp.layer_norm"),
-    (rf"{LAYER}/~/fc1", r"model.encoder.layer.\1.mlp.up_proj"),
-    (rf"{LAYER}/~/fc2", r"model.encoder.layer.\1.mlp.down_proj"),
-    (r"esm_transformer/~/(?:esm_)?roberta_lm_head/~/emb_layer_norm_after", "model.encoder.layer_norm"),
-    (r"esm_transformer/~/(?:esm_)?roberta_lm_head/~/lm_head_fc_1", "lm_head.transform.dense"),
-    (r"esm_transformer/~/(?:esm_)?roberta_lm_head/~/lm_head_layer_norm", "lm_head.transform.layer_norm"),
-    (r"esm_transformer/~/(?:esm_)?roberta_lm_head/~/lm_final_fc", "lm_head.decoder"),
+    (r"esm_transformer/~/embed$", "model.embeddings.word_embeddings"),
+    (r"esm_transformer/~/emb_layer_norm_before$", "model.embeddings.layer_norm"),
+    (rf"{LAYER}/~/(?:mha|self_attention)_layer_norm$", r"model.encoder.layer.\1.attention.layer_norm"),
+    (rf"{LAYER}/~/(?:mha|self_attention)/(query|key|value)$", r"model.encoder.layer.\1.attention.self.\2"),
+    (rf"{LAYER}/~/(?:mha|self_attention)/mha_output$", r"model.encoder.layer.\1.attention.output.dense"),
+    (rf"{LAYER}/~/final_layer_norm$", r"model.encoder.layer.\1.mlp.layer_norm"),
+    (rf"{LAYER}/~/fc1$", r"model.encoder.layer.\1.mlp.up_proj"),
+    (rf"{LAYER}/~/fc2$", r"model.encoder.layer.\1.mlp.down_proj"),
+    (r"esm_transformer/~/(?:esm_)?roberta_lm_head/~/emb_layer_norm_after$", "model.encoder.layer_norm"),
+    (r"esm_transformer/~/(?:esm_)?roberta_lm_head/~/lm_head_fc_1$", "lm_head.transform.dense"),
+    (r"esm_transformer/~/(?:esm_)?roberta_lm_head/~/lm_head_layer_norm$", "lm_head.transform.layer_norm"),
+    (r"esm_transformer/~/(?:esm_)?roberta_lm_head/~/lm_final_fc$", "lm_head.decoder"),
 ]
 # Haiku parameter -> ours; Linear `w` is [in, out] and is transposed.
 JAX_PARAMS = {"w": "weight", "b": "bias", "scale": "weight", "offset": "bias", "embeddings": "weight"}
@@ -147,15 +149,12 @@ def convert_state_dict(
         if any(re.search(pattern, name) for pattern in unused):
             dropped.append(name)
             continue
-        for pattern, replacement in RENAMES:
-            new_name, count = re.subn(f"^{pattern}", replacement, name)
-            if count:
-                converted[new_name] = tensor
-                break
-        else:
+        new_name = rename(name, RENAMES)
+        if new_name is None:
             unknown.append(name)
-    if unknown:
-        raise ConversionError("checkpoint tensors this converter does not know: " + ", ".join(sorted(unknown)))
+        else:
+            converted[new_name] = tensor
+    require_known(unknown)
     return converted, sorted(dropped)
 
 
@@ -202,17 +201,14 @@ def convert_jax_state_dict(original: dict[str, torch.Tensor]) -> dict[str, torch
     converted, unknown = {}, []
     for name, tensor in original.items():
         module, _, param = name.rpartition("/")
-        for pattern, replacement in JAX_MODULES:
-            new_module, count = re.subn(f"^{pattern}$", replacement, module)
-            if count and param in JAX_PARAMS:
-                new_name = f"{new_module}.{JAX_PARAMS[param]}"
-                new_name = new_name.replace("lm_head.decoder.bias", "lm_head.bias")  # the LM head's bias is apart
-                converted[new_name] = tensor.T if param == "w" else tensor
-                break
-        else:
+        new_module = rename(module, JAX_MODULES)
+        if new_module is None or param not in JAX_PARAMS:
             unknown.append(name)
-    if unknown:
-        raise ConversionError("JAX parameters this converter does not know: " + ", ".join(sorted(unknown)))
+            continue
+        new_name = f"{new_module}.{JAX_PARAMS[param]}"
+        new_name = new_name.replace("lm_head.decoder.bias", "lm_head.bias")  # the LM head's bias is apart
+        converted[new_name] = tensor.T if param == "w" else tensor
+    require_known(unknown, "JAX parameters")
     return converted
 
 
