@@ -373,12 +373,16 @@ def model_uses_checkpointing(converted) -> bool:
 
 
 def test_peft_friendly_module_names(converted):
-    names = {name for name, _ in DnaBert2Model.from_pretrained(converted).named_modules()}
-    for part in ("query", "key", "value", "output.dense", "mlp.up_proj", "mlp.down_proj"):
-        assert f"encoder.layer.0.attention.self.{part}" in names or f"encoder.layer.0.{part}" in names or any(
-            name.endswith(part) for name in names
-        )
-    assert "encoder.layer.0.attention.self.query" in names
+    modules = dict(DnaBert2Model.from_pretrained(converted).named_modules())
+    for name in (
+        "encoder.layer.0.attention.self.query",
+        "encoder.layer.0.attention.self.key",
+        "encoder.layer.0.attention.self.value",
+        "encoder.layer.0.attention.output.dense",
+        "encoder.layer.0.mlp.up_proj",
+        "encoder.layer.0.mlp.down_proj",
+    ):
+        assert isinstance(modules[name], torch.nn.Linear), name
 
 
 # Heads at base resolution
