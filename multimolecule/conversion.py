@@ -97,6 +97,13 @@ def require_known(unknown: list[str], what: str = "checkpoint tensors") -> None:
         raise ConversionError(f"{what} this converter does not know: " + ", ".join(sorted(unknown)))
 
 
+def drop_tied(state_dict: dict[str, torch.Tensor], tied: str, source: str) -> None:
+    """Remove `tied` from `state_dict`: the model shares it with `source`, so the two must be equal."""
+    tensor = state_dict.pop(tied, None)
+    if tensor is not None and source in state_dict and not torch.equal(tensor, state_dict[source]):
+        raise ConversionError(f"{tied} differs from {source}, but the model ties them")
+
+
 def load_converted(model: nn.Module, state_dict: dict[str, torch.Tensor], tied: tuple[str, ...] = ()) -> None:
     """Load `state_dict` into `model`, requiring that every tensor is used and every model tensor is filled.
 

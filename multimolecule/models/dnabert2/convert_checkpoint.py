@@ -18,6 +18,7 @@ import torch
 from ...conversion import (
     ConversionError,
     atomic_directory,
+    drop_tied,
     load_converted,
     load_state_dict,
     read_json,
@@ -29,7 +30,7 @@ from .configuration_dnabert2 import DnaBert2Config
 from .modeling_dnabert2 import DnaBert2ForPreTraining
 from .tokenization_dnabert2 import DnaBert2Tokenizer
 
-# Original key (regular expression) -> our key. Wqkv and the tied decoder are handled in convert_state_dict.
+# Original key (regular expression) -> our key. Wqkv is split in convert_state_dict.
 RENAMES = [
     (r"bert\.embeddings\.LayerNorm\.", "model.embeddings.layer_norm."),
     (r"bert\.embeddings\.", "model.embeddings."),
@@ -41,10 +42,9 @@ RENAMES = [
     (r"cls\.predictions\.transform\.LayerNorm\.", "lm_head.transform.layer_norm."),
     (r"cls\.predictions\.transform\.dense\.", "lm_head.transform.dense."),
     (r"cls\.predictions\.decoder\.bias$", "lm_head.bias"),
+    (r"cls\.predictions\.decoder\.weight$", "lm_head.decoder.weight"),  # tied: checked, then dropped
 ]
 WQKV = re.compile(r"bert\.encoder\.layer\.(\d+)\.attention\.self\.Wqkv\.(weight|bias)$")
-DECODER = "cls.predictions.decoder.weight"
-WORD_EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
 
 
 def convert_config(original: dict, token_lengths: list[int] | None = None) -> DnaBert2Config:
@@ -81,15 +81,13 @@ def convert_state_dict(original: dict[str, torch.Tensor]) -> dict[str, torch.Ten
             query, key, value = tensor.chunk(3, dim=0)  # rows are Q | K | V
             prefix = f"model.encoder.layer.{layer}.attention.self"
             converted.update({f"{prefix}.query.{kind}": query, f"{prefix}.key.{kind}": key, f"{prefix}.value.{kind}": value})
-        elif name == DECODER:
-            if WORD_EMBEDDINGS in original and not torch.equal(tensor, original[WORD_EMBEDDINGS]):
-                raise ConversionError(f"{DECODER} differs from {WORD_EMBEDDINGS}, but DNABERT-2 ties them")
         elif (new_name := rename(name, RENAMES)) is not None:
             converted[new_name] = tensor
         else:
             unknown.append(name)
     require_known(unknown)
-    return {name: tensor.contiguous() for name, tensor in converted.items()}
+    drop_tied(converted, "lm_head.decoder.weight", "model.embeddings.word_embeddings.weight")
+    return converted
 
 
 def convert_checkpoint(checkpoint_path: str | os.PathLike, output_path: str | os.PathLike) -> Path:

@@ -26,6 +26,7 @@ import torch
 from ...conversion import (
     ConversionError,
     atomic_directory,
+    drop_tied,
     load_converted,
     load_haiku_joblib,
     load_state_dict,
@@ -268,12 +269,9 @@ def convert_checkpoint(checkpoint_path: str | os.PathLike, output_path: str | os
     tied = ()
     if config.tie_word_embeddings:
         tied = ("lm_head.decoder.weight",)
-        decoder = state_dict.pop("lm_head.decoder.weight", None)
-        embeddings = state_dict.get("model.embeddings.word_embeddings.weight")
-        if decoder is not None and embeddings is not None and not torch.equal(decoder, embeddings):
-            raise ConversionError("lm_head.decoder.weight differs from the word embeddings, but the config ties them")
+        drop_tied(state_dict, "lm_head.decoder.weight", "model.embeddings.word_embeddings.weight")
     model = NucleotideTransformerForPreTraining(config)
-    load_converted(model, {name: tensor.contiguous() for name, tensor in state_dict.items()}, tied=tied)
+    load_converted(model, state_dict, tied=tied)
     with atomic_directory(output_path) as staging:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
