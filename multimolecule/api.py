@@ -16,9 +16,9 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import torch
 
@@ -78,8 +78,14 @@ def resolve_device(device: str | None) -> torch.device:
 def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
     if dtype is None or isinstance(dtype, torch.dtype):
         return dtype or torch.float32
-    names = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16, "fp16": torch.float16,
-             "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+    names = {
+        "float32": torch.float32,
+        "fp32": torch.float32,
+        "float16": torch.float16,
+        "fp16": torch.float16,
+        "bfloat16": torch.bfloat16,
+        "bf16": torch.bfloat16,
+    }
     if dtype not in names:
         raise InputError(f"unknown dtype {dtype!r}; choose float32, float16 or bfloat16")
     return names[dtype]
@@ -88,9 +94,10 @@ def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
 @lru_cache(maxsize=4)
 def load_model(model: str | None = None, device: str | None = "cpu", dtype: str | None = None):
     """(masked-LM model in eval mode, tokenizer) for `model`; cached, so repeated calls are free."""
-    import multimolecule  # noqa: F401  registers our models with the Auto classes
     from transformers import AutoModelForMaskedLM, AutoTokenizer
     from transformers.utils import logging
+
+    import multimolecule  # noqa: F401  registers our models with the Auto classes
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()
@@ -189,9 +196,13 @@ def fill_mask(
     probabilities = []
     for batch in range(0, len(windows), 32):
         rows = slice(batch, batch + 32)
-        logits = network(
-            input_ids=input_ids[rows].to(network.device), attention_mask=attention_mask[rows].to(network.device)
-        ).logits.float().cpu()
+        logits = (
+            network(
+                input_ids=input_ids[rows].to(network.device), attention_mask=attention_mask[rows].to(network.device)
+            )
+            .logits.float()
+            .cpu()
+        )
         where = torch.tensor([position for _, _, position in items[rows]])
         probabilities.append(logits[torch.arange(len(where)), where][:, candidate_index].softmax(-1))
     probabilities = torch.cat(probabilities)
@@ -207,12 +218,14 @@ def fill_mask(
             fills = [token if other == mask else best[number, other] for other in range(len(parts) - 1)]
             filled = "".join(part + fill for part, fill in zip(parts, fills)) + parts[-1]
             predictions.append({"token": token, "score": float(score), "sequence": filled})
-        results[number].append({
-            "sequence": sequences[number],
-            "mask": mask,
-            "base_probabilities": {b: float(base[i]) for i, b in enumerate(DNA)},
-            "predictions": predictions,
-        })
+        results[number].append(
+            {
+                "sequence": sequences[number],
+                "mask": mask,
+                "base_probabilities": {b: float(base[i]) for i, b in enumerate(DNA)},
+                "predictions": predictions,
+            }
+        )
     return results
 
 
@@ -287,8 +300,18 @@ def embed(
     for group in range(0, len(order), batch_size):
         chosen = order[group : group + batch_size]
         for strand, texts in enumerate(strands):
-            results = embed_group([texts[i] for i in chosen], encoder, tokenizer, template, lengths, body, batch_size,
-                                  pooling, per_base, tick=lambda n: bar.update(min(n / len(strands), bar.total - bar.n)))
+            results = embed_group(
+                [texts[i] for i in chosen],
+                encoder,
+                tokenizer,
+                template,
+                lengths,
+                body,
+                batch_size,
+                pooling,
+                per_base,
+                tick=lambda n: bar.update(min(n / len(strands), bar.total - bar.n)),
+            )
             for i, (vector, base_states) in zip(chosen, results):
                 pooled[strand, i] = vector
                 if per_base:
@@ -382,9 +405,15 @@ def progress_bar(total_bases: int, enabled: bool):
     """A tqdm bar on stderr counting bases (its rate is bases/s); the postfix shows sequences done and seq/s."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total_bases, unit="bp", unit_scale=True, file=sys.stderr, disable=not enabled,
-                dynamic_ncols=True, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, "
-                "{rate_fmt}{postfix}]")
+    return tqdm(
+        total=total_bases,
+        unit="bp",
+        unit_scale=True,
+        file=sys.stderr,
+        disable=not enabled,
+        dynamic_ncols=True,
+        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]",
+    )
 
 
 # -------------------------------------------------------------------------------------------------- convert
@@ -484,8 +513,9 @@ def info(model: str | None = None) -> dict:
     details["parameters"] = count_parameters(path)
     details["vocab_size"] = config.get("vocab_size")
     length = tokenizer_config.get("model_max_length")
-    details["max_tokens"] = length if isinstance(length, int) and length < 1_000_000 else config.get(
-        "max_position_embeddings")
+    details["max_tokens"] = (
+        length if isinstance(length, int) and length < 1_000_000 else config.get("max_position_embeddings")
+    )
     details["position_embedding"] = None if original else config.get("position_embedding_type")
     for key in ("num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size"):
         details[key] = config.get(key)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 MODEL_HELP = "model directory, Hub id, or bundled demo: dnabert2-demo (default), nt-demo"
 
@@ -96,9 +96,16 @@ def run_embed(args: argparse.Namespace) -> None:
     if args.input is None and not args.example:
         raise api.InputError("give an input file (FASTA or one sequence per line) or --example")
     result = api.embed(
-        args.input or EXAMPLE_FASTA, output=args.output, model=args.model, pooling=args.pooling, per_base=args.per_base,
-        reverse_complement=args.reverse_complement, batch_size=args.batch_size, device=args.device,
-        dtype=args.dtype, progress=not args.quiet,
+        args.input or EXAMPLE_FASTA,
+        output=args.output,
+        model=args.model,
+        pooling=args.pooling,
+        per_base=args.per_base,
+        reverse_complement=args.reverse_complement,
+        batch_size=args.batch_size,
+        device=args.device,
+        dtype=args.dtype,
+        progress=not args.quiet,
     )
     count, hidden = result.embeddings.shape
     kind = "per-sequence and per-base" if result.per_base else "per-sequence"

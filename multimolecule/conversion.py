@@ -7,9 +7,9 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -81,7 +81,8 @@ def rename(name: str, renames: list[tuple[str, str]]) -> str | None:
     """`name` rewritten by the first `(pattern, replacement)` whose pattern matches at its start; None if none does.
 
     Example:
-        >>> rename("bert.encoder.layer.3.mlp.wo.bias", [(r"bert\\.encoder\\.layer\\.(\\d+)\\.mlp\\.wo\\.", r"layer.\\1.down_proj.")])
+        >>> renames = [(r"bert\\.encoder\\.layer\\.(\\d+)\\.mlp\\.wo\\.", r"layer.\\1.down_proj.")]
+        >>> rename("bert.encoder.layer.3.mlp.wo.bias", renames)
         'layer.3.down_proj.bias'
     """
     for pattern, replacement in renames:

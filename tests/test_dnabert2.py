@@ -22,7 +22,6 @@ from transformers import (
     pipeline,
 )
 
-import multimolecule
 from multimolecule import (
     AutoModelForContactPrediction,
     AutoModelForSequencePrediction,
@@ -112,7 +111,9 @@ def test_tokenizer_rna_decode_offsets(tokenizer):
 
 
 def test_tokenizer_batch_encode_plus_pads_right(tokenizer):
-    batch = tokenizer.batch_encode_plus(["ACGT", "ACGTAGCATCGG"], padding="max_length", max_length=8, return_tensors="pt")
+    batch = tokenizer.batch_encode_plus(
+        ["ACGT", "ACGTAGCATCGG"], padding="max_length", max_length=8, return_tensors="pt"
+    )
     assert batch["input_ids"].shape == (2, 8)
     assert batch["input_ids"][0, -1].item() == tokenizer.pad_token_id
     assert batch["attention_mask"][0].tolist() == [1, 1, 1, 1, 1, 0, 0, 0]
@@ -219,11 +220,17 @@ def test_converter_lists_unknown_and_missing_tensors(broken_copy, tmp_path):
     state_dict["bert.extra.weight"] = torch.zeros(1)
     del state_dict["bert.encoder.layer.1.mlp.wo.bias"]
     (broken_copy / "pytorch_model.bin").unlink()
-    save_file({k: v.contiguous() for k, v in state_dict.items() if k != "cls.predictions.decoder.weight"}, broken_copy / "model.safetensors")
+    save_file(
+        {k: v.contiguous() for k, v in state_dict.items() if k != "cls.predictions.decoder.weight"},
+        broken_copy / "model.safetensors",
+    )
     with pytest.raises(ConversionError, match="bert.extra.weight"):
         convert_checkpoint(broken_copy, tmp_path / "out")
     del state_dict["bert.extra.weight"]
-    save_file({k: v.contiguous() for k, v in state_dict.items() if k != "cls.predictions.decoder.weight"}, broken_copy / "model.safetensors")
+    save_file(
+        {k: v.contiguous() for k, v in state_dict.items() if k != "cls.predictions.decoder.weight"},
+        broken_copy / "model.safetensors",
+    )
     with pytest.raises(ConversionError, match=r"unfilled: model\.encoder\.layer\.1\.mlp\.down_proj\.bias"):
         convert_checkpoint(broken_copy, tmp_path / "out")
     assert not (tmp_path / "out").exists()
@@ -300,7 +307,9 @@ def test_parity_pooler(converted, reference):
 def test_parity_mlm_loss(converted, reference):
     model = DnaBert2ForMaskedLM.from_pretrained(converted).eval()
     with torch.no_grad():
-        output = model(reference["input_ids"], attention_mask=reference["attention_mask"], labels=reference["mlm_labels"])
+        output = model(
+            reference["input_ids"], attention_mask=reference["attention_mask"], labels=reference["mlm_labels"]
+        )
     assert abs(output.loss.item() - reference["mlm_loss"].item()) < LOSS_ATOL
     rows = output.logits.view(-1, output.logits.shape[-1])[reference["mlm_masked_flat_index"]]
     assert (rows - reference["mlm_logits_with_labels_masked_rows"]).abs().max().item() < LOGITS_ATOL
@@ -315,7 +324,8 @@ def test_any_length_and_shift_invariance(converted):
     with torch.no_grad():
         long = model(ids).last_hidden_state
         left_padded = model(
-            torch.cat([torch.full((1, 7), 3), ids], dim=1), attention_mask=torch.cat([torch.zeros(1, 7), torch.ones(1, 1500)], 1)
+            torch.cat([torch.full((1, 7), 3), ids], dim=1),
+            attention_mask=torch.cat([torch.zeros(1, 7), torch.ones(1, 1500)], 1),
         ).last_hidden_state
     assert long.shape == (1, 1500, 64)
     assert (left_padded[:, 7:] - long).abs().max().item() < 1e-4

@@ -18,8 +18,8 @@ from multimolecule import (
     NucleotideTransformerForTokenPrediction,
     NucleotideTransformerModel,
 )
-from multimolecule.modules.attention import eager_attention, packed_attention
 from multimolecule.modules.alibi import alibi_bias
+from multimolecule.modules.attention import eager_attention, packed_attention
 from multimolecule.modules.packing import PackedBatch
 
 TOLERANCE = 1e-5
@@ -263,7 +263,9 @@ def test_nt_runs_past_its_trained_length_with_one_warning():
 
 def test_nt_torch_compile_gives_the_same_numbers():
     input_ids, attention_mask = nt_batch([8, 5], 8)
-    config = NucleotideTransformerConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64)
+    config = NucleotideTransformerConfig(
+        hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64
+    )
     torch.manual_seed(0)
     model = NucleotideTransformerModel._from_config(config, attn_implementation="sdpa").eval()
     with torch.no_grad():

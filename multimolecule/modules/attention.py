@@ -10,7 +10,7 @@ flash-attn's varlen kernel for `attn_implementation="flash_attention_2"`.
 from __future__ import annotations
 
 import importlib.util
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

@@ -34,7 +34,10 @@ from .tokenization_dnabert2 import DnaBert2Tokenizer
 RENAMES = [
     (r"bert\.embeddings\.LayerNorm\.", "model.embeddings.layer_norm."),
     (r"bert\.embeddings\.", "model.embeddings."),
-    (r"bert\.encoder\.layer\.(\d+)\.attention\.output\.LayerNorm\.", r"model.encoder.layer.\1.attention.output.layer_norm."),
+    (
+        r"bert\.encoder\.layer\.(\d+)\.attention\.output\.LayerNorm\.",
+        r"model.encoder.layer.\1.attention.output.layer_norm.",
+    ),
     (r"bert\.encoder\.layer\.(\d+)\.attention\.output\.dense\.", r"model.encoder.layer.\1.attention.output.dense."),
     (r"bert\.encoder\.layer\.(\d+)\.mlp\.gated_layers\.", r"model.encoder.layer.\1.mlp.up_proj."),
     (r"bert\.encoder\.layer\.(\d+)\.mlp\.wo\.", r"model.encoder.layer.\1.mlp.down_proj."),
@@ -50,7 +53,9 @@ WQKV = re.compile(r"bert\.encoder\.layer\.(\d+)\.attention\.self\.Wqkv\.(weight|
 def convert_config(original: dict, token_lengths: list[int] | None = None) -> DnaBert2Config:
     """The original `config.json` (parsed) -> `DnaBert2Config`."""
     auto_map = str(original.get("auto_map", ""))
-    if original.get("model_type") not in (None, "bert") or ("alibi_starting_size" not in original and "bert_layers" not in auto_map):
+    if original.get("model_type") not in (None, "bert") or (
+        "alibi_starting_size" not in original and "bert_layers" not in auto_map
+    ):
         raise ConversionError(
             f"not a DNABERT-2 config (model_type={original.get('model_type')!r}, no alibi_starting_size)"
         )
@@ -80,7 +85,9 @@ def convert_state_dict(original: dict[str, torch.Tensor]) -> dict[str, torch.Ten
             layer, kind = match.groups()
             query, key, value = tensor.chunk(3, dim=0)  # rows are Q | K | V
             prefix = f"model.encoder.layer.{layer}.attention.self"
-            converted.update({f"{prefix}.query.{kind}": query, f"{prefix}.key.{kind}": key, f"{prefix}.value.{kind}": value})
+            converted.update(
+                {f"{prefix}.query.{kind}": query, f"{prefix}.key.{kind}": key, f"{prefix}.value.{kind}": value}
+            )
         elif (new_name := rename(name, RENAMES)) is not None:
             converted[new_name] = tensor
         else:

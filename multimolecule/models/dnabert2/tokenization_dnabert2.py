@@ -58,7 +58,7 @@ class DnaBert2Tokenizer(DnaTokenizerFast):
     """
 
     @classmethod
-    def from_original(cls, path: str | os.PathLike, **kwargs) -> "DnaBert2Tokenizer":
+    def from_original(cls, path: str | os.PathLike, **kwargs) -> DnaBert2Tokenizer:
         """Build from the original `tokenizer.json` of `zhihan1996/DNABERT-2-117M`."""
         with open(path) as file:
             original = json.load(file)

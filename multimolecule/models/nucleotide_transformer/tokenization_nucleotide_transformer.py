@@ -158,14 +158,14 @@ class NucleotideTransformerTokenizer(DnaTokenizerFast):
             return_tensors=return_tensors,
         )
 
-    def _fast_path_tables(self) -> "_KmerTables":
+    def _fast_path_tables(self) -> _KmerTables:
         """The fast path's lookup tables, rebuilt if tokens were added."""
         if getattr(self, "_fast_path_cache", (None,))[0] != len(self):
             self._fast_path_cache = (len(self), _KmerTables(self.get_vocab(), self.unk_token_id))
         return self._fast_path_cache[1]
 
     @classmethod
-    def from_vocabulary(cls, vocab: list[str], **kwargs) -> "NucleotideTransformerTokenizer":
+    def from_vocabulary(cls, vocab: list[str], **kwargs) -> NucleotideTransformerTokenizer:
         """Build from a list of tokens in id order."""
         special_tokens = {
             "unk_token": "<unk>",
@@ -179,11 +179,11 @@ class NucleotideTransformerTokenizer(DnaTokenizerFast):
         return cls(tokenizer_object=build_backend(vocab), **{**special_tokens, **kwargs})
 
     @classmethod
-    def from_vocab(cls, path: str | os.PathLike, **kwargs) -> "NucleotideTransformerTokenizer":
+    def from_vocab(cls, path: str | os.PathLike, **kwargs) -> NucleotideTransformerTokenizer:
         """Build from an original `vocab.txt` (one token a line, in id order)."""
         return cls.from_vocabulary(read_vocabulary(path), **kwargs)
 
     @classmethod
-    def standard(cls, k: int = 6, **kwargs) -> "NucleotideTransformerTokenizer":
+    def standard(cls, k: int = 6, **kwargs) -> NucleotideTransformerTokenizer:
         """Build the standard vocabulary (4107 tokens for k = 6) without any file."""
         return cls.from_vocabulary(standard_vocabulary(k), **kwargs)
