@@ -22,7 +22,9 @@ from pathlib import Path
 
 import torch
 
+from .conversion import ConversionReport
 from .demo import DEFAULT_MODEL, DEMO_MODELS, demo_model_path
+from .models.registry import MODELS, detect_model_type
 from .seqio import (  # noqa: F401  (InputError, read_sequences, revcomp and Embeddings are part of the API)
     DNA,
     MASK,
@@ -34,9 +36,6 @@ from .seqio import (  # noqa: F401  (InputError, read_sequences, revcomp and Emb
     read_sequences,
     revcomp,
 )
-
-CONVERTERS = ("dnabert2", "nucleotide_transformer")
-
 
 # ----------------------------------------------------------------------------------------------------- models
 
@@ -420,25 +419,23 @@ def progress_bar(total_bases: int, enabled: bool):
 
 
 def detect_model(checkpoint: str | os.PathLike) -> str:
-    """Which converter an original checkpoint directory needs: `"dnabert2"` or `"nucleotide_transformer"`.
+    """The `model_type` of the original checkpoint in directory `checkpoint`: the first registered model whose
+    converter recognises it (`detect`), e.g. `"dnabert2"` or `"nucleotide_transformer"`.
 
-    DNABERT-2: a BPE `tokenizer.json` and an ALiBi config (`alibi_starting_size` or `bert_layers` in
-    `auto_map`). Nucleotide Transformer: `vocab.txt`, a `jax_model/` folder or an `esm` config.
+    Example:
+        >>> detect_model("../shared/fixtures/dnabert2/tiny_a")  # doctest: +SKIP
+        'dnabert2'
     """
     checkpoint = Path(checkpoint)
     if not checkpoint.is_dir():
         raise InputError(f"checkpoint directory not found: {checkpoint}")
-    config = read_json_quietly(checkpoint / "config.json")
-    if config.get("model_type") in ("dnabert2", "nucleotide_transformer"):
-        raise InputError(f"{checkpoint} is already a multimolecule checkpoint ({config['model_type']})")
-    tokenizer = read_json_quietly(checkpoint / "tokenizer.json")
-    if "alibi_starting_size" in config or "bert_layers" in str(config.get("auto_map", "")):
-        return "dnabert2"
-    if tokenizer.get("model", {}).get("type") == "BPE" and config.get("model_type") in (None, "bert"):
-        return "dnabert2"
-    if config.get("model_type") == "esm" or (checkpoint / "vocab.txt").is_file() or (checkpoint / "jax_model").is_dir():
-        return "nucleotide_transformer"
-    raise InputError(f"cannot tell which model {checkpoint} holds; pass model='dnabert2' or 'nucleotide_transformer'")
+    model_type = read_json_quietly(checkpoint / "config.json").get("model_type")
+    if model_type in MODELS:
+        raise InputError(f"{checkpoint} is already a multimolecule checkpoint ({model_type})")
+    detected = detect_model_type(checkpoint)
+    if detected is None:
+        raise InputError(f"cannot tell which model {checkpoint} holds; pass model= one of {', '.join(MODELS)}")
+    return detected
 
 
 def read_json_quietly(path: Path) -> dict:
@@ -450,31 +447,26 @@ def read_json_quietly(path: Path) -> dict:
 
 def convert(
     checkpoint: str | os.PathLike, output: str | os.PathLike, model: str | None = None, overwrite: bool = False
-) -> Path:
+) -> ConversionReport:
     """Convert an original checkpoint directory into a multimolecule one with the model's own converter.
 
-    `model` is `"dnabert2"` or `"nucleotide_transformer"`; detected from the files when omitted (`detect_model`).
-    The output directory is written atomically; an existing one is replaced only with `overwrite=True`.
+    `model` is a registered `model_type` (`"dnabert2"`, `"nucleotide_transformer"`); detected from the files when
+    omitted (`detect_model`). The output directory is written atomically; an existing one is replaced only with
+    `overwrite=True`. Returns the converter's `ConversionReport` (`output_path`, `layout`, `dropped` tensors).
 
     Example:
         >>> from multimolecule.api import convert
-        >>> convert("../shared/fixtures/dnabert2/tiny_a", "converted/dnabert2-tiny")  # doctest: +SKIP
+        >>> convert("../shared/fixtures/dnabert2/tiny_a", "converted/dnabert2-tiny").output_path  # doctest: +SKIP
         PosixPath('converted/dnabert2-tiny')
     """
-    import importlib
-
-    model = model or detect_model(checkpoint)
-    if model not in CONVERTERS:
-        raise InputError(f"unknown model {model!r}; choose {' or '.join(CONVERTERS)}")
     if not Path(checkpoint).is_dir():
         raise InputError(f"checkpoint directory not found: {checkpoint}")
+    model = model or detect_model(checkpoint)
+    if model not in MODELS:
+        raise InputError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
     if Path(output).exists() and not overwrite:
         raise InputError(f"output exists: {output} (pass overwrite=True / --overwrite to replace it)")
-    try:
-        converter = importlib.import_module(f"multimolecule.models.{model}.convert_checkpoint")
-    except ImportError as error:
-        raise InputError(f"the {model} converter is not available in this installation: {error}") from error
-    return Path(converter.convert_checkpoint(checkpoint, output))
+    return MODELS[model].convert(checkpoint, output)
 
 
 # ----------------------------------------------------------------------------------------------------- info
@@ -500,7 +492,7 @@ def info(model: str | None = None) -> dict:
         raise InputError(f"{path}/config.json is missing or not valid JSON")
     tokenizer_config = read_json_quietly(path / "tokenizer_config.json")
     details: dict = {"path": str(path), "model_type": config.get("model_type")}
-    original = config.get("model_type") not in CONVERTERS
+    original = config.get("model_type") not in MODELS
     if original:
         try:
             details["model_type"] = detect_model(path)

@@ -16,6 +16,8 @@ import json
 import sys
 from collections.abc import Sequence
 
+from .models.registry import MODELS
+
 MODEL_HELP = "model directory, Hub id, or bundled demo: dnabert2-demo (default), nt-demo"
 
 
@@ -50,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     conv = commands.add_parser("convert", help="convert an original checkpoint to the multimolecule format")
     conv.add_argument("checkpoint", help="directory of the original checkpoint")
     conv.add_argument("output", help="directory to write the converted model to")
-    conv.add_argument("-m", "--model", choices=("dnabert2", "nucleotide_transformer"), help="default: detected")
+    conv.add_argument("-m", "--model", choices=list(MODELS), help="default: detected from the files")
     conv.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
     conv.set_defaults(handler=run_convert)
 
@@ -120,8 +122,7 @@ def run_embed(args: argparse.Namespace) -> None:
 def run_convert(args: argparse.Namespace) -> None:
     from . import api
 
-    output = api.convert(args.checkpoint, args.output, model=args.model, overwrite=args.overwrite)
-    print(f"converted {args.checkpoint} -> {output}")
+    print(api.convert(args.checkpoint, args.output, model=args.model, overwrite=args.overwrite))
 
 
 def run_info(args: argparse.Namespace) -> None:

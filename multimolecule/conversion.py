@@ -1,7 +1,13 @@
-"""Helpers shared by the checkpoint converters: reading original weights, checking, writing atomically."""
+"""What every checkpoint converter shares: its report, its command line, reading original weights, checking them
+and writing the result atomically.
+
+A model package's `convert_checkpoint.py` provides `convert_checkpoint(src, dst) -> ConversionReport` and
+`detect(path) -> bool`; its `python -m` entry point is `converter_main` (see `docs/adding-a-model.md`).
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -9,6 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +25,60 @@ from torch import nn
 
 class ConversionError(ValueError):
     """A checkpoint that cannot be converted; the message says why."""
+
+
+@dataclass
+class ConversionReport:
+    """What a `convert_checkpoint` did: where it wrote, which model and layout it read, which tensors it dropped.
+
+    Example:
+        >>> print(ConversionReport(Path("out"), "nucleotide_transformer", "jax"))
+        converted the nucleotide_transformer jax checkpoint -> out
+        unused tensors dropped: none
+    """
+
+    output_path: Path
+    model_type: str
+    layout: str
+    dropped: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        dropped = ", ".join(self.dropped) or "none"
+        return (
+            f"converted the {self.model_type} {self.layout} checkpoint -> {self.output_path}\n"
+            f"unused tensors dropped: {dropped}"
+        )
+
+
+def converter_main(model_type: str, argv: list[str] | None = None) -> None:
+    """The `python -m multimolecule.models.<model_type>.convert_checkpoint` command line of every converter.
+
+    Prints the `ConversionReport`; a `ConversionError` exits with status 1 and a one-line message.
+    """
+    from .models.registry import get_model
+
+    package = get_model(model_type)
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {package.converter.__name__}", description=f"Convert a {package.title} checkpoint."
+    )
+    parser.add_argument("--checkpoint-path", required=True, help="directory of the original checkpoint")
+    parser.add_argument("--output-path", required=True, help="directory to write the converted model to")
+    args = parser.parse_args(argv)
+    try:
+        report = package.convert(args.checkpoint_path, args.output_path)
+    except ConversionError as error:
+        parser.exit(1, f"error: {error}\n")
+    print(report)
+
+
+def read_json_if_present(path: str | os.PathLike) -> dict:
+    """The parsed JSON object at `path`, or `{}` if it is missing, unreadable or not an object (for `detect`)."""
+    path = Path(path)
+    try:
+        content = json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    return content if isinstance(content, dict) else {}
 
 
 def read_json(path: str | os.PathLike) -> dict:

@@ -61,7 +61,7 @@ def probes(original) -> dict:
 
 @pytest.fixture(scope="module")
 def converted(original, tmp_path_factory) -> Path:
-    return convert_checkpoint(original, tmp_path_factory.mktemp("dnabert2") / "tiny_a")
+    return convert_checkpoint(original, tmp_path_factory.mktemp("dnabert2") / "tiny_a").output_path
 
 
 @pytest.fixture(scope="module")

@@ -1,33 +1,45 @@
+"""Every model family, registered once: a new family is a folder and one `register_model` call here."""
+
 from . import dnabert2, nucleotide_transformer
-from .auto import AutoModelForContactPrediction, AutoModelForSequencePrediction, AutoModelForTokenPrediction, register
+from .auto import AutoModelForContactPrediction, AutoModelForSequencePrediction, AutoModelForTokenPrediction
 from .dnabert2 import *  # noqa: F403
 from .nucleotide_transformer import *  # noqa: F403
+from .registry import MODELS, ModelPackage, register_model
 
-register(
-    dnabert2.DnaBert2Config,
-    dnabert2.DnaBert2Tokenizer,
-    model=dnabert2.DnaBert2Model,
-    masked_lm=dnabert2.DnaBert2ForMaskedLM,
-    pretraining=dnabert2.DnaBert2ForPreTraining,
-    sequence_prediction=dnabert2.DnaBert2ForSequencePrediction,
-    token_prediction=dnabert2.DnaBert2ForTokenPrediction,
-    contact_prediction=dnabert2.DnaBert2ForContactPrediction,
+register_model(
+    ModelPackage(
+        title="DNABERT-2",
+        config=dnabert2.DnaBert2Config,
+        tokenizer=dnabert2.DnaBert2Tokenizer,
+        model=dnabert2.DnaBert2Model,
+        masked_lm=dnabert2.DnaBert2ForMaskedLM,
+        pretraining=dnabert2.DnaBert2ForPreTraining,
+        sequence_prediction=dnabert2.DnaBert2ForSequencePrediction,
+        token_prediction=dnabert2.DnaBert2ForTokenPrediction,
+        contact_prediction=dnabert2.DnaBert2ForContactPrediction,
+    )
 )
-register(
-    nucleotide_transformer.NucleotideTransformerConfig,
-    nucleotide_transformer.NucleotideTransformerTokenizer,
-    model=nucleotide_transformer.NucleotideTransformerModel,
-    masked_lm=nucleotide_transformer.NucleotideTransformerForMaskedLM,
-    pretraining=nucleotide_transformer.NucleotideTransformerForPreTraining,
-    sequence_prediction=nucleotide_transformer.NucleotideTransformerForSequencePrediction,
-    token_prediction=nucleotide_transformer.NucleotideTransformerForTokenPrediction,
-    contact_prediction=nucleotide_transformer.NucleotideTransformerForContactPrediction,
+register_model(
+    ModelPackage(
+        title="Nucleotide Transformer",
+        config=nucleotide_transformer.NucleotideTransformerConfig,
+        tokenizer=nucleotide_transformer.NucleotideTransformerTokenizer,
+        model=nucleotide_transformer.NucleotideTransformerModel,
+        masked_lm=nucleotide_transformer.NucleotideTransformerForMaskedLM,
+        pretraining=nucleotide_transformer.NucleotideTransformerForPreTraining,
+        sequence_prediction=nucleotide_transformer.NucleotideTransformerForSequencePrediction,
+        token_prediction=nucleotide_transformer.NucleotideTransformerForTokenPrediction,
+        contact_prediction=nucleotide_transformer.NucleotideTransformerForContactPrediction,
+    )
 )
 
 __all__ = [
+    "MODELS",
     "AutoModelForContactPrediction",
     "AutoModelForSequencePrediction",
     "AutoModelForTokenPrediction",
+    "ModelPackage",
+    "register_model",
     *dnabert2.__all__,
     *nucleotide_transformer.__all__,
 ]

@@ -8,7 +8,6 @@ SRC holds `config.json`, `pytorch_model.bin` or `model.safetensors`, and `tokeni
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 from pathlib import Path
@@ -17,11 +16,14 @@ import torch
 
 from ...conversion import (
     ConversionError,
+    ConversionReport,
     atomic_directory,
+    converter_main,
     drop_tied,
     load_converted,
     load_state_dict,
     read_json,
+    read_json_if_present,
     rename,
     require_known,
     write_model_card,
@@ -50,12 +52,28 @@ RENAMES = [
 WQKV = re.compile(r"bert\.encoder\.layer\.(\d+)\.attention\.self\.Wqkv\.(weight|bias)$")
 
 
+def is_original_config(config: dict) -> bool:
+    """Whether a parsed `config.json` is the original DNABERT-2's: a BERT with ALiBi (`alibi_starting_size`, or
+    the `bert_layers` remote code in `auto_map`)."""
+    return config.get("model_type") in (None, "bert") and (
+        "alibi_starting_size" in config or "bert_layers" in str(config.get("auto_map", ""))
+    )
+
+
+def detect(path: Path) -> bool:
+    """Whether `path` holds an original DNABERT-2 checkpoint, by its `config.json` (the converter then checks the
+    weights and `tokenizer.json`).
+
+    Example:
+        >>> detect(Path("no/such/directory"))
+        False
+    """
+    return is_original_config(read_json_if_present(path / "config.json"))
+
+
 def convert_config(original: dict, token_lengths: list[int] | None = None) -> DnaBert2Config:
     """The original `config.json` (parsed) -> `DnaBert2Config`."""
-    auto_map = str(original.get("auto_map", ""))
-    if original.get("model_type") not in (None, "bert") or (
-        "alibi_starting_size" not in original and "bert_layers" not in auto_map
-    ):
+    if not is_original_config(original):
         raise ConversionError(
             f"not a DNABERT-2 config (model_type={original.get('model_type')!r}, no alibi_starting_size)"
         )
@@ -97,7 +115,7 @@ def convert_state_dict(original: dict[str, torch.Tensor]) -> dict[str, torch.Ten
     return converted
 
 
-def convert_checkpoint(checkpoint_path: str | os.PathLike, output_path: str | os.PathLike) -> Path:
+def convert_checkpoint(checkpoint_path: str | os.PathLike, output_path: str | os.PathLike) -> ConversionReport:
     """Convert the original checkpoint directory `checkpoint_path` into a loadable directory `output_path`."""
     checkpoint_path = Path(checkpoint_path)
     if not checkpoint_path.is_dir():
@@ -117,7 +135,7 @@ def convert_checkpoint(checkpoint_path: str | os.PathLike, output_path: str | os
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         write_model_card(staging, "DNABERT-2", str(checkpoint_path), USAGE)
-    return Path(output_path)
+    return ConversionReport(Path(output_path), DnaBert2Config.model_type, "pytorch")
 
 
 USAGE = """```python
@@ -134,15 +152,7 @@ predictor("ATCG<mask>TGCA")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint-path", required=True, help="directory of the original checkpoint")
-    parser.add_argument("--output-path", required=True, help="directory to write the converted model to")
-    args = parser.parse_args(argv)
-    try:
-        output = convert_checkpoint(args.checkpoint_path, args.output_path)
-    except ConversionError as error:
-        parser.exit(1, f"error: {error}\n")
-    print(f"converted {args.checkpoint_path} -> {output}")
+    converter_main(DnaBert2Config.model_type, argv)
 
 
 if __name__ == "__main__":

@@ -15,22 +15,23 @@ reported; any other unknown or missing tensor fails the conversion with its name
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from ...conversion import (
     ConversionError,
+    ConversionReport,
     atomic_directory,
+    converter_main,
     drop_tied,
     load_converted,
     load_haiku_joblib,
     load_state_dict,
     read_json,
+    read_json_if_present,
     rename,
     require_known,
     write_model_card,
@@ -88,26 +89,40 @@ JAX_ACTIVATIONS = {"swish": "silu", "silu": "silu", "gelu": "gelu_pytorch_tanh",
 JAX_LAYER_NORM_EPS = 1e-5
 
 
-@dataclass
-class ConversionReport:
-    """What `convert_checkpoint` did: where it wrote, which layout it read, which original tensors it dropped."""
+def is_original_config(config: dict) -> bool:
+    """Whether a parsed `config.json` is a Nucleotide Transformer's: InstaDeep's ESM remote code (v2, no
+    `model_type`) or native transformers ESM (`model_type: "esm"`, v1)."""
+    model_type = config.get("model_type")
+    return model_type == "esm" or (model_type is None and is_remote_code(config))
 
-    output_path: Path
-    layout: str
-    dropped: list[str] = field(default_factory=list)
 
-    def __str__(self) -> str:
-        dropped = ", ".join(self.dropped) or "none"
-        return f"converted the {self.layout} checkpoint -> {self.output_path}\nunused tensors dropped: {dropped}"
+def is_remote_code(config: dict) -> bool:
+    return "add_bias_fnn" in config or "esm" in str(config.get("auto_map", ""))
+
+
+def detect(path: Path) -> bool:
+    """Whether `path` holds an original Nucleotide Transformer: an ESM `config.json` (PyTorch layout), or
+    `hyperparams.json` / `pytree_ckpt.joblib` in it or in its `jax_model/` (JAX layout).
+
+    Example:
+        >>> detect(Path("no/such/directory"))
+        False
+    """
+    if (path / "config.json").is_file():
+        return is_original_config(read_json_if_present(path / "config.json"))
+    return any(
+        (directory / name).is_file()
+        for directory in (path, path / "jax_model")
+        for name in ("hyperparams.json", "pytree_ckpt.joblib")
+    )
 
 
 def convert_config(original: dict) -> NucleotideTransformerConfig:
     """A PyTorch `config.json` (parsed): InstaDeep's ESM remote code (v2) or native transformers ESM (v1)."""
-    model_type = original.get("model_type")
-    remote_code = "add_bias_fnn" in original or "esm" in str(original.get("auto_map", ""))
-    if not (model_type == "esm" or (model_type is None and remote_code)):
+    remote_code = is_remote_code(original)
+    if not is_original_config(original):
         raise ConversionError(
-            f"not a Nucleotide Transformer config (model_type={model_type!r}, "
+            f"not a Nucleotide Transformer config (model_type={original.get('model_type')!r}, "
             f"auto_map={original.get('auto_map')}): expected InstaDeep's ESM remote code or model_type 'esm'"
         )
     try:
@@ -276,7 +291,7 @@ def convert_checkpoint(checkpoint_path: str | os.PathLike, output_path: str | os
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         write_model_card(staging, "Nucleotide Transformer", str(checkpoint_path), USAGE)
-    return ConversionReport(Path(output_path), layout, dropped)
+    return ConversionReport(Path(output_path), NucleotideTransformerConfig.model_type, layout, dropped)
 
 
 USAGE = """```python
@@ -302,15 +317,7 @@ Notes:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint-path", required=True, help="directory of the original checkpoint")
-    parser.add_argument("--output-path", required=True, help="directory to write the converted model to")
-    args = parser.parse_args(argv)
-    try:
-        report = convert_checkpoint(args.checkpoint_path, args.output_path)
-    except ConversionError as error:
-        parser.exit(1, f"error: {error}\n")
-    print(report)
+    converter_main(NucleotideTransformerConfig.model_type, argv)
 
 
 if __name__ == "__main__":
