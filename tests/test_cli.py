@@ -6,6 +6,7 @@ import gzip
 import json
 import random
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -221,3 +222,43 @@ def test_info_demo(capsys, model):
     details = api.info(model)
     assert details["format"] == "multimolecule" and details["max_tokens"] == 128
     assert 0 <= details["baseline_accuracy"] <= 1 and 0 <= details["held_out_accuracy"] <= 1
+
+
+NT_FIXTURE = SHARED / "fixtures" / "nucleotide_transformer" / "nt_v2_tiny_a"
+
+
+def nucleotide_transformer_layout(layout: str, root: Path) -> Path:
+    """The NT fixture as InstaDeep publishes it on the Hub (`hf`), its `jax_model/` folder, a repository holding
+    only `jax_model/`, or a v1-style native transformers ESM checkpoint (random weights) with its vocabulary."""
+    if layout == "hf":
+        return NT_FIXTURE
+    if layout == "jax":
+        return NT_FIXTURE / "jax_model"
+    if layout == "jax-repository":
+        shutil.copytree(NT_FIXTURE / "jax_model", root / "repository" / "jax_model")
+        return root / "repository"
+    from transformers import EsmConfig, EsmForMaskedLM
+
+    config = EsmConfig(
+        vocab_size=4107, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=48,
+        max_position_embeddings=66, position_embedding_type="absolute", pad_token_id=1, mask_token_id=2,
+    )  # fmt: skip
+    EsmForMaskedLM(config).save_pretrained(root / "esm")
+    shutil.copy(NT_FIXTURE / "vocab.txt", root / "esm" / "vocab.txt")
+    return root / "esm"
+
+
+@pytest.mark.skipif(not NT_FIXTURE.is_dir(), reason="../shared fixtures absent")
+@pytest.mark.parametrize(
+    "layout, reported", [("hf", "pytorch"), ("jax", "jax"), ("jax-repository", "jax"), ("esm", "pytorch")]
+)
+def test_convert_nucleotide_transformer_layouts(capsys, tmp_path, layout, reported):
+    source = nucleotide_transformer_layout(layout, tmp_path)
+    assert api.detect_model(source) == "nucleotide_transformer"
+    code, out, err = run(capsys, "convert", str(source), str(tmp_path / "out"))
+    assert code == 0, err
+    assert f"converted the nucleotide_transformer {reported} checkpoint -> {tmp_path / 'out'}" in out
+    details = api.info(str(tmp_path / "out"))
+    assert details["model_type"] == "nucleotide_transformer" and details["format"] == "multimolecule"
+    network, tokenizer = api.load_model(str(tmp_path / "out"))
+    assert network(**tokenizer("ACGTACGTACGT", return_tensors="pt")).logits.shape[-1] == len(tokenizer)

@@ -153,18 +153,9 @@ def test_auto_classes_are_registered(converted):
 
 
 def test_registration_tolerates_a_same_named_model():
-    from multimolecule.models import dnabert2, register
+    from multimolecule.models.registry import get_model, register_model
 
-    register(  # as if transformers already shipped a "dnabert2": registering again must not raise
-        dnabert2.DnaBert2Config,
-        dnabert2.DnaBert2Tokenizer,
-        model=dnabert2.DnaBert2Model,
-        masked_lm=dnabert2.DnaBert2ForMaskedLM,
-        pretraining=dnabert2.DnaBert2ForPreTraining,
-        sequence_prediction=dnabert2.DnaBert2ForSequencePrediction,
-        token_prediction=dnabert2.DnaBert2ForTokenPrediction,
-        contact_prediction=dnabert2.DnaBert2ForContactPrediction,
-    )
+    register_model(get_model("dnabert2"))  # as if transformers already shipped a "dnabert2": must not raise
     assert type(AutoModel.from_config(DnaBert2Config(num_hidden_layers=1))) is DnaBert2Model
 
 
