@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 class ConversionError(ValueError):
@@ -189,6 +190,34 @@ def load_converted(model: nn.Module, state_dict: dict[str, torch.Tensor], tied: 
     if problems:
         raise ConversionError("conversion is incomplete:\n  " + "\n  ".join(problems))
     model.load_state_dict(state_dict, strict=False)
+
+
+def save_converted(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    state_dict: dict[str, torch.Tensor],
+    output_path: str | os.PathLike,
+    title: str,
+    source: str,
+    usage: str,
+) -> None:
+    """Fill `model` with the converted `state_dict` and write it, the tokenizer and a model card to `output_path`.
+
+    Checks that the vocabulary and the config agree; when the config ties the masked-LM decoder to the word
+    embeddings, the checkpoint's decoder must equal them. Written atomically: a failure leaves no output.
+    """
+    config = model.config
+    if len(tokenizer) != config.vocab_size:
+        raise ConversionError(f"the vocabulary has {len(tokenizer)} tokens but the config says {config.vocab_size}")
+    tied = ()
+    if config.tie_word_embeddings:
+        tied = ("lm_head.decoder.weight",)
+        drop_tied(state_dict, "lm_head.decoder.weight", "model.embeddings.word_embeddings.weight")
+    load_converted(model, state_dict, tied=tied)
+    with atomic_directory(output_path) as staging:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        write_model_card(staging, title, source, usage)
 
 
 @contextmanager

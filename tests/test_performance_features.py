@@ -7,6 +7,7 @@ import types
 
 import pytest
 import torch
+from transformers import AttentionInterface
 
 from multimolecule import (
     DnaBert2Config,
@@ -19,7 +20,13 @@ from multimolecule import (
     NucleotideTransformerModel,
 )
 from multimolecule.modules.alibi import alibi_bias
-from multimolecule.modules.attention import eager_attention, packed_attention
+from multimolecule.modules.attention import (
+    PackedAttentionInterface,
+    attention_by_runs,
+    eager_attention,
+    packed_attention,
+    register_packed_attention,
+)
 from multimolecule.modules.packing import PackedBatch
 
 TOLERANCE = 1e-5
@@ -155,16 +162,40 @@ def test_torch_compile_gives_the_same_numbers():
     assert torch.equal(actual, again)
 
 
-def test_flash_attention_2_without_flash_attn_names_the_package(monkeypatch):
+@pytest.mark.parametrize("implementation", ["flash_attention_2", "flash_attention_3"])
+def test_flash_attention_without_flash_attn_is_refused_by_transformers(monkeypatch, implementation):
+    """transformers' own check: flash_attention_3 falls back to flash_attention_2 (the one kernel with ALiBi
+    slopes, `_compatible_flash_implementations`), which needs the flash-attn package."""
     monkeypatch.setitem(sys.modules, "flash_attn", None)  # importable or not, this makes it absent
     monkeypatch.setattr("importlib.util.find_spec", lambda name, *args: None)
-    with pytest.raises(ImportError, match="pip install flash-attn"):
-        DnaBert2Model._from_config(tiny_config(), attn_implementation="flash_attention_2")
+    with pytest.raises(ImportError, match="FlashAttention2"):
+        DnaBert2Model._from_config(tiny_config(), attn_implementation=implementation)
 
 
-def test_other_flash_versions_are_refused():
-    with pytest.raises(ValueError, match="flash_attention_2"):
-        DnaBert2Model._from_config(tiny_config(), attn_implementation="flash_attention_3")
+def test_a_packed_kernel_is_one_registration(monkeypatch):
+    """A kernel registered under a new name is accepted by from_pretrained and receives the packed batch."""
+    monkeypatch.setattr(PackedAttentionInterface, "_global_mapping", dict(PackedAttentionInterface._global_mapping))
+    monkeypatch.setattr(AttentionInterface, "_global_mapping", dict(AttentionInterface._global_mapping))
+    calls = []
+    by_runs = attention_by_runs("sdpa")
+
+    def recording_kernel(module, query, key, value, attention_mask, **kwargs):
+        calls.append((query.shape, kwargs["cu_seq_lens_q"].tolist(), kwargs["max_length_q"], kwargs["alibi_slopes"]))
+        return by_runs(module, query, key, value, attention_mask, **kwargs)
+
+    register_packed_attention("recording_sdpa", recording_kernel)
+    input_ids, attention_mask = ragged_batch([6, 3], 6)
+    with torch.no_grad():
+        expected = build(DnaBert2Model, "sdpa")(input_ids, attention_mask=attention_mask).last_hidden_state
+        actual = build(DnaBert2Model, "recording_sdpa")(input_ids, attention_mask=attention_mask).last_hidden_state
+    assert torch.equal(actual, expected)
+    shape, cu_seq_lens, max_length, slopes = calls[0]
+    assert shape == (1, 4, 9, 8) and cu_seq_lens == [0, 6, 9] and max_length == 6
+    assert slopes.tolist() == [0.25, 0.0625, 0.015625, 0.00390625]
+    with pytest.raises(ValueError, match="no kernel for packed batches"):
+        model = build(DnaBert2Model, "sdpa")
+        model.config._attn_implementation = "flex_attention"  # a transformers kernel without a packed version here
+        model(input_ids, attention_mask=attention_mask)
 
 
 def test_flash_attention_2_calls_the_varlen_kernel_with_alibi_slopes(monkeypatch):

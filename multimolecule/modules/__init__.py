@@ -1,5 +1,11 @@
 from .alibi import AlibiPositionBias, alibi_slopes
-from .attention import ATTENTION_FUNCTIONS, SelfAttention, padding_bias
+from .attention import (
+    PackedAttentionInterface,
+    SelfAttention,
+    padding_bias,
+    register_packed_attention,
+    uses_packed_batch,
+)
 from .heads import (
     ContactPredictionHead,
     MaskedLMHead,
@@ -20,13 +26,13 @@ from .prediction import (
 from .rotary import RotaryEmbedding, apply_rotary, rotate_half
 
 __all__ = [
-    "ATTENTION_FUNCTIONS",
     "AlibiPositionBias",
     "ContactPredictionHead",
     "ContactPredictionMixin",
     "ContactPredictorOutput",
     "MaskedLMHead",
     "MaskedLMMixin",
+    "PackedAttentionInterface",
     "RotaryEmbedding",
     "SelfAttention",
     "SequencePredictionHead",
@@ -41,6 +47,8 @@ __all__ = [
     "init_head_weights",
     "padding_bias",
     "prediction_loss",
+    "register_packed_attention",
     "resolve_attention_mask",
     "rotate_half",
+    "uses_packed_batch",
 ]

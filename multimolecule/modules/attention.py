@@ -1,26 +1,49 @@
-"""Multi-head self-attention with a choice of kernels (`config._attn_implementation`).
+"""Multi-head self-attention on padded or packed batches, with kernels looked up in transformers' registries.
 
-Every padded-batch backend takes `query`, `key`, `value` of shape (batch, heads, length, head_dim) and an
-additive `attention_bias` broadcastable to (batch, heads, length, length) holding the padding mask and any
-position bias (ALiBi), and returns the context of shape (batch, length, heads, head_dim) and, for eager, the
-weights. On a packed batch (see `packing.py`), `packed_attention` runs the same kernels per sequence, or
-flash-attn's varlen kernel for `attn_implementation="flash_attention_2"`.
+Which layout: `uses_packed_batch(config, output_attentions)` decides, for every encoder. Packed (padding-free,
+see `packing.py`) unless attention weights are asked for or `attn_implementation` is `"eager"`: the eager path
+runs the padded batch with the full additive bias, as the original implementations compute it.
+
+Which kernel: `config._attn_implementation`, with the meaning it has everywhere in transformers (`"sdpa"` is
+PyTorch's `scaled_dot_product_attention`, `"flash_attention_2"` the flash-attn 2 package, ...). On a packed
+batch the kernel is looked up in `PackedAttentionInterface`, a transformers `AttentionInterface` of its own
+whose kernels attend within each sequence of the packed batch:
+
+- `"eager"` and `"sdpa"`: `attention_by_runs` calls the padded kernel (ours for eager, as in every transformers
+  model; `ALL_ATTENTION_FUNCTIONS["sdpa"]`) once per run of equal-length sequences, `query_chunk_size` query
+  rows at a time, with the ALiBi bias of just those rows as the additive mask: memory linear in the length.
+- `"flash_attention_2"`: flash-attn's varlen kernel, which takes ALiBi slopes (transformers' flash path does not).
+
+Adding a packed kernel is one call, `register_packed_attention(name, kernel)`; a `name` transformers does not
+know is also registered with its `AttentionInterface`, so that `from_pretrained(..., attn_implementation=name)`
+accepts it. A packed kernel has transformers' attention signature with its padding-free keywords, plus ours:
+
+    kernel(module, query, key, value, attention_mask, dropout=0.0, scaling=None, *,
+           cu_seq_lens_q, cu_seq_lens_k, max_length_q, max_length_k, alibi_slopes, packed_batch, **kwargs)
+        -> (context, None)
+
+- `query`, `key`, `value`: (1, heads, total_tokens, head_dim), the sequences side by side (rotary positions,
+  if any, already applied); `attention_mask` is None: where sequences start is in the keywords.
+- `cu_seq_lens_q` = `cu_seq_lens_k`: (batch + 1,) int32 offsets of the sequences; `max_length_q` =
+  `max_length_k`: the longest sequence (int).
+- `alibi_slopes`: (heads,) fp32 slopes for the bias `-slope * |i - j|` within each sequence, or None (no ALiBi).
+- `packed_batch`: the `PackedBatch` itself (runs of equal-length sequences, `query_chunk_size`,
+  `position_ids`), for kernels that need more than the offsets.
+- returns `context` (1, total_tokens, heads, head_dim) and no weights (weights come from the padded path).
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, AttentionInterface
 
 from .alibi import alibi_bias
 from .packing import PackedBatch
 from .rotary import apply_rotary
-
-FLASH_ATTENTION_INSTALL = "pip install flash-attn --no-build-isolation"
 
 
 def eager_attention(
@@ -31,6 +54,9 @@ def eager_attention(
     dropout: float,
     scaling: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """`softmax(q k^T * scaling + bias) v` on (batch, heads, length, head_dim) inputs, with an additive `bias`
+    broadcastable to (batch, heads, length, length). Returns the context (batch, length, heads, head_dim) and
+    the weights."""
     scores = torch.matmul(query, key.transpose(-1, -2)) * scaling  # (batch, heads, length, length)
     if attention_bias is not None:
         scores = scores + attention_bias
@@ -40,54 +66,147 @@ def eager_attention(
     return context.transpose(1, 2), weights
 
 
-def sdpa_attention(
+def eager_attention_forward(
+    module: nn.Module | None,
     query: torch.Tensor,
     key: torch.Tensor,
     value: torch.Tensor,
-    attention_bias: torch.Tensor | None,
-    dropout: float,
-    scaling: float,
+    attention_mask: torch.Tensor | None,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    **kwargs,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`eager_attention` with transformers' attention signature (transformers registers no eager kernel)."""
+    return eager_attention(query, key, value, attention_mask, dropout, scaling or query.shape[-1] ** -0.5)
+
+
+def attention_by_runs(implementation: str) -> Callable:
+    """The packed kernel that runs the padded kernel `implementation` (`"eager"` or `"sdpa"`) run by run."""
+
+    def kernel(
+        module: nn.Module | None,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        attention_mask: None,
+        dropout: float = 0.0,
+        scaling: float | None = None,
+        *,
+        packed_batch: PackedBatch,
+        alibi_slopes: torch.Tensor | None = None,
+        **kwargs,
+    ) -> tuple[torch.Tensor, None]:
+        attention = ALL_ATTENTION_FUNCTIONS.get_interface(implementation, eager_attention_forward)
+        query, key, value = (tensor[0].transpose(0, 1) for tensor in (query, key, value))  # (tokens, heads, dim)
+        num_heads, head_dim = query.shape[1:]
+        chunk = packed_batch.query_chunk_size
+        contexts = []
+        for run in packed_batch.runs:
+            tokens = slice(run.start, run.start + run.count * run.length)
+            run_query, run_key, run_value = (
+                tensor[tokens].reshape(run.count, run.length, num_heads, head_dim).transpose(1, 2)
+                for tensor in (query, key, value)
+            )  # (count, heads, length, head_dim)
+            blocks = []
+            for row_start in range(0, run.length, chunk):
+                row_end = min(row_start + chunk, run.length)
+                bias = None
+                if alibi_slopes is not None:
+                    bias = alibi_bias(alibi_slopes, row_start, row_end, run.length, query.dtype)
+                block, _ = attention(
+                    module,
+                    run_query[:, :, row_start:row_end],
+                    run_key,
+                    run_value,
+                    bias,
+                    dropout=dropout,
+                    scaling=scaling,
+                    is_causal=False,
+                )  # (count, rows, heads, head_dim)
+                blocks.append(block)
+            contexts.append(torch.cat(blocks, dim=1).reshape(-1, num_heads, head_dim))
+        return torch.cat(contexts)[None], None
+
+    return kernel
+
+
+def flash_attention_2_packed(
+    module: nn.Module | None,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: None,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    *,
+    cu_seq_lens_q: torch.Tensor,
+    cu_seq_lens_k: torch.Tensor,
+    max_length_q: int,
+    max_length_k: int,
+    alibi_slopes: torch.Tensor | None = None,
+    **kwargs,
 ) -> tuple[torch.Tensor, None]:
-    context = F.scaled_dot_product_attention(
-        query, key, value, attn_mask=attention_bias, dropout_p=dropout, scale=scaling
-    )
-    return context.transpose(1, 2), None
-
-
-ATTENTION_FUNCTIONS: dict[str, Callable] = {"eager": eager_attention, "sdpa": sdpa_attention}
-
-
-def attention_function(implementation: str | None, output_attentions: bool) -> Callable:
-    """The kernel for `implementation`; eager whenever the attention weights are asked for."""
-    if output_attentions or implementation is None:
-        return eager_attention
-    if implementation not in ATTENTION_FUNCTIONS:
-        raise ValueError(
-            f"attn_implementation={implementation!r} is not supported on padded batches; choose one of "
-            f"{sorted(ATTENTION_FUNCTIONS)} (flash_attention_2 runs on packed batches, see PackedBatch)"
-        )
-    return ATTENTION_FUNCTIONS[implementation]
-
-
-def flash_varlen_attention(
-    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, packed: PackedBatch, dropout: float, scaling: float
-) -> torch.Tensor:
-    """flash-attn 2's varlen kernel on packed (total_tokens, heads, head_dim) inputs, ALiBi included."""
+    """flash-attn 2's varlen kernel over all sequences at once, ALiBi slopes included."""
     from flash_attn import flash_attn_varlen_func
 
-    return flash_attn_varlen_func(
+    query, key, value = (tensor[0].transpose(0, 1) for tensor in (query, key, value))  # (tokens, heads, dim)
+    context = flash_attn_varlen_func(
         query,
         key,
         value,
-        cu_seqlens_q=packed.cu_seqlens,
-        cu_seqlens_k=packed.cu_seqlens,
-        max_seqlen_q=packed.max_seqlen,
-        max_seqlen_k=packed.max_seqlen,
+        cu_seqlens_q=cu_seq_lens_q,
+        cu_seqlens_k=cu_seq_lens_k,
+        max_seqlen_q=max_length_q,
+        max_seqlen_k=max_length_k,
         dropout_p=dropout,
         softmax_scale=scaling,
         causal=False,
-        alibi_slopes=packed.alibi_slopes,
+        alibi_slopes=alibi_slopes,
     )  # (total_tokens, heads, head_dim)
+    return context[None], None
+
+
+class PackedAttentionInterface(AttentionInterface):
+    """Packed-batch kernels by `attn_implementation` name; a registry apart from `ALL_ATTENTION_FUNCTIONS`,
+    whose kernels of the same names take padded batches.
+
+    Example:
+        >>> sorted(PackedAttentionInterface._global_mapping)
+        ['eager', 'flash_attention_2', 'sdpa']
+    """
+
+    _global_mapping = {
+        "eager": attention_by_runs("eager"),
+        "sdpa": attention_by_runs("sdpa"),
+        "flash_attention_2": flash_attention_2_packed,
+    }
+
+
+PACKED_ATTENTION_FUNCTIONS = PackedAttentionInterface()
+
+
+def register_packed_attention(name: str, kernel: Callable) -> None:
+    """Make `attn_implementation=name` run `kernel` on packed batches (signature in the module docstring).
+
+    A name transformers does not know is also registered with transformers' `AttentionInterface` (with the same
+    kernel), so that `from_pretrained(..., attn_implementation=name)` accepts it.
+    """
+    PackedAttentionInterface.register(name, kernel)
+    if name not in ALL_ATTENTION_FUNCTIONS:
+        AttentionInterface.register(name, kernel)
+
+
+def uses_packed_batch(config, output_attentions: bool) -> bool:
+    """Whether the encoder runs on a packed batch: always, except for eager attention or attention weights.
+
+    Example:
+        >>> from transformers import PretrainedConfig
+        >>> config = PretrainedConfig()
+        >>> config._attn_implementation = "sdpa"
+        >>> uses_packed_batch(config, output_attentions=False), uses_packed_batch(config, output_attentions=True)
+        (True, False)
+    """
+    return not output_attentions and config._attn_implementation != "eager"
 
 
 def packed_attention(
@@ -95,17 +214,15 @@ def packed_attention(
     key: torch.Tensor,
     value: torch.Tensor,
     packed: PackedBatch,
-    implementation: str | None,
+    implementation: str,
     dropout: float,
     scaling: float,
+    module: nn.Module | None = None,
 ) -> torch.Tensor:
-    """Attention within each sequence of a packed batch; no score involves a padding token.
+    """Attention within each sequence of a packed batch with the packed kernel of `implementation`.
 
     `query`, `key`, `value` are (1, heads, total_tokens, head_dim); returns the context (1, total_tokens, heads,
-    head_dim). flash_attention_2 runs flash-attn's varlen kernel over all sequences at once. Otherwise each run
-    of equal-length sequences goes to the sdpa (or eager) kernel as one (count, heads, length, head_dim) batch,
-    `packed.query_chunk_size` query rows at a time, with the ALiBi bias built for just those rows: memory grows
-    linearly with the length. Attention weights are not returned: ask the padded path for them.
+    head_dim). No score involves a padding token.
 
     Example:
         >>> packed = PackedBatch.from_attention_mask(torch.tensor([[1, 1, 1], [1, 1, 0]]), alibi_slopes=[0.5, 0.25])
@@ -113,56 +230,27 @@ def packed_attention(
         >>> packed_attention(query, key, value, packed, "sdpa", 0.0, 0.5).shape
         torch.Size([1, 5, 2, 4])
     """
-    query, key, value = (tensor[0].transpose(0, 1) for tensor in (query, key, value))  # (total_tokens, heads, dim)
-    if implementation == "flash_attention_2":
-        return flash_varlen_attention(query, key, value, packed, dropout, scaling)[None]
-
-    attention = attention_function(implementation, output_attentions=False)
-    num_heads, head_dim = query.shape[1:]
-    contexts = []
-    for run in packed.runs:
-        tokens = slice(run.start, run.start + run.count * run.length)
-        run_query, run_key, run_value = (
-            tensor[tokens].reshape(run.count, run.length, num_heads, head_dim).transpose(1, 2)
-            for tensor in (query, key, value)
-        )  # (count, heads, length, head_dim)
-        blocks = []
-        for row_start in range(0, run.length, packed.query_chunk_size):
-            row_end = min(row_start + packed.query_chunk_size, run.length)
-            bias = None
-            if packed.alibi_slopes is not None:
-                bias = alibi_bias(packed.alibi_slopes, row_start, row_end, run.length, query.dtype)
-            block, _ = attention(
-                run_query[:, :, row_start:row_end], run_key, run_value, bias, dropout=dropout, scaling=scaling
-            )  # (count, rows, heads, head_dim)
-            blocks.append(block)
-        contexts.append(torch.cat(blocks, dim=1).reshape(-1, num_heads, head_dim))
-    return torch.cat(contexts)[None]
-
-
-class FlashAttentionMixin:
-    """Lets a `PreTrainedModel` whose attention is `SelfAttention` on packed batches load with
-    `attn_implementation="flash_attention_2"`, and says what to install when flash-attn is missing.
-
-    Put it before `PreTrainedModel` in the bases. Only flash-attn 2 is supported: its varlen kernel takes ALiBi
-    slopes, and no code of ours runs on the GPU besides that call.
-    """
-
-    _supports_flash_attn = True
-
-    def _check_and_adjust_attn_implementation(self, attn_implementation: str | None, *args, **kwargs) -> str:
-        if attn_implementation is not None and "flash" in attn_implementation:
-            if attn_implementation != "flash_attention_2":
-                raise ValueError(
-                    f"{type(self).__name__} supports attn_implementation='flash_attention_2' (the flash-attn "
-                    f"package), 'sdpa' and 'eager'; got {attn_implementation!r}"
-                )
-            if importlib.util.find_spec("flash_attn") is None:
-                raise ImportError(
-                    "attn_implementation='flash_attention_2' needs the flash-attn package and a CUDA GPU: "
-                    f"`{FLASH_ATTENTION_INSTALL}`. Without it use 'sdpa' (the default), which also skips padding."
-                )
-        return super()._check_and_adjust_attn_implementation(attn_implementation, *args, **kwargs)
+    if implementation not in PACKED_ATTENTION_FUNCTIONS:
+        raise ValueError(
+            f"attn_implementation={implementation!r} has no kernel for packed batches; registered: "
+            f"{', '.join(PACKED_ATTENTION_FUNCTIONS)} (see multimolecule.modules.attention.register_packed_attention)"
+        )
+    context, _ = PACKED_ATTENTION_FUNCTIONS[implementation](
+        module,
+        query,
+        key,
+        value,
+        None,
+        dropout=dropout,
+        scaling=scaling,
+        cu_seq_lens_q=packed.cu_seqlens,
+        cu_seq_lens_k=packed.cu_seqlens,
+        max_length_q=packed.max_seqlen,
+        max_length_k=packed.max_seqlen,
+        alibi_slopes=packed.alibi_slopes,
+        packed_batch=packed,
+    )
+    return context
 
 
 class SelfAttention(nn.Module):
@@ -189,6 +277,7 @@ class SelfAttention(nn.Module):
         self.head_dim = config.hidden_size // config.num_attention_heads
         self.scaling = self.head_dim**-0.5
         self.dropout = config.attention_dropout
+        self.is_causal = False
         self.query = nn.Linear(config.hidden_size, config.hidden_size)
         self.key = nn.Linear(config.hidden_size, config.hidden_size)
         self.value = nn.Linear(config.hidden_size, config.hidden_size)
@@ -201,8 +290,8 @@ class SelfAttention(nn.Module):
         output_attentions: bool = False,
         packed_batch: PackedBatch | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """`hidden_states` is (batch, length, hidden) with `attention_bias`, or (1, total_tokens, hidden) with
-        `packed_batch` (whose ALiBi slopes, if any, replace the bias; attention weights need the padded path)."""
+        """`hidden_states` is (batch, length, hidden) with the additive `attention_bias` (eager attention), or
+        (1, total_tokens, hidden) with `packed_batch` (the packed kernel of `config._attn_implementation`)."""
         batch_size, seq_length, _ = hidden_states.shape
         head_shape = (batch_size, seq_length, self.num_heads, self.head_dim)
         query = self.query(hidden_states).view(head_shape).transpose(1, 2)  # (batch, heads, length, head_dim)
@@ -211,13 +300,12 @@ class SelfAttention(nn.Module):
         if position_embeddings is not None:
             query, key = apply_rotary(query, key, *position_embeddings)
 
-        implementation = getattr(self.config, "_attn_implementation", None)
         dropout = self.dropout if self.training else 0.0
         if packed_batch is None:
-            attention = attention_function(implementation, output_attentions)
-            context, weights = attention(query, key, value, attention_bias, dropout=dropout, scaling=self.scaling)
+            context, weights = eager_attention(query, key, value, attention_bias, dropout, self.scaling)
         else:
-            context = packed_attention(query, key, value, packed_batch, implementation, dropout, self.scaling)
+            implementation = self.config._attn_implementation
+            context = packed_attention(query, key, value, packed_batch, implementation, dropout, self.scaling, self)
             weights = None
         return context.reshape(batch_size, seq_length, -1), weights
 

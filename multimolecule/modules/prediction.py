@@ -1,7 +1,8 @@
-"""The forward passes of the prediction models, shared by every backbone.
+"""The prediction models, shared by every backbone: their `__init__` and forward passes.
 
-A model class mixes one of these in front of its `PreTrainedModel` and creates, in `__init__`, the backbone as
-`self.model` and the head as `self.lm_head`, `self.sequence_head`, `self.token_head` or `self.contact_head`.
+A model class mixes one of these in front of its `PreTrainedModel`, which provides `build_backbone(config)`.
+The backbone is `self.model`; the head is `self.lm_head`, `self.sequence_head`, `self.token_head` or
+`self.contact_head`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from torch.nn import functional as F
 from transformers.modeling_outputs import MaskedLMOutput
 from transformers.utils import can_return_tuple
 
-from .heads import expand_to_bases, prediction_loss
+from .heads import (
+    ContactPredictionHead,
+    MaskedLMHead,
+    SequencePredictionHead,
+    TokenPredictionHead,
+    expand_to_bases,
+    prediction_loss,
+)
 from .outputs import ContactPredictorOutput, SequencePredictorOutput, TokenPredictorOutput
 
 
@@ -34,8 +42,25 @@ def resolve_attention_mask(
     return torch.ones(inputs_embeds.shape[:2], dtype=torch.long, device=inputs_embeds.device)
 
 
-class MaskedLMMixin:
-    """Forward of `...ForMaskedLM`: backbone in `self.model`, `MaskedLMHead` in `self.lm_head`."""
+class PredictionModelMixin:
+    """`__init__` of every prediction model: the backbone as `self.model`, the `head_class` as `head_name`."""
+
+    head_name: str
+    head_class: type[nn.Module]
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.model = self.build_backbone(config)
+        setattr(self, self.head_name, self.head_class(config))
+        self.post_init()
+
+
+class MaskedLMMixin(PredictionModelMixin):
+    """`...ForMaskedLM`: `MaskedLMHead` in `self.lm_head`, its decoder tied to the word embeddings when
+    `config.tie_word_embeddings`."""
+
+    head_name, head_class = "lm_head", MaskedLMHead
+    _tied_weights_keys = {"lm_head.decoder.weight": "model.embeddings.word_embeddings.weight"}
 
     def get_output_embeddings(self) -> nn.Linear:
         return self.lm_head.decoder
@@ -64,7 +89,9 @@ class MaskedLMMixin:
         )
 
 
-class SequencePredictionMixin:
+class SequencePredictionMixin(PredictionModelMixin):
+    head_name, head_class = "sequence_head", SequencePredictionHead
+
     @can_return_tuple
     def forward(
         self,
@@ -93,7 +120,7 @@ class SequencePredictionMixin:
         )
 
 
-class BaseResolutionMixin:
+class BaseResolutionMixin(PredictionModelMixin):
     def _base_states(
         self, input_ids: torch.Tensor | None, attention_mask: torch.Tensor | None, kwargs: dict
     ) -> tuple[object, torch.Tensor, torch.Tensor]:
@@ -127,6 +154,8 @@ class BaseResolutionMixin:
 
 
 class TokenPredictionMixin(BaseResolutionMixin):
+    head_name, head_class = "token_head", TokenPredictionHead
+
     @can_return_tuple
     def forward(
         self,
@@ -154,6 +183,8 @@ class TokenPredictionMixin(BaseResolutionMixin):
 
 
 class ContactPredictionMixin(BaseResolutionMixin):
+    head_name, head_class = "contact_head", ContactPredictionHead
+
     @can_return_tuple
     def forward(
         self,

@@ -17,16 +17,13 @@ import torch
 from ...conversion import (
     ConversionError,
     ConversionReport,
-    atomic_directory,
     converter_main,
-    drop_tied,
-    load_converted,
     load_state_dict,
     read_json,
     read_json_if_present,
     rename,
     require_known,
-    write_model_card,
+    save_converted,
 )
 from .configuration_dnabert2 import DnaBert2Config
 from .modeling_dnabert2 import DnaBert2ForPreTraining
@@ -47,7 +44,7 @@ RENAMES = [
     (r"cls\.predictions\.transform\.LayerNorm\.", "lm_head.transform.layer_norm."),
     (r"cls\.predictions\.transform\.dense\.", "lm_head.transform.dense."),
     (r"cls\.predictions\.decoder\.bias$", "lm_head.bias"),
-    (r"cls\.predictions\.decoder\.weight$", "lm_head.decoder.weight"),  # tied: checked, then dropped
+    (r"cls\.predictions\.decoder\.weight$", "lm_head.decoder.weight"),  # tied: checked by save_converted
 ]
 WQKV = re.compile(r"bert\.encoder\.layer\.(\d+)\.attention\.self\.Wqkv\.(weight|bias)$")
 
@@ -111,7 +108,6 @@ def convert_state_dict(original: dict[str, torch.Tensor]) -> dict[str, torch.Ten
         else:
             unknown.append(name)
     require_known(unknown)
-    drop_tied(converted, "lm_head.decoder.weight", "model.embeddings.word_embeddings.weight")
     return converted
 
 
@@ -125,16 +121,9 @@ def convert_checkpoint(checkpoint_path: str | os.PathLike, output_path: str | os
         raise ConversionError(f"missing file: {checkpoint_path / 'tokenizer.json'}")
     tokenizer = DnaBert2Tokenizer.from_original(checkpoint_path / "tokenizer.json")
     config = convert_config(original_config, token_lengths=tokenizer.token_lengths)
-    if len(tokenizer) != config.vocab_size:
-        raise ConversionError(f"tokenizer has {len(tokenizer)} tokens but the config says {config.vocab_size}")
     state_dict = convert_state_dict(load_state_dict(checkpoint_path))
-
     model = DnaBert2ForPreTraining(config)
-    load_converted(model, state_dict, tied=("lm_head.decoder.weight",))
-    with atomic_directory(output_path) as staging:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        write_model_card(staging, "DNABERT-2", str(checkpoint_path), USAGE)
+    save_converted(model, tokenizer, state_dict, output_path, "DNABERT-2", str(checkpoint_path), USAGE)
     return ConversionReport(Path(output_path), DnaBert2Config.model_type, "pytorch")
 
 

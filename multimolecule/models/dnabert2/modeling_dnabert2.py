@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from transformers import PreTrainedModel
 from transformers.activations import ACT2FN
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPooling
@@ -12,21 +11,15 @@ from transformers.utils import can_return_tuple
 
 from ...modules import (
     AlibiPositionBias,
-    ContactPredictionHead,
     ContactPredictionMixin,
-    MaskedLMHead,
     MaskedLMMixin,
     SelfAttention,
-    SequencePredictionHead,
     SequencePredictionMixin,
-    TokenPredictionHead,
     TokenPredictionMixin,
-    init_head_weights,
     padding_bias,
-    resolve_attention_mask,
 )
-from ...modules.attention import FlashAttentionMixin
-from ...modules.packing import DEFAULT_QUERY_CHUNK_SIZE, PackedBatch
+from ...modules.packing import PackedBatch
+from ..modeling_utils import MultiMoleculeEncoder, MultiMoleculePreTrainedModel
 from .configuration_dnabert2 import DnaBert2Config
 
 
@@ -43,9 +36,11 @@ class DnaBert2Embeddings(nn.Module):
     def forward(
         self,
         input_ids: torch.Tensor | None,
-        token_type_ids: torch.Tensor | None,
+        attention_mask: torch.Tensor,
         inputs_embeds: torch.Tensor | None,
+        token_type_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """(batch, length, hidden) embeddings; padding is embedded like any token (its outputs are ignored)."""
         if inputs_embeds is None:
             inputs_embeds = self.word_embeddings(input_ids)
         if token_type_ids is None:
@@ -111,66 +106,31 @@ class DnaBert2Layer(GradientCheckpointingLayer):
         self,
         hidden_states: torch.Tensor,
         attention_bias: torch.Tensor | None,
+        position_embeddings: None,
         packed_batch: PackedBatch | None,
         output_attentions: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`position_embeddings` is always None: positions enter as ALiBi biases."""
         hidden_states, weights = self.attention(hidden_states, attention_bias, packed_batch, output_attentions)
         return self.mlp(hidden_states), weights
 
 
-class DnaBert2Encoder(nn.Module):
-    """The layers. With sdpa or flash_attention_2 they run on packed tokens: padding is never computed on,
-    attention runs within each sequence, and every output is padded back with zeros at padding, as in the
-    original. With eager attention, or when attention weights are asked for, they run on the padded batch with
-    a (batch, heads, length, length) ALiBi + padding bias, exactly as the original computes it.
-    """
+class DnaBert2Encoder(MultiMoleculeEncoder):
+    """The layers, with ALiBi: packed batches hand the slopes to the kernel, the padded (eager) path adds the
+    (batch, heads, length, length) ALiBi + padding bias exactly as the original computes it."""
 
     def __init__(self, config: DnaBert2Config):
-        super().__init__()
-        self.config = config
+        super().__init__(config, DnaBert2Layer)
         self.alibi = AlibiPositionBias(config.num_attention_heads)
-        self.layer = nn.ModuleList([DnaBert2Layer(config) for _ in range(config.num_hidden_layers)])
+
+    @property
+    def alibi_slopes(self) -> list[float]:
+        return self.alibi.slopes
 
     def attention_bias(self, attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """ALiBi plus padding, built in fp32 and clamped into `dtype`: (batch, heads, length, length)."""
         bias = self.alibi(attention_mask.shape[1], attention_mask.device) + padding_bias(attention_mask, torch.float32)
         return bias.clamp(min=torch.finfo(dtype).min).to(dtype)
-
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        attention_mask: torch.Tensor,
-        output_attentions: bool = False,
-        output_hidden_states: bool = False,
-    ) -> BaseModelOutputWithPooling:
-        """`hidden_states` (batch, length, hidden) and `attention_mask` (batch, length) -> padded outputs."""
-        attention_bias, packed_batch = None, None
-        if output_attentions or self.config._attn_implementation == "eager":
-            attention_bias = self.attention_bias(attention_mask, hidden_states.dtype)
-        else:
-            packed_batch = PackedBatch.from_attention_mask(
-                attention_mask,
-                alibi_slopes=self.alibi.slopes,
-                query_chunk_size=getattr(self.config, "attention_chunk_size", DEFAULT_QUERY_CHUNK_SIZE),
-            )
-            hidden_states = packed_batch.pack(hidden_states)  # (1, total_tokens, hidden)
-
-        all_hidden_states = (hidden_states,) if output_hidden_states else None
-        all_attentions = () if output_attentions else None
-        for layer in self.layer:
-            hidden_states, weights = layer(hidden_states, attention_bias, packed_batch, output_attentions)
-            if output_hidden_states:
-                all_hidden_states += (hidden_states,)
-            if output_attentions:
-                all_attentions += (weights,)
-
-        if packed_batch is not None:
-            hidden_states = packed_batch.unpack(hidden_states)  # (batch, length, hidden), zeros at padding
-            if output_hidden_states:
-                all_hidden_states = tuple(packed_batch.unpack(states) for states in all_hidden_states)
-        return BaseModelOutputWithPooling(
-            last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions
-        )
 
 
 class DnaBert2Pooler(nn.Module):
@@ -185,17 +145,13 @@ class DnaBert2Pooler(nn.Module):
         return self.activation(self.dense(hidden_states[:, 0]))
 
 
-class DnaBert2PreTrainedModel(FlashAttentionMixin, PreTrainedModel):
+class DnaBert2PreTrainedModel(MultiMoleculePreTrainedModel):
     config_class = DnaBert2Config
-    base_model_prefix = "model"
-    supports_gradient_checkpointing = True
     _no_split_modules = ["DnaBert2Layer"]
-    _supports_sdpa = True
 
-    @torch.no_grad()
-    def _init_weights(self, module: nn.Module):
-        super()._init_weights(module)
-        init_head_weights(module)
+    def build_backbone(self, config) -> DnaBert2Model:
+        """The backbone of the prediction models."""
+        return DnaBert2Model(config, add_pooling_layer=False)
 
 
 class DnaBert2Model(DnaBert2PreTrainedModel):
@@ -226,12 +182,6 @@ class DnaBert2Model(DnaBert2PreTrainedModel):
         self.pooler = DnaBert2Pooler(config) if add_pooling_layer else None
         self.post_init()
 
-    def get_input_embeddings(self) -> nn.Embedding:
-        return self.embeddings.word_embeddings
-
-    def set_input_embeddings(self, value: nn.Embedding):
-        self.embeddings.word_embeddings = value
-
     @can_return_tuple
     def forward(
         self,
@@ -248,18 +198,20 @@ class DnaBert2Model(DnaBert2PreTrainedModel):
         token_type_ids: (batch, length) segment ids; zeros when omitted.
         inputs_embeds: (batch, length, hidden) word embeddings to use instead of `input_ids`.
         """
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("give exactly one of input_ids and inputs_embeds")
-        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        outputs = self.embed_and_encode(
+            input_ids,
+            attention_mask,
+            inputs_embeds,
+            output_attentions,
+            output_hidden_states,
+            token_type_ids=token_type_ids,
         )
-        attention_mask = resolve_attention_mask(input_ids, attention_mask, inputs_embeds, self.config.pad_token_id)
-        embeddings = self.embeddings(input_ids, token_type_ids, inputs_embeds)
-        outputs = self.encoder(embeddings, attention_mask, output_attentions, output_hidden_states)
-        if self.pooler is not None:
-            outputs.pooler_output = self.pooler(outputs.last_hidden_state)
-        return outputs
+        return BaseModelOutputWithPooling(
+            last_hidden_state=outputs.last_hidden_state,
+            pooler_output=self.pooler(outputs.last_hidden_state) if self.pooler is not None else None,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
 
 
 class DnaBert2ForMaskedLM(MaskedLMMixin, DnaBert2PreTrainedModel):
@@ -275,14 +227,6 @@ class DnaBert2ForMaskedLM(MaskedLMMixin, DnaBert2PreTrainedModel):
         >>> output.logits.shape, output.loss.shape
         (torch.Size([1, 5, 4096]), torch.Size([]))
     """
-
-    _tied_weights_keys = {"lm_head.decoder.weight": "model.embeddings.word_embeddings.weight"}
-
-    def __init__(self, config: DnaBert2Config):
-        super().__init__(config)
-        self.model = DnaBert2Model(config, add_pooling_layer=False)
-        self.lm_head = MaskedLMHead(config)
-        self.post_init()
 
 
 class DnaBert2ForPreTraining(DnaBert2ForMaskedLM):
@@ -307,12 +251,6 @@ class DnaBert2ForSequencePrediction(SequencePredictionMixin, DnaBert2PreTrainedM
         torch.Size([1, 2])
     """
 
-    def __init__(self, config: DnaBert2Config):
-        super().__init__(config)
-        self.model = DnaBert2Model(config, add_pooling_layer=False)
-        self.sequence_head = SequencePredictionHead(config)
-        self.post_init()
-
 
 class DnaBert2ForTokenPrediction(TokenPredictionMixin, DnaBert2PreTrainedModel):
     """DNABERT-2 with a per-base head: one output per base of the text, whatever the BPE tokens.
@@ -327,12 +265,6 @@ class DnaBert2ForTokenPrediction(TokenPredictionMixin, DnaBert2PreTrainedModel):
         torch.Size([1, 4, 2])
     """
 
-    def __init__(self, config: DnaBert2Config):
-        super().__init__(config)
-        self.model = DnaBert2Model(config, add_pooling_layer=False)
-        self.token_head = TokenPredictionHead(config)
-        self.post_init()
-
 
 class DnaBert2ForContactPrediction(ContactPredictionMixin, DnaBert2PreTrainedModel):
     """DNABERT-2 with a base-pair head: one output per pair of bases of the text.
@@ -346,9 +278,3 @@ class DnaBert2ForContactPrediction(ContactPredictionMixin, DnaBert2PreTrainedMod
         >>> output.logits.shape
         torch.Size([1, 4, 4, 2])
     """
-
-    def __init__(self, config: DnaBert2Config):
-        super().__init__(config)
-        self.model = DnaBert2Model(config, add_pooling_layer=False)
-        self.contact_head = ContactPredictionHead(config)
-        self.post_init()

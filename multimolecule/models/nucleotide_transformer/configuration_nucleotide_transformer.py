@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from transformers import PretrainedConfig
+from ..configuration_utils import MultiMoleculeConfig
 
 # The standard vocabulary: <unk> <pad> <mask> <cls> <eos> <bos>, the 4096 6-mers, then A T C G N.
 STANDARD_VOCAB_SIZE = 4107
@@ -19,7 +19,7 @@ def standard_token_lengths(k: int = 6) -> list[int]:
     return [1, 0, 1, 0, 0, 0] + [k] * 4**k + [1] * 5
 
 
-class NucleotideTransformerConfig(PretrainedConfig):
+class NucleotideTransformerConfig(MultiMoleculeConfig):
     r"""Configuration of a Nucleotide Transformer; the defaults are nucleotide-transformer-v2-100m-multi-species.
 
     Both generations are pre-LayerNorm ESM-style encoders with a final LayerNorm:
@@ -47,11 +47,14 @@ class NucleotideTransformerConfig(PretrainedConfig):
         token_dropout: ESM's token dropout: zero `<mask>` embeddings and rescale by the masking ratio.
         layer_norm_eps: Epsilon of every LayerNorm: 1e-12 in the PyTorch checkpoints, 1e-5 in the JAX ones.
         initializer_range: Standard deviation of the initial weights.
+        attention_chunk_size: Query rows per attention block on packed batches (memory linear in the length).
         head_pooling: How `NucleotideTransformerForSequencePrediction` pools: `"cls"` or `"mean"` (over real tokens).
         classifier_dropout: Dropout of the prediction heads; `hidden_dropout` when unset.
         contact_head_dim: Width of the bilinear form of the contact head, per label.
         token_lengths: Bases covered by each token id, used by the base-resolution token and contact heads;
             the standard vocabulary's when `vocab_size` is 4107 and none is given.
+        unk_token_id, pad_token_id, mask_token_id, cls_token_id, eos_token_id, bos_token_id: Special token ids,
+            those of the standard vocabulary by default.
         tie_word_embeddings: Whether the MLM decoder shares the word embeddings (not in v2).
 
     Example:
@@ -68,70 +71,32 @@ class NucleotideTransformerConfig(PretrainedConfig):
 
     model_type = "nucleotide_transformer"
 
-    def __init__(
-        self,
-        vocab_size: int = STANDARD_VOCAB_SIZE,
-        hidden_size: int = 512,
-        num_hidden_layers: int = 22,
-        num_attention_heads: int = 16,
-        intermediate_size: int = 2048,
-        hidden_act: str = "silu",
-        use_glu: bool = True,
-        add_bias_fnn: bool = False,
-        hidden_dropout: float = 0.0,
-        attention_dropout: float = 0.0,
-        max_position_embeddings: int = 2050,
-        trained_length: int = 1000,
-        position_embedding_type: str = "rotary",
-        emb_layer_norm_before: bool = False,
-        token_dropout: bool = False,
-        layer_norm_eps: float = 1e-12,
-        initializer_range: float = 0.02,
-        head_pooling: str = "cls",
-        classifier_dropout: float | None = None,
-        contact_head_dim: int = 64,
-        token_lengths: list[int] | None = None,
-        unk_token_id: int = 0,
-        pad_token_id: int = 1,
-        mask_token_id: int = 2,
-        cls_token_id: int = 3,
-        eos_token_id: int = 4,
-        bos_token_id: int = 5,
-        tie_word_embeddings: bool = False,
-        **kwargs,
-    ):
-        if position_embedding_type not in ("rotary", "absolute"):
-            raise ValueError(f"position_embedding_type must be 'rotary' or 'absolute', got {position_embedding_type!r}")
-        super().__init__(
-            bos_token_id=bos_token_id,
-            eos_token_id=eos_token_id,
-            pad_token_id=pad_token_id,
-            tie_word_embeddings=tie_word_embeddings,
-            **kwargs,
-        )
-        if token_lengths is None and vocab_size == STANDARD_VOCAB_SIZE:
-            token_lengths = standard_token_lengths()
-        self.vocab_size = vocab_size
-        self.hidden_size = hidden_size
-        self.num_hidden_layers = num_hidden_layers
-        self.num_attention_heads = num_attention_heads
-        self.intermediate_size = intermediate_size
-        self.hidden_act = hidden_act
-        self.use_glu = use_glu
-        self.add_bias_fnn = add_bias_fnn
-        self.hidden_dropout = hidden_dropout
-        self.attention_dropout = attention_dropout
-        self.max_position_embeddings = max_position_embeddings
-        self.trained_length = trained_length
-        self.position_embedding_type = position_embedding_type
-        self.emb_layer_norm_before = emb_layer_norm_before
-        self.token_dropout = token_dropout
-        self.layer_norm_eps = layer_norm_eps
-        self.initializer_range = initializer_range
-        self.head_pooling = head_pooling
-        self.classifier_dropout = classifier_dropout
-        self.contact_head_dim = contact_head_dim
-        self.token_lengths = token_lengths
-        self.unk_token_id = unk_token_id
-        self.mask_token_id = mask_token_id
-        self.cls_token_id = cls_token_id
+    vocab_size: int = STANDARD_VOCAB_SIZE
+    hidden_size: int = 512
+    num_hidden_layers: int = 22
+    num_attention_heads: int = 16
+    intermediate_size: int = 2048
+    hidden_act: str = "silu"
+    use_glu: bool = True
+    add_bias_fnn: bool = False
+    max_position_embeddings: int = 2050
+    trained_length: int = 1000
+    position_embedding_type: str = "rotary"
+    emb_layer_norm_before: bool = False
+    token_dropout: bool = False
+    unk_token_id: int | None = 0
+    pad_token_id: int | None = 1
+    mask_token_id: int | None = 2
+    cls_token_id: int | None = 3
+    eos_token_id: int | None = 4
+    bos_token_id: int | None = 5
+    tie_word_embeddings: bool = False
+
+    def __post_init__(self, **kwargs):
+        if self.position_embedding_type not in ("rotary", "absolute"):
+            raise ValueError(
+                f"position_embedding_type must be 'rotary' or 'absolute', got {self.position_embedding_type!r}"
+            )
+        if self.token_lengths is None and self.vocab_size == STANDARD_VOCAB_SIZE:
+            self.token_lengths = standard_token_lengths()
+        super().__post_init__(**kwargs)

@@ -24,17 +24,14 @@ import torch
 from ...conversion import (
     ConversionError,
     ConversionReport,
-    atomic_directory,
     converter_main,
-    drop_tied,
-    load_converted,
     load_haiku_joblib,
     load_state_dict,
     read_json,
     read_json_if_present,
     rename,
     require_known,
-    write_model_card,
+    save_converted,
 )
 from .configuration_nucleotide_transformer import NucleotideTransformerConfig
 from .modeling_nucleotide_transformer import NucleotideTransformerForPreTraining
@@ -273,24 +270,14 @@ def convert_checkpoint(checkpoint_path: str | os.PathLike, output_path: str | os
     """Convert the original checkpoint directory `checkpoint_path` into a loadable directory `output_path`."""
     layout, source = find_layout(Path(checkpoint_path))
     config, tokenizer, state_dict, dropped = (read_pytorch if layout == "pytorch" else read_jax)(source)
-    if len(tokenizer) != config.vocab_size:
-        raise ConversionError(f"the vocabulary has {len(tokenizer)} tokens but the config says {config.vocab_size}")
     for name, token in (("pad_token_id", "<pad>"), ("mask_token_id", "<mask>")):
         if getattr(config, name) != tokenizer.convert_tokens_to_ids(token):
             raise ConversionError(f"config {name}={getattr(config, name)} but {token} has another id in the vocabulary")
 
     if config.position_embedding_type == "absolute":  # learned positions start at pad_token_id + 1
         tokenizer.model_max_length = min(MODEL_MAX_LENGTH, config.max_position_embeddings - config.pad_token_id - 1)
-    tied = ()
-    if config.tie_word_embeddings:
-        tied = ("lm_head.decoder.weight",)
-        drop_tied(state_dict, "lm_head.decoder.weight", "model.embeddings.word_embeddings.weight")
     model = NucleotideTransformerForPreTraining(config)
-    load_converted(model, state_dict, tied=tied)
-    with atomic_directory(output_path) as staging:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        write_model_card(staging, "Nucleotide Transformer", str(checkpoint_path), USAGE)
+    save_converted(model, tokenizer, state_dict, output_path, "Nucleotide Transformer", str(checkpoint_path), USAGE)
     return ConversionReport(Path(output_path), NucleotideTransformerConfig.model_type, layout, dropped)
 
 

@@ -7,29 +7,22 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from transformers import PreTrainedModel
 from transformers.activations import ACT2FN
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutput
 from transformers.utils import can_return_tuple
 
 from ...modules import (
-    ContactPredictionHead,
     ContactPredictionMixin,
-    MaskedLMHead,
     MaskedLMMixin,
     RotaryEmbedding,
     SelfAttention,
-    SequencePredictionHead,
     SequencePredictionMixin,
-    TokenPredictionHead,
     TokenPredictionMixin,
-    init_head_weights,
-    padding_bias,
     resolve_attention_mask,
 )
-from ...modules.attention import FlashAttentionMixin
 from ...modules.packing import PackedBatch, warn_past_trained_length
+from ..modeling_utils import MultiMoleculeEncoder, MultiMoleculePreTrainedModel
 from .configuration_nucleotide_transformer import NucleotideTransformerConfig
 
 # ESM's token dropout assumes 15% of tokens selected for masking, 80% of those replaced by <mask>.
@@ -163,74 +156,26 @@ class NucleotideTransformerLayer(GradientCheckpointingLayer):
         return self.mlp(hidden_states), weights
 
 
-class NucleotideTransformerEncoder(nn.Module):
-    """The layers and the final LayerNorm. With sdpa or flash_attention_2 they run on packed tokens: padding is
-    never computed on, attention runs within each sequence (rotary positions restart at 0 in each), and outputs
-    are padded back with zeros. With eager attention, or when attention weights are asked for, they run on the
-    padded batch with a (batch, 1, 1, length) padding bias, as the original does.
-    """
+class NucleotideTransformerEncoder(MultiMoleculeEncoder):
+    """The layers and the final LayerNorm, with rotary positions in v2 (restarting at 0 in each packed sequence).
+    The padded (eager) path adds a (batch, 1, 1, length) padding bias, as the original does."""
 
     def __init__(self, config: NucleotideTransformerConfig):
-        super().__init__()
-        self.config = config
+        super().__init__(config, NucleotideTransformerLayer, final_layer_norm=True)
         head_dim = config.hidden_size // config.num_attention_heads
         self.rotary = RotaryEmbedding(head_dim) if config.position_embedding_type == "rotary" else None
-        self.layer = nn.ModuleList([NucleotideTransformerLayer(config) for _ in range(config.num_hidden_layers)])
-        self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        attention_mask: torch.Tensor,
-        output_attentions: bool = False,
-        output_hidden_states: bool = False,
-    ) -> BaseModelOutput:
-        """`hidden_states` (batch, length, hidden) and `attention_mask` (batch, length) -> padded outputs."""
-        warn_past_trained_length(attention_mask.shape[1], self.config.trained_length, "The Nucleotide Transformer")
-        attention_bias, packed_batch = None, None
-        position_ids = torch.arange(hidden_states.shape[1], device=hidden_states.device)[None]  # <cls> at 0
-        if output_attentions or self.config._attn_implementation == "eager":
-            attention_bias = padding_bias(attention_mask, hidden_states.dtype)  # (batch, 1, 1, length)
-        else:
-            packed_batch = PackedBatch.from_attention_mask(attention_mask)
-            hidden_states = packed_batch.pack(hidden_states)  # (1, total_tokens, hidden)
-            position_ids = packed_batch.position_ids  # (1, total_tokens)
-        position_embeddings = self.rotary(position_ids) if self.rotary is not None else None  # fp32 cos, sin
-
-        all_hidden_states = () if output_hidden_states else None
-        all_attentions = () if output_attentions else None
-        for layer in self.layer:
-            if output_hidden_states:
-                all_hidden_states += (hidden_states,)
-            hidden_states, weights = layer(
-                hidden_states, attention_bias, position_embeddings, packed_batch, output_attentions
-            )
-            if output_attentions:
-                all_attentions += (weights,)
-        hidden_states = self.layer_norm(hidden_states)
-        if output_hidden_states:  # the original's convention: the last entry is after the final LayerNorm
-            all_hidden_states += (hidden_states,)
-
-        if packed_batch is not None:
-            hidden_states = packed_batch.unpack(hidden_states)  # (batch, length, hidden), zeros at padding
-            if output_hidden_states:
-                all_hidden_states = tuple(packed_batch.unpack(states) for states in all_hidden_states)
-        return BaseModelOutput(
-            last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions
-        )
+    def position_embeddings(self, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        return self.rotary(position_ids) if self.rotary is not None else None  # fp32 cos, sin
 
 
-class NucleotideTransformerPreTrainedModel(FlashAttentionMixin, PreTrainedModel):
+class NucleotideTransformerPreTrainedModel(MultiMoleculePreTrainedModel):
     config_class = NucleotideTransformerConfig
-    base_model_prefix = "model"
-    supports_gradient_checkpointing = True
     _no_split_modules = ["NucleotideTransformerLayer"]
-    _supports_sdpa = True
 
-    @torch.no_grad()
-    def _init_weights(self, module: nn.Module):
-        super()._init_weights(module)
-        init_head_weights(module)
+    def build_backbone(self, config) -> NucleotideTransformerModel:
+        """The backbone of the prediction models."""
+        return NucleotideTransformerModel(config)
 
 
 class NucleotideTransformerModel(NucleotideTransformerPreTrainedModel):
@@ -261,12 +206,6 @@ class NucleotideTransformerModel(NucleotideTransformerPreTrainedModel):
         self.encoder = NucleotideTransformerEncoder(config)
         self.post_init()
 
-    def get_input_embeddings(self) -> nn.Embedding:
-        return self.embeddings.word_embeddings
-
-    def set_input_embeddings(self, value: nn.Embedding):
-        self.embeddings.word_embeddings = value
-
     @can_return_tuple
     def forward(
         self,
@@ -285,22 +224,16 @@ class NucleotideTransformerModel(NucleotideTransformerPreTrainedModel):
         encoder_attention_mask: Accepted for compatibility with the original's model card; must equal
             `attention_mask`, as the model has no cross-attention.
         """
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("give exactly one of input_ids and inputs_embeds")
-        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        )
-        attention_mask = resolve_attention_mask(input_ids, attention_mask, inputs_embeds, self.config.pad_token_id)
-        if encoder_attention_mask is not None and not torch.equal(
-            encoder_attention_mask.to(attention_mask.device).bool(), attention_mask.bool()
-        ):
-            raise ValueError(
-                "encoder_attention_mask differs from attention_mask; the Nucleotide Transformer has no "
-                "cross-attention, so only the (self-)attention_mask is used"
-            )
-        embeddings = self.embeddings(input_ids, attention_mask, inputs_embeds)
-        return self.encoder(embeddings, attention_mask, output_attentions, output_hidden_states)
+        if encoder_attention_mask is not None:
+            mask = resolve_attention_mask(input_ids, attention_mask, inputs_embeds, self.config.pad_token_id)
+            if not torch.equal(encoder_attention_mask.to(mask.device).bool(), mask.bool()):
+                raise ValueError(
+                    "encoder_attention_mask differs from attention_mask; the Nucleotide Transformer has no "
+                    "cross-attention, so only the (self-)attention_mask is used"
+                )
+        length = (input_ids if input_ids is not None else inputs_embeds).shape[1]
+        warn_past_trained_length(length, self.config.trained_length, "The Nucleotide Transformer")
+        return self.embed_and_encode(input_ids, attention_mask, inputs_embeds, output_attentions, output_hidden_states)
 
 
 class NucleotideTransformerForMaskedLM(MaskedLMMixin, NucleotideTransformerPreTrainedModel):
@@ -318,15 +251,6 @@ class NucleotideTransformerForMaskedLM(MaskedLMMixin, NucleotideTransformerPreTr
         >>> output.logits.shape, output.loss.shape
         (torch.Size([1, 4, 4107]), torch.Size([]))
     """
-
-    # Tied only when config.tie_word_embeddings (some v1 checkpoints); v2 keeps a separate decoder.
-    _tied_weights_keys = {"lm_head.decoder.weight": "model.embeddings.word_embeddings.weight"}
-
-    def __init__(self, config: NucleotideTransformerConfig):
-        super().__init__(config)
-        self.model = NucleotideTransformerModel(config)
-        self.lm_head = MaskedLMHead(config)
-        self.post_init()
 
 
 class NucleotideTransformerForPreTraining(NucleotideTransformerForMaskedLM):
@@ -353,12 +277,6 @@ class NucleotideTransformerForSequencePrediction(SequencePredictionMixin, Nucleo
         torch.Size([1, 2])
     """
 
-    def __init__(self, config: NucleotideTransformerConfig):
-        super().__init__(config)
-        self.model = NucleotideTransformerModel(config)
-        self.sequence_head = SequencePredictionHead(config)
-        self.post_init()
-
 
 class NucleotideTransformerForTokenPrediction(TokenPredictionMixin, NucleotideTransformerPreTrainedModel):
     """The Nucleotide Transformer with a per-base head: a 6-mer's output is repeated for each of its six bases.
@@ -375,12 +293,6 @@ class NucleotideTransformerForTokenPrediction(TokenPredictionMixin, NucleotideTr
         torch.Size([1, 14, 2])
     """
 
-    def __init__(self, config: NucleotideTransformerConfig):
-        super().__init__(config)
-        self.model = NucleotideTransformerModel(config)
-        self.token_head = TokenPredictionHead(config)
-        self.post_init()
-
 
 class NucleotideTransformerForContactPrediction(ContactPredictionMixin, NucleotideTransformerPreTrainedModel):
     """The Nucleotide Transformer with a base-pair head: one output per pair of bases of the text.
@@ -396,9 +308,3 @@ class NucleotideTransformerForContactPrediction(ContactPredictionMixin, Nucleoti
         >>> output.logits.shape
         torch.Size([1, 7, 7, 2])
     """
-
-    def __init__(self, config: NucleotideTransformerConfig):
-        super().__init__(config)
-        self.model = NucleotideTransformerModel(config)
-        self.contact_head = ContactPredictionHead(config)
-        self.post_init()

@@ -1,0 +1,74 @@
+"""The base configuration of every multimolecule model: encoder shape, special token ids, prediction heads.
+
+Configs are transformers 5 dataclass configs: a model's config subclasses `MultiMoleculeConfig`, declares its
+own fields and re-declares the defaults it changes.
+"""
+
+from __future__ import annotations
+
+from transformers import PretrainedConfig
+
+from ..modules.packing import DEFAULT_QUERY_CHUNK_SIZE
+
+
+class MultiMoleculeConfig(PretrainedConfig):
+    r"""What every multimolecule model configures; the defaults are a BERT-base-sized encoder.
+
+    Args:
+        vocab_size: Number of token ids.
+        hidden_size: Width of the embeddings and of every layer.
+        num_hidden_layers: Number of transformer layers.
+        num_attention_heads: Attention heads per layer.
+        intermediate_size: Width of the feed-forward layer (with a gated one, its input projection is twice as wide).
+        hidden_act: Activation of the feed-forward layer.
+        hidden_dropout: Dropout on sub-layer outputs.
+        attention_dropout: Dropout on attention weights.
+        layer_norm_eps: Epsilon of every LayerNorm.
+        initializer_range: Standard deviation of the initial weights.
+        attention_chunk_size: Query rows per attention block on packed batches with the eager or sdpa kernel: the
+            scores (and ALiBi bias) of a block are (heads, rows, length), so attention memory grows linearly with
+            the length. Every token still attends to its whole sequence.
+        head_pooling: How the sequence-prediction model pools a sequence: `"cls"` or `"mean"` (over real tokens).
+        classifier_dropout: Dropout of the prediction heads; `hidden_dropout` when unset.
+        contact_head_dim: Width of the bilinear form of the contact head, per label.
+        token_lengths: Bases covered by each token id (0 for tokens that cover none), used by the base-resolution
+            token and contact heads; the converters fill it from the tokenizer.
+        unk_token_id, pad_token_id, mask_token_id, cls_token_id, eos_token_id, bos_token_id: Special token ids.
+        tie_word_embeddings: Whether the masked-LM decoder shares the word embeddings.
+
+    Example:
+        >>> from multimolecule.models.configuration_utils import MultiMoleculeConfig
+        >>> config = MultiMoleculeConfig(hidden_size=64, attention_chunk_size=256)
+        >>> config.attention_chunk_size, config.head_pooling, config.mask_token_id
+        (256, 'cls', None)
+    """
+
+    vocab_size: int = 4096
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    hidden_act: str = "gelu"
+    hidden_dropout: float | int = 0.0
+    attention_dropout: float | int = 0.0
+    layer_norm_eps: float = 1e-12
+    initializer_range: float = 0.02
+    attention_chunk_size: int = DEFAULT_QUERY_CHUNK_SIZE
+    head_pooling: str = "cls"
+    classifier_dropout: float | int | None = None
+    contact_head_dim: int = 64
+    token_lengths: list[int] | None = None
+    unk_token_id: int | None = None
+    pad_token_id: int | None = None
+    mask_token_id: int | None = None
+    cls_token_id: int | None = None
+    eos_token_id: int | None = None
+    bos_token_id: int | None = None
+    tie_word_embeddings: bool = True
+
+    def __post_init__(self, **kwargs):
+        if self.attention_chunk_size < 1:
+            raise ValueError(f"attention_chunk_size must be at least 1, got {self.attention_chunk_size}")
+        if self.head_pooling not in ("cls", "mean"):
+            raise ValueError(f"head_pooling must be 'cls' or 'mean', got {self.head_pooling!r}")
+        super().__post_init__(**kwargs)
