@@ -192,11 +192,15 @@ class DnaBert2Model(DnaBert2PreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
     ) -> BaseModelOutputWithPooling:
-        r"""
-        input_ids: (batch, length) token ids.
-        attention_mask: (batch, length), 1 for tokens and 0 for padding; derived from the pad id when omitted.
-        token_type_ids: (batch, length) segment ids; zeros when omitted.
-        inputs_embeds: (batch, length, hidden) word embeddings to use instead of `input_ids`.
+        r"""Run the encoder (and the pooler, if the model has one).
+
+        Args:
+            input_ids: (batch, length) token ids.
+            attention_mask: (batch, length), 1 for tokens and 0 for padding; derived from the pad id when omitted.
+            token_type_ids: (batch, length) segment ids; zeros when omitted.
+            inputs_embeds: (batch, length, hidden) word embeddings to use instead of `input_ids`.
+            output_attentions: Also return the attention weights of every layer (runs the eager padded path).
+            output_hidden_states: Also return the embeddings and the output of every layer.
         """
         outputs = self.embed_and_encode(
             input_ids,

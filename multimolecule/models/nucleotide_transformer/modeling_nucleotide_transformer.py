@@ -216,13 +216,18 @@ class NucleotideTransformerModel(NucleotideTransformerPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
     ) -> BaseModelOutput:
-        r"""
-        input_ids: (batch, length) token ids.
-        attention_mask: (batch, length), 1 (or True) for tokens and 0 for padding; derived from the pad id when
-            omitted.
-        inputs_embeds: (batch, length, hidden) word embeddings to use instead of `input_ids`.
-        encoder_attention_mask: Accepted for compatibility with the original's model card; must equal
-            `attention_mask`, as the model has no cross-attention.
+        r"""Run the encoder.
+
+        Args:
+            input_ids: (batch, length) token ids.
+            attention_mask: (batch, length), 1 (or True) for tokens and 0 for padding; derived from the pad id when
+                omitted.
+            inputs_embeds: (batch, length, hidden) word embeddings to use instead of `input_ids`.
+            encoder_attention_mask: Accepted for compatibility with the original's model card; must equal
+                `attention_mask`, as the model has no cross-attention.
+            output_attentions: Also return the attention weights of every layer (runs the eager padded path).
+            output_hidden_states: Also return the hidden states, following the original's convention (the last one
+                is after the final LayerNorm).
         """
         if encoder_attention_mask is not None:
             mask = resolve_attention_mask(input_ids, attention_mask, inputs_embeds, self.config.pad_token_id)
