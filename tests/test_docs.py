@@ -3,7 +3,10 @@
 - ```python blocks run in one namespace per page, in page order (a block may use what an earlier one defined),
   with a fresh temporary directory of that page as the working directory.
 - ```bash blocks run through `bash -euo pipefail` in the same directory; `multimolecule` there is
-  `python -m multimolecule` of the code under test, and `python` is the interpreter running the tests.
+  `python -m multimolecule` of the code under test, and `python` is the interpreter running the tests. To spare
+  the interpreter's start-up (seconds, with torch and transformers), `multimolecule ...` and
+  `python -m multimolecule...` run in a fork of one process that imported them (tests/snippet_server.py);
+  `DOCS_SNIPPETS_FORK=0` runs each in a fresh interpreter instead.
 - ```console blocks: each `$ ` command (with its `\\` continuation lines) runs like a bash block; the output
   shown in the page is illustrative and is not compared.
 
@@ -28,6 +31,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,8 +45,19 @@ FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,})\s*(?P<language>[\w+-]*)")
 MARKER = re.compile(r"^\s*<!--\s*snippet:\s*(?P<kind>[\w-]+)\b(?P<argument>.*?)-->\s*$")
 MARKER_KINDS = ("skip", "substitute")
 
-# bash prelude: `multimolecule` is the package under test, whatever console script the environment has.
-BASH_PRELUDE = 'set -euo pipefail\nmultimolecule() { "$DOCS_PYTHON" -m multimolecule "$@"; }\n'
+SERVER = Path(__file__).with_name("snippet_server.py")
+# bash preludes: `multimolecule` is the package under test, whatever console script the environment has.
+FRESH_PRELUDE = 'set -euo pipefail\nmultimolecule() { "$DOCS_PYTHON" -m multimolecule "$@"; }\n'
+FORK_PRELUDE = """set -euo pipefail
+multimolecule() { "$DOCS_PYTHON" -S "$DOCS_SNIPPET_CLIENT" run multimolecule "$@"; }
+python() {
+    if [ "${1-}" = -m ] && [[ "${2-}" == multimolecule* ]]; then
+        local module=$2; shift 2; "$DOCS_PYTHON" -S "$DOCS_SNIPPET_CLIENT" run "$module" "$@"
+    else
+        command python "$@"
+    fi
+}
+"""
 
 
 @dataclass
@@ -127,13 +142,43 @@ def console_commands(source: str) -> str:
     return "\n".join(commands)
 
 
-def run_bash(script: str, cwd: Path, name: str) -> subprocess.CompletedProcess:
+@pytest.fixture(scope="module")
+def bash_env(tmp_path_factory):
+    """The environment of the bash snippets, and the prelude defining `multimolecule` there."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["DOCS_PYTHON"] = sys.executable
+    if os.environ.get("DOCS_SNIPPETS_FORK", "1") == "0":
+        yield env, FRESH_PRELUDE
+        return
+    directory = tempfile.mkdtemp(prefix="snippets-")  # short: socket paths are limited to ~100 characters
+    env["DOCS_SNIPPET_SERVER"], env["DOCS_SNIPPET_CLIENT"] = f"{directory}/socket", str(SERVER)
+    log = tmp_path_factory.mktemp("snippet-server") / "stderr.txt"
+    with open(log, "w") as stderr:
+        server = subprocess.Popen(
+            [sys.executable, str(SERVER), "serve", env["DOCS_SNIPPET_SERVER"]],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+    try:
+        if server.stdout.readline().strip() != "ready":
+            pytest.fail(f"the snippet server did not start:\n{log.read_text()[-3000:]}", pytrace=False)
+        yield env, FORK_PRELUDE
+    finally:
+        server.kill()
+        server.wait()
+        Path(env["DOCS_SNIPPET_SERVER"]).unlink(missing_ok=True)
+        os.rmdir(directory)
+
+
+def run_bash(script: str, cwd: Path, name: str, bash_env) -> subprocess.CompletedProcess:
+    env, prelude = bash_env
     result = subprocess.run(
-        ["bash", "-c", BASH_PRELUDE + script], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+        ["bash", "-c", prelude + script], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
     )
     if result.returncode != 0:
         pytest.fail(
@@ -152,7 +197,7 @@ class PageRun:
         self.namespace: dict = {"__name__": "__docs__"}
         self.done: dict[int, bool] = {}  # block index -> succeeded
 
-    def run_through(self, target: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    def run_through(self, target: int, monkeypatch: pytest.MonkeyPatch, bash_env) -> None:
         """Run every block up to `target` that has not run yet; earlier blocks run first, as a reader would."""
         monkeypatch.chdir(self.directory)
         for index, snippet in enumerate(self.snippets[: target + 1]):
@@ -167,7 +212,7 @@ class PageRun:
                 exec(code, self.namespace)  # noqa: S102
             else:
                 script = console_commands(source) if snippet.language == "console" else source
-                run_bash(script, self.directory, snippet.name)
+                run_bash(script, self.directory, snippet.name, bash_env)
             self.done[index] = True
 
 
@@ -184,10 +229,10 @@ def page_runs(tmp_path_factory) -> dict[Path, PageRun]:
 
 
 @pytest.mark.parametrize(("page", "index", "snippet"), SNIPPETS, ids=[snippet.name for _, _, snippet in SNIPPETS])
-def test_snippet_runs(page, index, snippet, page_runs, monkeypatch):
+def test_snippet_runs(page, index, snippet, page_runs, monkeypatch, bash_env):
     if snippet.skip:
         pytest.skip(snippet.skip)
-    page_runs[page].run_through(index, monkeypatch)
+    page_runs[page].run_through(index, monkeypatch, bash_env)
 
 
 def test_every_page_is_found():
@@ -213,7 +258,7 @@ def test_markers_are_parsed(tmp_path):
         parse_page(page)
 
 
-def test_readme_quick_start_commands(tmp_path):
+def test_readme_quick_start_commands(tmp_path, bash_env):
     """The quick start's install commands are not run here; its `multimolecule` commands are, as written."""
     quick_start = next(snippet for snippet in parse_page(ROOT / "README.md") if "python3 -m venv" in snippet.source)
     assert quick_start.skip, "the README's install commands must carry a skip marker"
@@ -221,7 +266,7 @@ def test_readme_quick_start_commands(tmp_path):
     assert [command.split()[1] for command in commands] == ["fill-mask", "embed"]
     example = str(ROOT / "multimolecule/demo/example.fasta")
     script = "\n".join(commands).replace("multimolecule/demo/example.fasta", example)
-    result = run_bash(script, tmp_path, "README.md quick start")
+    result = run_bash(script, tmp_path, "README.md quick start", bash_env)
     assert "first base:" in result.stdout
     from safetensors import safe_open
 
