@@ -33,7 +33,12 @@ class MultiMoleculeConfig(PretrainedConfig):
         contact_head_dim: Width of the bilinear form of the contact head, per label.
         token_lengths: Bases covered by each token id (0 for tokens that cover none), used by the base-resolution
             token and contact heads; the converters fill it from the tokenizer.
-        unk_token_id, pad_token_id, mask_token_id, cls_token_id, eos_token_id, bos_token_id: Special token ids.
+        unk_token_id: Id of the unknown token.
+        pad_token_id: Id of the padding token.
+        mask_token_id: Id of the mask token.
+        cls_token_id: Id of the token that starts a sequence.
+        eos_token_id: Id of the token that ends a sequence.
+        bos_token_id: Id of the beginning-of-sequence token.
         tie_word_embeddings: Whether the masked-LM decoder shares the word embeddings.
 
     Example:

@@ -29,8 +29,12 @@ class DnaBert2Config(MultiMoleculeConfig):
         contact_head_dim: Width of the bilinear form of the contact head, per label.
         token_lengths: Bases covered by each token id (0 for special tokens), used by the base-resolution
             token and contact heads; the converter fills it from the tokenizer.
-        unk_token_id, cls_token_id, eos_token_id, pad_token_id, mask_token_id: Special token ids; `bos_token_id`
-            is `<cls>` too.
+        unk_token_id: Id of `<unk>`.
+        cls_token_id: Id of `<cls>`.
+        bos_token_id: Id of `<cls>` too.
+        eos_token_id: Id of `<eos>`.
+        pad_token_id: Id of `<pad>`.
+        mask_token_id: Id of `<mask>`.
         tie_word_embeddings: Whether the MLM decoder shares the word embeddings (it does in DNABERT-2).
 
     Example:

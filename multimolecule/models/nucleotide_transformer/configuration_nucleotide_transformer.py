@@ -53,8 +53,12 @@ class NucleotideTransformerConfig(MultiMoleculeConfig):
         contact_head_dim: Width of the bilinear form of the contact head, per label.
         token_lengths: Bases covered by each token id, used by the base-resolution token and contact heads;
             the standard vocabulary's when `vocab_size` is 4107 and none is given.
-        unk_token_id, pad_token_id, mask_token_id, cls_token_id, eos_token_id, bos_token_id: Special token ids,
-            those of the standard vocabulary by default.
+        unk_token_id: Id of `<unk>` (the special token ids default to those of the standard vocabulary).
+        pad_token_id: Id of `<pad>`.
+        mask_token_id: Id of `<mask>`.
+        cls_token_id: Id of `<cls>`.
+        eos_token_id: Id of `<eos>`.
+        bos_token_id: Id of `<bos>`.
         tie_word_embeddings: Whether the MLM decoder shares the word embeddings (not in v2).
 
     Example:
