@@ -178,7 +178,13 @@ def bash_env(tmp_path_factory):
 def run_bash(script: str, cwd: Path, name: str, bash_env) -> subprocess.CompletedProcess:
     env, prelude = bash_env
     result = subprocess.run(
-        ["bash", "-c", prelude + script], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+        ["bash", "-c", prelude + script],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     if result.returncode != 0:
         pytest.fail(
