@@ -6,7 +6,10 @@
 - `info(model)`: what a checkpoint is.
 
 `model` is a directory, a Hugging Face Hub id, or a bundled demo (`"dnabert2-demo"`, the default, or
-`"nt-demo"`). Bad input raises `InputError` (or `ConversionError`) with a one-line message.
+`"nt-demo"`), in the multimolecule layout or as the original authors published it (`zhihan1996/DNABERT-2-117M`,
+`InstaDeepAI/nucleotide-transformer-v2-100m-multi-species`, or their downloaded directories): originals load
+as they are, through `multimolecule.from_pretrained`. Bad input raises `InputError` (or `ConversionError`) with a
+one-line message.
 """
 
 from __future__ import annotations
@@ -92,18 +95,18 @@ def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
 
 @lru_cache(maxsize=4)
 def load_model(model: str | None = None, device: str | None = "cpu", dtype: str | None = None):
-    """(masked-LM model in eval mode, tokenizer) for `model`; cached, so repeated calls are free."""
-    from transformers import AutoModelForMaskedLM, AutoTokenizer
+    """(masked-LM model in eval mode, tokenizer) for `model`, in our layout or an original one; cached, so
+    repeated calls are free."""
     from transformers.utils import logging
 
-    import multimolecule  # noqa: F401  registers our models with the Auto classes
+    from .models import from_pretrained, tokenizer_from_pretrained
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()
     path = resolve_model(model)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        network = AutoModelForMaskedLM.from_pretrained(path, dtype=resolve_dtype(dtype))
+        tokenizer = tokenizer_from_pretrained(path)
+        network = from_pretrained(path, task="fill-mask", dtype=resolve_dtype(dtype))
     except (OSError, ValueError, KeyError) as error:
         raise InputError(f"cannot load model {model or DEFAULT_MODEL}: {error}") from error
     return network.to(resolve_device(device)).eval(), tokenizer
@@ -484,9 +487,7 @@ def info(model: str | None = None) -> dict:
         >>> details["model_type"], details["num_hidden_layers"], details["hidden_size"]
         ('dnabert2', 4, 128)
     """
-    path = Path(resolve_model(model))
-    if not path.is_dir():
-        raise InputError(f"info needs a local directory or a demo name, got {model}")
+    path = Path(local_directory(resolve_model(model)))
     config = read_json_quietly(path / "config.json")
     if not config:
         raise InputError(f"{path}/config.json is missing or not valid JSON")
@@ -496,7 +497,7 @@ def info(model: str | None = None) -> dict:
     if original:
         try:
             details["model_type"] = detect_model(path)
-            details["format"] = "original checkpoint: convert it with `multimolecule convert`"
+            details["format"] = "original checkpoint: loads as it is; `multimolecule convert` writes a clean copy"
         except InputError:
             details["format"] = "not a multimolecule checkpoint"
     else:
@@ -517,6 +518,25 @@ def info(model: str | None = None) -> dict:
         details["held_out_accuracy"] = round(training["accuracy"], 4)
         details["baseline_accuracy"] = round(training["baseline_accuracy"], 4)
     return details
+
+
+def local_directory(model: str) -> str:
+    """`model` if it is a directory; for a Hub id, the local snapshot holding its `config.json` and tokenizer
+    files (fetched as transformers fetches them: cache, `HF_HUB_OFFLINE`), where the weights are read only if
+    they are already there."""
+    if Path(model).is_dir():
+        return model
+    from .loading import fetch
+
+    try:
+        config_path = fetch(model, "config.json", {})
+    except OSError as error:
+        raise InputError(f"cannot fetch {model}: {error}") from error
+    if config_path is None:
+        raise InputError(f"model not found: {model} (no config.json in the cache or on the Hub)")
+    for filename in ("tokenizer_config.json", "tokenizer.json", "vocab.txt"):
+        fetch(model, filename, {})
+    return str(Path(config_path).parent)
 
 
 def count_parameters(path: Path) -> int | None:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from .models.registry import MODELS
 
-MODEL_HELP = "model directory, Hub id, or bundled demo: dnabert2-demo (default), nt-demo"
+MODEL_HELP = "model directory or Hub id (ours or an original one), or bundled demo: dnabert2-demo (default), nt-demo"
 
 
 def build_parser() -> argparse.ArgumentParser:

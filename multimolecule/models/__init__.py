@@ -4,7 +4,7 @@ from . import dnabert2, nucleotide_transformer
 from .auto import AutoModelForContactPrediction, AutoModelForSequencePrediction, AutoModelForTokenPrediction
 from .dnabert2 import *  # noqa: F403
 from .nucleotide_transformer import *  # noqa: F403
-from .registry import MODELS, ModelPackage, register_model
+from .registry import MODELS, ModelPackage, from_pretrained, pipeline, register_model, tokenizer_from_pretrained
 
 register_model(
     ModelPackage(
@@ -39,7 +39,10 @@ __all__ = [
     "AutoModelForSequencePrediction",
     "AutoModelForTokenPrediction",
     "ModelPackage",
+    "from_pretrained",
+    "pipeline",
     "register_model",
+    "tokenizer_from_pretrained",
     *dnabert2.__all__,
     *nucleotide_transformer.__all__,
 ]

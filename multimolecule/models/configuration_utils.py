@@ -6,8 +6,11 @@ own fields and re-declares the defaults it changes.
 
 from __future__ import annotations
 
+import os
+
 from transformers import PretrainedConfig
 
+from .. import loading
 from ..modules.packing import DEFAULT_QUERY_CHUNK_SIZE
 
 
@@ -70,6 +73,14 @@ class MultiMoleculeConfig(PretrainedConfig):
     eos_token_id: int | None = None
     bos_token_id: int | None = None
     tie_word_embeddings: bool = True
+
+    @classmethod
+    def get_config_dict(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> tuple[dict, dict]:
+        """transformers' `get_config_dict`, which also takes a bundled demo name and converts an original
+        `config.json` (see `multimolecule.loading`), so that `from_pretrained` reads both."""
+        name = loading.resolve_name(pretrained_model_name_or_path)
+        config_dict, unused_kwargs = super().get_config_dict(name, **kwargs)
+        return loading.config_dict_for(cls, name, config_dict, kwargs), unused_kwargs
 
     def __post_init__(self, **kwargs):
         if self.attention_chunk_size < 1:

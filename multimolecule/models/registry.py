@@ -23,6 +23,7 @@ from types import ModuleType
 from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 from ..conversion import ConversionReport
+from ..loading import CheckpointError, OriginalLayout, describe, fetch_json, find_layout, register_layout, resolve_name
 from .auto import register
 
 
@@ -72,6 +73,11 @@ class ModelPackage:
         """Whether `path` holds an original checkpoint of this model (never raises)."""
         return self.converter.detect(Path(path))
 
+    @property
+    def original_layout(self) -> OriginalLayout | None:
+        """How `from_pretrained` loads the original PyTorch layout as it is (the converter's `ORIGINAL_LAYOUT`)."""
+        return getattr(self.converter, "ORIGINAL_LAYOUT", None)
+
 
 MODELS: dict[str, ModelPackage] = {}
 
@@ -79,6 +85,8 @@ MODELS: dict[str, ModelPackage] = {}
 def register_model(package: ModelPackage) -> ModelPackage:
     """Add a model package to `MODELS` and its classes to the transformers Auto classes and ours."""
     register(package.config, package.tokenizer, **package.model_classes)
+    if package.original_layout is not None:
+        register_layout(package.original_layout)
     MODELS[package.name] = package
     return package
 
@@ -103,3 +111,82 @@ def detect_model_type(path: str | os.PathLike) -> str | None:
         True
     """
     return next((name for name, package in MODELS.items() if package.detect(path)), None)
+
+
+# Task names (transformers' pipeline tasks where one exists, and ours) -> the role of the model class.
+TASKS = {
+    "feature-extraction": "model",
+    "fill-mask": "masked_lm",
+    "pretraining": "pretraining",
+    "text-classification": "sequence_prediction",
+    "sequence-prediction": "sequence_prediction",
+    "token-classification": "token_prediction",
+    "token-prediction": "token_prediction",
+    "contact-prediction": "contact_prediction",
+}
+
+
+def package_of(name_or_path: str | os.PathLike, **kwargs) -> ModelPackage:
+    """The package of a checkpoint (demo name, directory or Hub id), in our layout or an original one, read from
+    its `config.json`; `kwargs` are `from_pretrained`'s (`revision`, `token`, ...)."""
+    name = resolve_name(name_or_path)
+    config = fetch_json(name, "config.json", kwargs)
+    if config is None:
+        raise CheckpointError(f"{name_or_path} has no config.json: not a model directory, a Hub id or a demo name")
+    if config.get("model_type") in MODELS:
+        return MODELS[config["model_type"]]
+    layout = find_layout(config)
+    if layout is None:
+        raise CheckpointError(f"{name_or_path} holds {describe(config)}; multimolecule loads {', '.join(MODELS)}")
+    return MODELS[layout.model_type]
+
+
+def from_pretrained(name_or_path: str | os.PathLike, task: str = "feature-extraction", **kwargs) -> PreTrainedModel:
+    """The model for `task` of the checkpoint `name_or_path`, whichever family and layout it is in.
+
+    `name_or_path` is a demo name (`"dnabert2-demo"`, `"nt-demo"`), a directory or a Hub id, in our layout or as
+    the original authors published it (`zhihan1996/DNABERT-2-117M`, `InstaDeepAI/nucleotide-transformer-v2-*`).
+    `task` is one of `TASKS`: `"feature-extraction"` (the encoder), `"fill-mask"`, `"pretraining"`,
+    `"sequence-prediction"`, `"token-prediction"`, `"contact-prediction"` (or transformers' names
+    `"text-classification"` / `"token-classification"`). Other keyword arguments go to the class's
+    `from_pretrained` (`revision`, `token`, `dtype`, `num_labels`, ...).
+
+    Example:
+        >>> import multimolecule
+        >>> model = multimolecule.from_pretrained("nt-demo", task="fill-mask")
+        >>> type(model).__name__
+        'NucleotideTransformerForMaskedLM'
+    """
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+    model_class = package_of(name_or_path, **kwargs).model_classes[TASKS[task]]
+    return model_class.from_pretrained(name_or_path, **kwargs)
+
+
+def tokenizer_from_pretrained(name_or_path: str | os.PathLike, **kwargs) -> PreTrainedTokenizerBase:
+    """The tokenizer of the checkpoint `name_or_path` (as for `from_pretrained`), built from the original files
+    where the checkpoint is an original one.
+
+    Example:
+        >>> import multimolecule
+        >>> multimolecule.tokenizer_from_pretrained("dnabert2-demo")("ACGT")["input_ids"]
+        [1, 32, 8, 2]
+    """
+    return package_of(name_or_path, **kwargs).tokenizer.from_pretrained(name_or_path, **kwargs)
+
+
+def pipeline(task: str, model: str | os.PathLike | PreTrainedModel, tokenizer=None, **kwargs):
+    """transformers' `pipeline` for any checkpoint `from_pretrained` reads, originals and demo names included.
+
+    Example:
+        >>> import multimolecule
+        >>> predictor = multimolecule.pipeline("fill-mask", model="dnabert2-demo")
+        >>> len(predictor("ACGTACGT<mask>ACGT", top_k=3))
+        3
+    """
+    from transformers import pipeline as transformers_pipeline
+
+    if isinstance(model, (str, os.PathLike)):
+        tokenizer = tokenizer if tokenizer is not None else tokenizer_from_pretrained(model)
+        model = from_pretrained(model, task=task) if task in TASKS else model
+    return transformers_pipeline(task, model=model, tokenizer=tokenizer, **kwargs)

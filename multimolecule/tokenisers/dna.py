@@ -10,8 +10,13 @@ Every DNA tokenizer here
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+
 from tokenizers import Regex, decoders, normalizers
 from transformers import PreTrainedTokenizerFast
+
+from ..loading import DOWNLOAD_KWARGS, fetch, fetch_json, resolve_name
 
 
 def dna_normalizer() -> normalizers.Normalizer:
@@ -48,6 +53,33 @@ class DnaTokenizerFast(PreTrainedTokenizerFast):
         for token, index in vocab.items():
             lengths[index] = 0 if token in special else 1 if token in one_base else len(token)
         return lengths
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *init_inputs, **kwargs):
+        """Also loads a bundled demo name, and an original checkpoint's tokenizer files (a directory or Hub id whose
+        `tokenizer_config.json` names another class), converted as the model's converter converts them."""
+        name = resolve_name(pretrained_model_name_or_path)
+        if not os.path.isfile(name):
+            tokenizer_config = fetch_json(name, "tokenizer_config.json", kwargs) or {}
+            if tokenizer_config.get("tokenizer_class") != cls.__name__:
+                init_kwargs = {
+                    key: value
+                    for key, value in kwargs.items()
+                    if key not in DOWNLOAD_KWARGS
+                    and key not in ("trust_remote_code", "use_fast")
+                    and not key.startswith("_")
+                }
+                init_kwargs.setdefault("name_or_path", name)
+                original = cls.from_original_files(lambda filename: fetch(name, filename, kwargs), **init_kwargs)
+                if original is not None:
+                    return original
+        return super().from_pretrained(name, *init_inputs, **kwargs)
+
+    @classmethod
+    def from_original_files(cls, fetch: Callable[[str], str | None], **kwargs) -> DnaTokenizerFast | None:
+        """Our tokenizer built from an original checkpoint's files (`fetch(filename)` gives a local path or None);
+        None when the files are not there. Subclasses say how."""
+        return None
 
     def batch_encode_plus(self, batch_text_or_text_pairs, **kwargs):
         """Encode a batch of texts; the same as calling the tokenizer on a list (kept for older code)."""

@@ -9,7 +9,7 @@ SRC holds `config.json`, `pytorch_model.bin` or `model.safetensors`, and `tokeni
 from __future__ import annotations
 
 import os
-import re
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -25,11 +25,13 @@ from ...conversion import (
     require_known,
     save_converted,
 )
+from ...loading import OriginalLayout
 from .configuration_dnabert2 import DnaBert2Config
 from .modeling_dnabert2 import DnaBert2ForPreTraining
 from .tokenization_dnabert2 import DnaBert2Tokenizer
 
-# Original key (regular expression) -> our key. Wqkv is split in convert_state_dict.
+# Original key (regular expression) -> our key. Used by the converter and, while loading an original directory, by
+# `from_pretrained` (see multimolecule/loading.py): this is the one place that knows the original names.
 RENAMES = [
     (r"bert\.embeddings\.LayerNorm\.", "model.embeddings.layer_norm."),
     (r"bert\.embeddings\.", "model.embeddings."),
@@ -45,8 +47,10 @@ RENAMES = [
     (r"cls\.predictions\.transform\.dense\.", "lm_head.transform.dense."),
     (r"cls\.predictions\.decoder\.bias$", "lm_head.bias"),
     (r"cls\.predictions\.decoder\.weight$", "lm_head.decoder.weight"),  # tied: checked by save_converted
+    (r"bert\.encoder\.layer\.(\d+)\.attention\.self\.Wqkv\.", r"model.encoder.layer.\1.attention.self.Wqkv."),
 ]
-WQKV = re.compile(r"bert\.encoder\.layer\.(\d+)\.attention\.self\.Wqkv\.(weight|bias)$")
+# Fused tensors (after renaming) -> the tensors they hold, stacked along dim 0: Wqkv rows are Q | K | V.
+SPLITS = {"attention.self.Wqkv": ("attention.self.query", "attention.self.key", "attention.self.value")}
 
 
 def is_original_config(config: dict) -> bool:
@@ -96,19 +100,41 @@ def convert_state_dict(original: dict[str, torch.Tensor]) -> dict[str, torch.Ten
     """Original `BertForMaskedLM` state dict -> ours. Unknown keys raise `ConversionError` with their names."""
     converted, unknown = {}, []
     for name, tensor in original.items():
-        if match := WQKV.match(name):
-            layer, kind = match.groups()
-            query, key, value = tensor.chunk(3, dim=0)  # rows are Q | K | V
-            prefix = f"model.encoder.layer.{layer}.attention.self"
-            converted.update(
-                {f"{prefix}.query.{kind}": query, f"{prefix}.key.{kind}": key, f"{prefix}.value.{kind}": value}
-            )
-        elif (new_name := rename(name, RENAMES)) is not None:
-            converted[new_name] = tensor
-        else:
+        new_name = rename(name, RENAMES)
+        if new_name is None:
             unknown.append(name)
+        else:
+            converted[new_name] = tensor
     require_known(unknown)
+    for name in list(converted):
+        for fused, parts in SPLITS.items():
+            if f".{fused}." in name:
+                tensor = converted.pop(name)
+                converted.update(zip((name.replace(fused, part) for part in parts), tensor.chunk(len(parts), dim=0)))
     return converted
+
+
+def original_token_lengths(tokenizer_path: str | os.PathLike) -> list[int]:
+    """Bases covered by each token id of an original `tokenizer.json` (what the base-resolution heads need)."""
+    return DnaBert2Tokenizer.from_original(tokenizer_path).token_lengths
+
+
+def read_config(original: dict, fetch: Callable[[str], str | None]) -> DnaBert2Config:
+    """Our config for an original `config.json` (parsed), with the token lengths of the `tokenizer.json` that
+    `fetch` finds beside it."""
+    tokenizer_path = fetch("tokenizer.json")
+    return convert_config(original, token_lengths=original_token_lengths(tokenizer_path) if tokenizer_path else None)
+
+
+# What `from_pretrained` needs to load an original directory or Hub repository as it is.
+ORIGINAL_LAYOUT = OriginalLayout(
+    name="DNABERT-2 remote-code (zhihan1996/DNABERT-2-117M)",
+    model_type=DnaBert2Config.model_type,
+    matches=is_original_config,
+    convert_config=read_config,
+    rename=lambda name, config: rename(name, RENAMES),
+    splits=SPLITS,
+)
 
 
 def convert_checkpoint(checkpoint_path: str | os.PathLike, output_path: str | os.PathLike) -> ConversionReport:

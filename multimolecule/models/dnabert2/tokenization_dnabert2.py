@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 
 from tokenizers import Tokenizer, processors
 
@@ -71,3 +72,9 @@ class DnaBert2Tokenizer(DnaTokenizerFast):
             "mask_token": "<mask>",
         }
         return cls(tokenizer_object=convert_tokenizer(original), **{**special_tokens, **kwargs})
+
+    @classmethod
+    def from_original_files(cls, fetch: Callable[[str], str | None], **kwargs) -> DnaBert2Tokenizer | None:
+        """Build from the original `tokenizer.json` that `fetch` finds; None without one."""
+        path = fetch("tokenizer.json")
+        return cls.from_original(path, **kwargs) if path is not None else None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -33,6 +34,7 @@ from ...conversion import (
     require_known,
     save_converted,
 )
+from ...loading import OriginalLayout
 from .configuration_nucleotide_transformer import NucleotideTransformerConfig
 from .modeling_nucleotide_transformer import NucleotideTransformerForPreTraining
 from .tokenization_nucleotide_transformer import (
@@ -150,25 +152,55 @@ def convert_config(original: dict) -> NucleotideTransformerConfig:
         raise ConversionError(f"cannot read the config: {error!r}") from error
 
 
+def legacy_name(name: str) -> str:
+    """`name` with transformers' legacy LayerNorm `gamma` / `beta` spelled `weight` / `bias`."""
+    for pattern, replacement in LEGACY_NAMES:
+        name = re.sub(pattern, replacement, name)
+    return name
+
+
+def is_unused(name: str, config: NucleotideTransformerConfig) -> bool:
+    """Whether the original tensor `name` is one the originals store but never use (dropped, not an error)."""
+    unused = UNUSED + ([UNUSED_WITH_ROTARY] if config.position_embedding_type == "rotary" else [])
+    return any(re.search(pattern, name) for pattern in unused)
+
+
 def convert_state_dict(
     original: dict[str, torch.Tensor], config: NucleotideTransformerConfig
 ) -> tuple[dict[str, torch.Tensor], list[str]]:
     """ESM-layout state dict -> ours and the names of the unused tensors dropped. Unknown keys raise."""
-    unused = UNUSED + ([UNUSED_WITH_ROTARY] if config.position_embedding_type == "rotary" else [])
     converted, dropped, unknown = {}, [], []
     for name, tensor in original.items():
-        for pattern, replacement in LEGACY_NAMES:
-            name = re.sub(pattern, replacement, name)
-        if any(re.search(pattern, name) for pattern in unused):
+        name = legacy_name(name)
+        if is_unused(name, config):
             dropped.append(name)
-            continue
-        new_name = rename(name, RENAMES)
-        if new_name is None:
+        elif (new_name := rename(name, RENAMES)) is None:
             unknown.append(name)
         else:
             converted[new_name] = tensor
     require_known(unknown)
     return converted, sorted(dropped)
+
+
+def read_config(original: dict, fetch: Callable[[str], str | None]) -> NucleotideTransformerConfig:
+    """Our config for an original `config.json` (parsed), with the token lengths of the `vocab.txt` that `fetch`
+    finds beside it (the standard vocabulary's without one)."""
+    config = convert_config(original)
+    vocab_path = fetch("vocab.txt")
+    if vocab_path is not None:
+        config.token_lengths = NucleotideTransformerTokenizer.from_vocab(vocab_path).token_lengths
+    return config
+
+
+# What `from_pretrained` needs to load an original directory or Hub repository (PyTorch layout) as it is.
+ORIGINAL_LAYOUT = OriginalLayout(
+    name="Nucleotide Transformer (InstaDeep ESM layout)",
+    model_type=NucleotideTransformerConfig.model_type,
+    matches=is_original_config,
+    convert_config=read_config,
+    rename=lambda name, config: rename(legacy_name(name), RENAMES),
+    unused=lambda name, config: is_unused(legacy_name(name), config),
+)
 
 
 def convert_jax_config(hyperparams: dict, tokenizer: NucleotideTransformerTokenizer) -> NucleotideTransformerConfig:
@@ -258,6 +290,12 @@ def read_pytorch(checkpoint_path: Path) -> Original:
     return config, tokenizer, state_dict, dropped
 
 
+def fit_max_length(tokenizer: NucleotideTransformerTokenizer, config: NucleotideTransformerConfig) -> None:
+    """Cap `model_max_length` where learned positions (v1) end; they start at `pad_token_id + 1`."""
+    if config.position_embedding_type == "absolute":
+        tokenizer.model_max_length = min(MODEL_MAX_LENGTH, config.max_position_embeddings - config.pad_token_id - 1)
+
+
 def read_jax(jax_path: Path) -> Original:
     """Config, tokenizer, converted state dict and (no) dropped tensor names of a `jax_model/` directory."""
     hyperparams = read_json(jax_path / "hyperparams.json")
@@ -274,8 +312,7 @@ def convert_checkpoint(checkpoint_path: str | os.PathLike, output_path: str | os
         if getattr(config, name) != tokenizer.convert_tokens_to_ids(token):
             raise ConversionError(f"config {name}={getattr(config, name)} but {token} has another id in the vocabulary")
 
-    if config.position_embedding_type == "absolute":  # learned positions start at pad_token_id + 1
-        tokenizer.model_max_length = min(MODEL_MAX_LENGTH, config.max_position_embeddings - config.pad_token_id - 1)
+    fit_max_length(tokenizer, config)
     model = NucleotideTransformerForPreTraining(config)
     save_converted(model, tokenizer, state_dict, output_path, "Nucleotide Transformer", str(checkpoint_path), USAGE)
     return ConversionReport(Path(output_path), NucleotideTransformerConfig.model_type, layout, dropped)

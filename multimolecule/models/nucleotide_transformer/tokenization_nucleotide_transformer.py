@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
+from collections.abc import Callable
 
 import numpy as np
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
@@ -187,3 +189,21 @@ class NucleotideTransformerTokenizer(DnaTokenizerFast):
     def standard(cls, k: int = 6, **kwargs) -> NucleotideTransformerTokenizer:
         """Build the standard vocabulary (4107 tokens for k = 6) without any file."""
         return cls.from_vocabulary(standard_vocabulary(k), **kwargs)
+
+    @classmethod
+    def from_original_files(cls, fetch: Callable[[str], str | None], **kwargs) -> NucleotideTransformerTokenizer | None:
+        """Build from the original `vocab.txt` that `fetch` finds (None without one), with the `model_max_length`
+        the converter gives it for the `config.json` beside it."""
+        from .convert_checkpoint import convert_config, fit_max_length, is_original_config
+
+        vocab_path = fetch("vocab.txt")
+        if vocab_path is None:
+            return None
+        tokenizer = cls.from_vocab(vocab_path, **kwargs)
+        config_path = fetch("config.json")
+        if config_path is not None:
+            with open(config_path) as file:
+                original = json.load(file)
+            if is_original_config(original):
+                fit_max_length(tokenizer, convert_config(original))
+        return tokenizer
