@@ -94,8 +94,9 @@ def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
 
 
 @lru_cache(maxsize=4)
-def load_model(model: str | None = None, device: str | None = "cpu", dtype: str | None = None):
-    """(masked-LM model in eval mode, tokenizer) for `model`, in our layout or an original one; cached, so
+def load_model(model: str | None = None, device: str | None = "cpu", dtype: str | None = None, task: str = "fill-mask"):
+    """(model in eval mode, tokenizer) for `model`, in our layout or an original one: with its masked-LM head
+    for `task="fill-mask"`, the encoder alone (`AutoModel`'s class) for `"feature-extraction"`; cached, so
     repeated calls are free."""
     from transformers.utils import logging
 
@@ -106,7 +107,7 @@ def load_model(model: str | None = None, device: str | None = "cpu", dtype: str 
     path = resolve_model(model)
     try:
         tokenizer = tokenizer_from_pretrained(path)
-        network = from_pretrained(path, task="fill-mask", dtype=resolve_dtype(dtype))
+        network = from_pretrained(path, task=task, dtype=resolve_dtype(dtype))
     except (OSError, ValueError, KeyError) as error:
         raise InputError(f"cannot load model {model or DEFAULT_MODEL}: {error}") from error
     return network.to(resolve_device(device)).eval(), tokenizer
@@ -286,15 +287,14 @@ def embed(
     if output is not None:
         check_output(output, per_base)
     records = as_records(inputs)
-    network, tokenizer = load_model(model, device, dtype)
-    encoder = network.base_model
-    lengths = token_lengths(network, tokenizer)
+    encoder, tokenizer = load_model(model, device, dtype, task="feature-extraction")
+    lengths = token_lengths(encoder, tokenizer)
     template = special_template(tokenizer)
-    body = max_tokens(tokenizer, network.config) - len(template[0]) - len(template[1])
+    body = max_tokens(tokenizer, encoder.config) - len(template[0]) - len(template[1])
     names, sequences = list(records), list(records.values())
     strands = [sequences, [revcomp(s) for s in sequences]] if reverse_complement else [sequences]
 
-    pooled = torch.zeros(len(strands), len(sequences), network.config.hidden_size)
+    pooled = torch.zeros(len(strands), len(sequences), encoder.config.hidden_size)
     bases = [[None] * len(sequences) for _ in strands] if per_base else None
     order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i]))  # longest first: fail fast on memory
     bar = progress_bar(sum(map(len, sequences)), progress)

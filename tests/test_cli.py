@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
 import re
 import shutil
@@ -20,8 +21,8 @@ from multimolecule import api
 from multimolecule.cli import main
 from multimolecule.demo import EXAMPLE_FASTA, demo_model_path
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-DNABERT2_FIXTURE = SHARED / "fixtures" / "dnabert2" / "tiny_a"
+from .conftest import fixture_dir
+
 DEMOS = [
     pytest.param(name, marks=pytest.mark.skipif(not (demo_model_path(name) / "config.json").is_file(), reason="absent"))
     for name in ("dnabert2-demo", "nt-demo")
@@ -191,22 +192,6 @@ def test_missing_model_directory_subprocess(tmp_path):
 # ------------------------------------------------------------------------------------------- convert, info
 
 
-@pytest.mark.skipif(not DNABERT2_FIXTURE.is_dir(), reason="../shared fixtures absent")
-def test_convert_detects_dnabert2_and_info(capsys, tmp_path):
-    assert api.detect_model(DNABERT2_FIXTURE) == "dnabert2"
-    output = tmp_path / "converted"
-    code, out, err = run(capsys, "convert", str(DNABERT2_FIXTURE), str(output))
-    assert code == 0, err
-    assert (output / "config.json").is_file() and (output / "model.safetensors").is_file()
-    assert_one_line_error(*run(capsys, "convert", str(DNABERT2_FIXTURE), str(output))[::2], "exists")
-    code, out, _ = run(capsys, "info", str(output), "--json")
-    details = json.loads(out)
-    assert details["model_type"] == "dnabert2" and details["vocab_size"] == 4096 and details["num_hidden_layers"] == 2
-    assert details["parameters"] > 0
-    code, out, _ = run(capsys, "info", str(DNABERT2_FIXTURE))
-    assert code == 0 and "original checkpoint" in out
-
-
 def test_convert_errors(capsys, tmp_path):
     assert_one_line_error(*run(capsys, "convert", str(tmp_path / "missing"), str(tmp_path / "out"))[::2], "not found")
     (tmp_path / "unknown").mkdir()
@@ -224,18 +209,16 @@ def test_info_demo(capsys, model):
     assert 0 <= details["baseline_accuracy"] <= 1 and 0 <= details["held_out_accuracy"] <= 1
 
 
-NT_FIXTURE = SHARED / "fixtures" / "nucleotide_transformer" / "nt_v2_tiny_a"
-
-
 def nucleotide_transformer_layout(layout: str, root: Path) -> Path:
     """The NT fixture as InstaDeep publishes it on the Hub (`hf`), its `jax_model/` folder, a repository holding
     only `jax_model/`, or a v1-style native transformers ESM checkpoint (random weights) with its vocabulary."""
+    fixture = fixture_dir("nucleotide_transformer", "nt_v2_tiny_a")
     if layout == "hf":
-        return NT_FIXTURE
+        return fixture
     if layout == "jax":
-        return NT_FIXTURE / "jax_model"
+        return fixture / "jax_model"
     if layout == "jax-repository":
-        shutil.copytree(NT_FIXTURE / "jax_model", root / "repository" / "jax_model")
+        shutil.copytree(fixture / "jax_model", root / "repository" / "jax_model")
         return root / "repository"
     from transformers import EsmConfig, EsmForMaskedLM
 
@@ -244,11 +227,10 @@ def nucleotide_transformer_layout(layout: str, root: Path) -> Path:
         max_position_embeddings=66, position_embedding_type="absolute", pad_token_id=1, mask_token_id=2,
     )  # fmt: skip
     EsmForMaskedLM(config).save_pretrained(root / "esm")
-    shutil.copy(NT_FIXTURE / "vocab.txt", root / "esm" / "vocab.txt")
+    shutil.copy(fixture / "vocab.txt", root / "esm" / "vocab.txt")
     return root / "esm"
 
 
-@pytest.mark.skipif(not NT_FIXTURE.is_dir(), reason="../shared fixtures absent")
 @pytest.mark.parametrize(
     "layout, reported", [("hf", "pytorch"), ("jax", "jax"), ("jax-repository", "jax"), ("esm", "pytorch")]
 )
@@ -262,3 +244,33 @@ def test_convert_nucleotide_transformer_layouts(capsys, tmp_path, layout, report
     assert details["model_type"] == "nucleotide_transformer" and details["format"] == "multimolecule"
     network, tokenizer = api.load_model(str(tmp_path / "out"))
     assert network(**tokenizer("ACGTACGTACGT", return_tensors="pt")).logits.shape[-1] == len(tokenizer)
+
+
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_missing_shared_fixtures_are_counted_or_fail_in_ci(tmp_path, ci):
+    """A clone without ../shared: the run ends with one line counting the skipped tests, or fails with CI set."""
+    tests = tmp_path / "clone" / "tests"
+    tests.mkdir(parents=True)
+    shutil.copy(Path(__file__).with_name("conftest.py"), tests / "conftest.py")
+    (tests / "__init__.py").touch()
+    (tests / "test_parity.py").write_text(
+        "from .conftest import fixture_dir\n\n"
+        "def test_one():\n    fixture_dir('dnabert2', 'tiny_a')\n\n"
+        "def test_two():\n    fixture_dir('nucleotide_transformer', 'nt_v2_tiny_a')\n\n"
+        "def test_plain():\n    pass\n"
+    )
+    environment = {key: value for key, value in os.environ.items() if key != "CI"} | {"CI": ci}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=tests.parent,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    if ci:
+        assert result.returncode == 1 and "2 failed, 1 passed" in result.stdout
+        assert "CI is set, so the comparison with the originals cannot be skipped" in result.stdout
+    else:
+        assert result.returncode == 0 and "1 passed, 2 skipped" in result.stdout
+        lines = [line for line in result.stdout.splitlines() if "tests against the original implementations" in line]
+        assert len(lines) == 1 and lines[0].startswith("2 tests against the original implementations were skipped")

@@ -13,45 +13,23 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import (
     AutoConfig,
-    AutoModel,
-    AutoModelForMaskedLM,
-    AutoModelForPreTraining,
-    AutoModelForSequenceClassification,
-    AutoModelForTokenClassification,
-    AutoTokenizer,
-    pipeline,
 )
 
 from multimolecule import (
-    AutoModelForContactPrediction,
-    AutoModelForSequencePrediction,
-    AutoModelForTokenPrediction,
     DnaBert2Config,
-    DnaBert2ForContactPrediction,
     DnaBert2ForMaskedLM,
     DnaBert2ForPreTraining,
-    DnaBert2ForSequencePrediction,
-    DnaBert2ForTokenPrediction,
     DnaBert2Model,
     DnaBert2Tokenizer,
 )
 from multimolecule.conversion import ConversionError
-from multimolecule.models.dnabert2.convert_checkpoint import convert_checkpoint, main
+from multimolecule.models.dnabert2.convert_checkpoint import convert_checkpoint
 from multimolecule.modules import alibi_slopes
 
-from .conftest import SHARED, fixture_dir
+from .conftest import fixture_dir, masked_max_diff, shared_path
 
+FIXTURE = ("dnabert2", "tiny_a")  # under ../shared/fixtures, for the `original` and `reference` fixtures
 HIDDEN_ATOL, LOGITS_ATOL, LOSS_ATOL = 1e-4, 5e-4, 1e-4
-
-
-@pytest.fixture(scope="module")
-def original() -> Path:
-    return fixture_dir("dnabert2", "tiny_a")
-
-
-@pytest.fixture(scope="module")
-def reference(original) -> dict[str, torch.Tensor]:
-    return load_file(original / "reference.safetensors")
 
 
 @pytest.fixture(scope="module")
@@ -62,15 +40,6 @@ def probes(original) -> dict:
 @pytest.fixture(scope="module")
 def converted(original, tmp_path_factory) -> Path:
     return convert_checkpoint(original, tmp_path_factory.mktemp("dnabert2") / "tiny_a").output_path
-
-
-@pytest.fixture(scope="module")
-def tokenizer(converted) -> DnaBert2Tokenizer:
-    return AutoTokenizer.from_pretrained(converted)
-
-
-def masked_max_diff(actual: torch.Tensor, expected: torch.Tensor, mask: torch.Tensor) -> float:
-    return (actual - expected)[mask.bool()].abs().max().item()
 
 
 # Tokenizer
@@ -136,52 +105,13 @@ def test_config_defaults_are_117m():
     assert DnaBert2Config().position_embedding_type == "alibi"
 
 
-def test_auto_classes_are_registered(converted):
-    expected = {
-        AutoModel: DnaBert2Model,
-        AutoModelForMaskedLM: DnaBert2ForMaskedLM,
-        AutoModelForPreTraining: DnaBert2ForPreTraining,
-        AutoModelForSequenceClassification: DnaBert2ForSequencePrediction,
-        AutoModelForTokenClassification: DnaBert2ForTokenPrediction,
-        AutoModelForSequencePrediction: DnaBert2ForSequencePrediction,
-        AutoModelForTokenPrediction: DnaBert2ForTokenPrediction,
-        AutoModelForContactPrediction: DnaBert2ForContactPrediction,
-    }
-    for auto_class, model_class in expected.items():
-        assert type(auto_class.from_pretrained(converted)) is model_class
-    assert isinstance(AutoConfig.from_pretrained(converted), DnaBert2Config)
-
-
-def test_registration_tolerates_a_same_named_model():
-    from multimolecule.models.registry import get_model, register_model
-
-    register_model(get_model("dnabert2"))  # as if transformers already shipped a "dnabert2": must not raise
-    assert type(AutoModel.from_config(DnaBert2Config(num_hidden_layers=1))) is DnaBert2Model
-
-
 def test_converter_output(converted):
-    assert sorted(p.name for p in converted.iterdir()) == [
-        "README.md",
-        "config.json",
-        "model.safetensors",
-        "tokenizer.json",
-        "tokenizer_config.json",
-    ]
     config = json.loads((converted / "config.json").read_text())
     assert config["model_type"] == "dnabert2" and config["position_embedding_type"] == "alibi"
     keys = set(load_file(converted / "model.safetensors"))
     assert "model.encoder.layer.0.attention.self.query.weight" in keys
     assert "model.encoder.layer.1.mlp.up_proj.weight" in keys
     assert not any("Wqkv" in key or "LayerNorm" in key for key in keys)
-
-
-def test_converter_command_line(original, tmp_path, capsys):
-    main(["--checkpoint-path", str(original), "--output-path", str(tmp_path / "out")])
-    assert (tmp_path / "out" / "model.safetensors").is_file()
-    with pytest.raises(SystemExit) as error:
-        main(["--checkpoint-path", str(tmp_path / "nowhere"), "--output-path", str(tmp_path / "bad")])
-    assert error.value.code == 1 and "not a directory" in capsys.readouterr().err
-    assert not (tmp_path / "bad").exists()
 
 
 @pytest.fixture
@@ -234,15 +164,6 @@ def test_converter_rejects_another_model(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_save_pretrained_round_trip(converted, tmp_path, reference):
-    model = DnaBert2ForMaskedLM.from_pretrained(converted).eval()
-    model.save_pretrained(tmp_path / "saved")
-    assert (tmp_path / "saved" / "model.safetensors").is_file()
-    reloaded = AutoModelForMaskedLM.from_pretrained(tmp_path / "saved").eval()
-    with torch.no_grad():
-        assert torch.equal(model(reference["input_ids"]).logits, reloaded(reference["input_ids"]).logits)
-
-
 # Parity with the original
 
 
@@ -264,16 +185,6 @@ def test_parity_padded_batch(converted, reference, attn_implementation, with_mas
         assert masked_max_diff(output.hidden_states[index + 1], reference[f"layer_{index}_output"], mask) < HIDDEN_ATOL
     assert masked_max_diff(output.hidden_states[-1], reference["last_hidden_state"], mask) < HIDDEN_ATOL
     assert masked_max_diff(output.logits, reference["mlm_logits"], mask) < LOGITS_ATOL
-
-
-@pytest.mark.parametrize("attn_implementation", ["eager", "sdpa"])
-def test_parity_each_sequence_alone(converted, reference, attn_implementation):
-    model = DnaBert2Model.from_pretrained(converted, attn_implementation=attn_implementation).eval()
-    for row, length in enumerate(reference["attention_mask"].sum(1).tolist()):
-        with torch.no_grad():
-            output = model(reference["input_ids"][row : row + 1, :length])
-        expected = reference["last_hidden_state"][row : row + 1, :length]
-        assert (output.last_hidden_state - expected).abs().max().item() < HIDDEN_ATOL
 
 
 def test_parity_alibi(converted, reference):
@@ -322,16 +233,6 @@ def test_any_length_and_shift_invariance(converted):
     assert (left_padded[:, 7:] - long).abs().max().item() < 1e-4
 
 
-def test_attentions_with_sdpa_fall_back_to_eager(converted, reference):
-    model = DnaBert2Model.from_pretrained(converted, attn_implementation="sdpa").eval()
-    with torch.no_grad():
-        output = model(reference["input_ids"], output_attentions=True)
-    assert len(output.attentions) == 2 and output.attentions[0].shape == (3, 4, 17, 17)
-    probabilities = output.attentions[0][1, :, 0]  # second sequence, first query
-    assert torch.allclose(probabilities.sum(-1), torch.ones(4))
-    assert probabilities[:, 8:].abs().max() == 0  # padded keys get no weight
-
-
 def test_return_dict_false_gives_tuple(converted, reference):
     model = DnaBert2Model.from_pretrained(converted).eval()
     with torch.no_grad():
@@ -350,130 +251,7 @@ def test_half_precision_runs(converted, reference, dtype):
     assert masked_max_diff(logits.float(), reference["mlm_logits"], mask) < 0.1 * scale  # half-precision rounding
 
 
-def test_gradient_checkpointing_gives_same_gradients(converted, reference):
-    def gradients(checkpointing: bool) -> torch.Tensor:
-        model = DnaBert2ForMaskedLM.from_pretrained(converted)
-        model.config.hidden_dropout = 0.0
-        if checkpointing:
-            model.gradient_checkpointing_enable()
-        model.train()
-        for module in model.modules():
-            if isinstance(module, torch.nn.Dropout):
-                module.p = 0.0
-        model(reference["input_ids"], labels=reference["mlm_labels"]).loss.backward()
-        return model.model.encoder.layer[0].attention.self.query.weight.grad
-
-    assert model_uses_checkpointing(converted)
-    assert torch.allclose(gradients(True), gradients(False), atol=1e-6)
-
-
-def model_uses_checkpointing(converted) -> bool:
-    model = DnaBert2ForMaskedLM.from_pretrained(converted)
-    model.gradient_checkpointing_enable()
-    return all(layer.gradient_checkpointing for layer in model.model.encoder.layer)
-
-
-def test_peft_friendly_module_names(converted):
-    modules = dict(DnaBert2Model.from_pretrained(converted).named_modules())
-    for name in (
-        "encoder.layer.0.attention.self.query",
-        "encoder.layer.0.attention.self.key",
-        "encoder.layer.0.attention.self.value",
-        "encoder.layer.0.attention.output.dense",
-        "encoder.layer.0.mlp.up_proj",
-        "encoder.layer.0.mlp.down_proj",
-    ):
-        assert isinstance(modules[name], torch.nn.Linear), name
-
-
-# Heads at base resolution
-
-
-def test_sequence_head_pooling(converted, tokenizer):
-    batch = tokenizer(["ACGTAGCATCGG", "TTGACAGC"], padding=True, return_tensors="pt")
-    for pooling in ("cls", "mean"):
-        model = DnaBert2ForSequencePrediction.from_pretrained(converted, head_pooling=pooling, num_labels=3).eval()
-        with torch.no_grad():
-            batched = model(**batch, labels=torch.tensor([0, 2])).logits
-            alone = model(**tokenizer(["TTGACAGC"], return_tensors="pt")).logits
-        assert batched.shape == (2, 3)
-        assert torch.allclose(batched[1], alone[0], atol=1e-5)  # padding does not leak into the pooled vector
-
-
-def test_sequence_head_problem_types(converted, tokenizer):
-    batch = tokenizer(["ACGTAGCATCGG", "TTGACAGC"], padding=True, return_tensors="pt")
-    regression = DnaBert2ForSequencePrediction.from_pretrained(converted, num_labels=1)
-    output = regression(**batch, labels=torch.tensor([0.5, -1.0]))
-    expected = torch.nn.functional.mse_loss(output.logits.squeeze(-1), torch.tensor([0.5, -1.0]))
-    assert regression.config.problem_type == "regression" and torch.allclose(output.loss, expected)
-    multi = DnaBert2ForSequencePrediction.from_pretrained(converted, num_labels=4)
-    labels = torch.tensor([[1.0, 0, 1, 0], [0, 0, 0, 1]])
-    output = multi(**batch, labels=labels)
-    expected = torch.nn.functional.binary_cross_entropy_with_logits(output.logits, labels)
-    assert multi.config.problem_type == "multi_label_classification" and torch.allclose(output.loss, expected)
-
-
-def test_token_head_has_one_output_per_base(converted, tokenizer):
-    model = DnaBert2ForTokenPrediction.from_pretrained(converted).eval()
-    texts = ["ACGTAGCATCGGATCTATCTATCGACACTTGG", "TTGACAGCTAGCTCAG"]
-    batch = tokenizer(texts, padding=True, return_tensors="pt")
-    assert batch["input_ids"].shape[1] < len(texts[0])  # fewer tokens than bases
-    labels = torch.full((2, len(texts[0])), -100)
-    labels[0] = torch.randint(2, (len(texts[0]),))
-    labels[1, : len(texts[1])] = torch.randint(2, (len(texts[1]),))
-    with torch.no_grad():
-        output = model(**batch, labels=labels)
-    assert output.logits.shape == (2, len(texts[0]), 2)
-    assert output.base_mask.sum(1).tolist() == [len(texts[0]), len(texts[1])]
-    # Each base takes the output of the token covering it: the bases of one token share their logits.
-    ids = batch["input_ids"][0].tolist()
-    first_token_length = len(tokenizer.convert_ids_to_tokens(ids[1]))
-    logits = output.logits[0]
-    assert all(torch.equal(logits[0], logits[i]) for i in range(first_token_length))
-    assert not torch.equal(logits[0], logits[first_token_length])
-    # Padding changes nothing.
-    with torch.no_grad():
-        alone = model(**tokenizer(texts[1], return_tensors="pt")).logits
-    assert torch.allclose(alone[0], output.logits[1, : len(texts[1])], atol=1e-5)
-
-
-def test_token_head_rejects_labels_of_wrong_length(converted, tokenizer):
-    model = DnaBert2ForTokenPrediction.from_pretrained(converted)
-    with pytest.raises(ValueError, match="16 bases"):
-        model(**tokenizer("ATCGATCGATCGATCG", return_tensors="pt"), labels=torch.zeros(15, dtype=torch.long))
-
-
-def test_token_head_needs_token_lengths():
-    model = DnaBert2ForTokenPrediction(DnaBert2Config(num_hidden_layers=1))
-    with pytest.raises(ValueError, match="token_lengths"):
-        model(torch.tensor([[1, 5, 2]]))
-
-
-def test_contact_head(converted, tokenizer):
-    model = DnaBert2ForContactPrediction.from_pretrained(converted, num_labels=1).eval()
-    text = "ATCGATCGATCGATCGAA"
-    labels = torch.rand(len(text), len(text))
-    output = model(**tokenizer(text, return_tensors="pt"), labels=labels)
-    assert output.logits.shape == (1, len(text), len(text), 1)
-    assert torch.allclose(output.logits, output.logits.transpose(1, 2))
-    assert torch.allclose(output.loss, torch.nn.functional.mse_loss(output.logits[0, ..., 0], labels))
-
-
-# Pipelines and the model card
-
-
-def test_fill_mask_pipeline(converted):
-    predictions = pipeline("fill-mask", model=str(converted))("ATCG<mask>TGCA")
-    assert len(predictions) == 5
-    for prediction in predictions:
-        assert re.fullmatch("ATCG[ACGT]+TGCA", prediction["sequence"]), prediction["sequence"]
-        assert prediction["sequence"] == "ATCG" + prediction["token_str"] + "TGCA"
-    assert predictions[0]["score"] >= predictions[-1]["score"]
-
-
-def test_feature_extraction_pipeline(converted, tokenizer):
-    features = pipeline("feature-extraction", model=str(converted))("ATCGATCGATCG", return_tensors=True)
-    assert features.shape == (1, len(tokenizer("ATCGATCGATCG")["input_ids"]), 64)
+# The model card
 
 
 def python_blocks(card: Path) -> list[str]:
@@ -481,9 +259,7 @@ def python_blocks(card: Path) -> list[str]:
 
 
 def test_model_card_runs_as_written(converted):
-    card = SHARED / "model-cards" / "dnabert2.md"
-    if not card.is_file():
-        pytest.skip("model card not found")
+    card = shared_path("model-cards", "dnabert2.md")
     blocks = python_blocks(card)
     assert len(blocks) == 5  # fill-mask, features, sequence, token, contact
     for block in blocks:

@@ -15,33 +15,19 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import (
     AutoConfig,
-    AutoModel,
-    AutoModelForMaskedLM,
-    AutoModelForPreTraining,
-    AutoModelForSequenceClassification,
-    AutoModelForTokenClassification,
     AutoTokenizer,
     EsmConfig,
     EsmForMaskedLM,
-    pipeline,
 )
 
-import multimolecule
 from multimolecule import (
-    AutoModelForContactPrediction,
-    AutoModelForSequencePrediction,
-    AutoModelForTokenPrediction,
     NucleotideTransformerConfig,
-    NucleotideTransformerForContactPrediction,
     NucleotideTransformerForMaskedLM,
     NucleotideTransformerForPreTraining,
-    NucleotideTransformerForSequencePrediction,
-    NucleotideTransformerForTokenPrediction,
     NucleotideTransformerModel,
     NucleotideTransformerTokenizer,
 )
 from multimolecule.conversion import ConversionError
-from multimolecule.models import nucleotide_transformer
 from multimolecule.models.nucleotide_transformer import (
     configuration_nucleotide_transformer,
     modeling_nucleotide_transformer,
@@ -53,24 +39,18 @@ from multimolecule.models.nucleotide_transformer.tokenization_nucleotide_transfo
     standard_vocabulary,
 )
 
-from .conftest import SHARED, fixture_dir
+from .conftest import fixture_dir, masked_max_diff, shared_path
 
+FIXTURE = (
+    "nucleotide_transformer",
+    "nt_v2_tiny_a",
+)  # under ../shared/fixtures: the `original`, `reference` and `tokenizer` fixtures
 HIDDEN_ATOL, LOGITS_ATOL = 1e-4, 5e-4
 BATCH = [
     "ATTTGCTGCTTAGTGGACGCGAGGATCTATGGCAGCCGTATGCGAGGTAACCTTTCGATC",
     "CGTTTTCCAGTTGGCCTGCCNTCTGTAGTC<mask>ATGGTGTA",
     "AAGTCAAATACTGGGCC",
 ]
-
-
-@pytest.fixture(scope="module")
-def original() -> Path:
-    return fixture_dir("nucleotide_transformer", "nt_v2_tiny_a")
-
-
-@pytest.fixture(scope="module")
-def reference(original) -> dict[str, torch.Tensor]:
-    return load_file(original / "reference.safetensors")
 
 
 @pytest.fixture(scope="module")
@@ -90,11 +70,6 @@ def conversions(original, tmp_path_factory) -> dict:
 @pytest.fixture(scope="module")
 def converted(conversions) -> Path:
     return conversions["pytorch"].output_path
-
-
-@pytest.fixture(scope="module")
-def tokenizer(converted) -> NucleotideTransformerTokenizer:
-    return AutoTokenizer.from_pretrained(converted)
 
 
 @pytest.fixture(scope="module")
@@ -131,10 +106,6 @@ def v1(original, tmp_path_factory) -> dict:
     with torch.no_grad():
         expected = model(**batch, output_hidden_states=True)
     return {"report": report, "batch": batch, "expected": expected}
-
-
-def masked_max_diff(actual: torch.Tensor, expected: torch.Tensor, mask: torch.Tensor) -> float:
-    return (actual - expected)[mask.bool()].abs().max().item()
 
 
 # Tokenizer
@@ -232,32 +203,7 @@ def test_docstring_examples_run():
         assert result.attempted > 0 and result.failed == 0, module.__name__
 
 
-def test_auto_classes_are_registered(converted):
-    expected = {
-        AutoModel: NucleotideTransformerModel,
-        AutoModelForMaskedLM: NucleotideTransformerForMaskedLM,
-        AutoModelForPreTraining: NucleotideTransformerForPreTraining,
-        AutoModelForSequenceClassification: NucleotideTransformerForSequencePrediction,
-        AutoModelForTokenClassification: NucleotideTransformerForTokenPrediction,
-        AutoModelForSequencePrediction: NucleotideTransformerForSequencePrediction,
-        AutoModelForTokenPrediction: NucleotideTransformerForTokenPrediction,
-        AutoModelForContactPrediction: NucleotideTransformerForContactPrediction,
-    }
-    for auto_class, model_class in expected.items():
-        assert type(auto_class.from_pretrained(converted)) is model_class
-    assert isinstance(AutoConfig.from_pretrained(converted), NucleotideTransformerConfig)
-    assert isinstance(AutoTokenizer.from_pretrained(converted), NucleotideTransformerTokenizer)
-    assert set(nucleotide_transformer.__all__) <= set(multimolecule.__all__)
-
-
 def test_converter_output(conversions, converted):
-    assert sorted(p.name for p in converted.iterdir()) == [
-        "README.md",
-        "config.json",
-        "model.safetensors",
-        "tokenizer.json",
-        "tokenizer_config.json",
-    ]
     config = json.loads((converted / "config.json").read_text())
     assert config["model_type"] == "nucleotide_transformer" and config["position_embedding_type"] == "rotary"
     keys = set(load_file(converted / "model.safetensors"))
@@ -355,16 +301,6 @@ def test_converter_lists_unknown_and_missing_tensors(broken_copy, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_save_pretrained_round_trip(converted, tmp_path, reference):
-    model = NucleotideTransformerForMaskedLM.from_pretrained(converted).eval()
-    assert model.lm_head.decoder.weight is not model.model.embeddings.word_embeddings.weight  # untied in v2
-    model.save_pretrained(tmp_path / "saved")
-    assert (tmp_path / "saved" / "model.safetensors").is_file()
-    reloaded = AutoModelForMaskedLM.from_pretrained(tmp_path / "saved").eval()
-    with torch.no_grad():
-        assert torch.equal(model(reference["input_ids"]).logits, reloaded(reference["input_ids"]).logits)
-
-
 # Parity with the originals
 
 
@@ -415,16 +351,6 @@ def test_hidden_states_follow_the_original_convention(converted, reference):
     assert masked_max_diff(output.hidden_states[-1], reference["layer_outputs.1"], mask) > 0.1  # not the raw output
 
 
-@pytest.mark.parametrize("attn_implementation", ["eager", "sdpa"])
-def test_parity_each_sequence_alone(converted, reference, attn_implementation):
-    model = NucleotideTransformerModel.from_pretrained(converted, attn_implementation=attn_implementation).eval()
-    for row, length in enumerate(reference["attention_mask"].sum(1).tolist()):
-        with torch.no_grad():
-            output = model(reference["input_ids"][row : row + 1, :length])
-        expected = reference["last_hidden_state"][row : row + 1, :length]
-        assert (output.last_hidden_state - expected).abs().max().item() < HIDDEN_ATOL
-
-
 def test_mlm_loss_ignores_minus_100(converted, reference):
     model = NucleotideTransformerForMaskedLM.from_pretrained(converted).eval()
     labels = torch.full_like(reference["input_ids"], -100)
@@ -449,18 +375,6 @@ def test_encoder_attention_mask_is_accepted_and_checked(converted, reference):
         model(reference["input_ids"], attention_mask=mask, encoder_attention_mask=torch.ones_like(mask))
 
 
-def test_attentions_with_sdpa_fall_back_to_eager(converted, reference):
-    model = NucleotideTransformerModel.from_pretrained(converted, attn_implementation="sdpa").eval()
-    length = reference["input_ids"].shape[1]
-    with torch.no_grad():
-        output = model(reference["input_ids"], output_attentions=True)
-    assert len(output.attentions) == 2 and output.attentions[0].shape == (3, 4, length, length)
-    real = int(reference["attention_mask"][2].sum())
-    probabilities = output.attentions[0][2, :, 0]  # shortest sequence, first query
-    assert torch.allclose(probabilities.sum(-1), torch.ones(4))
-    assert probabilities[:, real:].abs().max() == 0  # padded keys get no weight
-
-
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_half_precision_runs(converted, reference, dtype):
     model = NucleotideTransformerForMaskedLM.from_pretrained(converted, dtype=dtype).eval()
@@ -474,103 +388,7 @@ def test_half_precision_runs(converted, reference, dtype):
     assert masked_max_diff(logits.float(), reference["logits"], mask) < 0.1 * scale  # half-precision rounding
 
 
-def test_gradient_checkpointing_gives_same_gradients(converted, reference):
-    labels = torch.where(reference["attention_mask"].bool(), reference["input_ids"], -100)
-
-    def gradients(checkpointing: bool) -> torch.Tensor:
-        model = NucleotideTransformerForMaskedLM.from_pretrained(converted)
-        if checkpointing:
-            model.activation_checkpointing_enable()
-            assert all(layer.gradient_checkpointing for layer in model.model.encoder.layer)
-        model.train()
-        model(reference["input_ids"], labels=labels).loss.backward()
-        return model.model.encoder.layer[0].attention.self.query.weight.grad
-
-    assert torch.allclose(gradients(True), gradients(False), atol=1e-6)
-
-
-def test_peft_friendly_module_names(converted):
-    names = {name for name, _ in NucleotideTransformerForMaskedLM.from_pretrained(converted).named_modules()}
-    for name in (
-        "model.embeddings.word_embeddings",
-        "model.encoder.layer.0.attention.layer_norm",
-        "model.encoder.layer.0.attention.self.query",
-        "model.encoder.layer.0.attention.self.key",
-        "model.encoder.layer.0.attention.self.value",
-        "model.encoder.layer.0.attention.output.dense",
-        "model.encoder.layer.0.mlp.layer_norm",
-        "model.encoder.layer.0.mlp.up_proj",
-        "model.encoder.layer.0.mlp.down_proj",
-        "model.encoder.layer_norm",
-        "lm_head.transform.dense",
-        "lm_head.transform.layer_norm",
-        "lm_head.decoder",
-    ):
-        assert name in names, name
-
-
-# Heads at base resolution
-
-
-def test_sequence_head(converted, tokenizer):
-    batch = tokenizer(["ACGTAGCATCGGATCG", "TTGACAGC"], padding=True, return_tensors="pt")
-    for pooling in ("cls", "mean"):
-        model = NucleotideTransformerForSequencePrediction.from_pretrained(
-            converted, head_pooling=pooling, num_labels=3
-        ).eval()
-        with torch.no_grad():
-            batched = model(**batch, labels=torch.tensor([0, 2]))
-            alone = model(**tokenizer(["TTGACAGC"], return_tensors="pt")).logits
-        assert batched.logits.shape == (2, 3) and torch.isfinite(batched.loss)
-        assert torch.allclose(batched.logits[1], alone[0], atol=1e-5)
-
-
-def test_token_head_has_one_output_per_base(converted, tokenizer):
-    model = NucleotideTransformerForTokenPrediction.from_pretrained(converted).eval()
-    text = "ACGTAGCATCGGATCG"  # 16 bases: two 6-mers and four single bases
-    inputs = tokenizer(text, return_tensors="pt")
-    assert inputs["input_ids"].shape[1] == 7
-    with torch.no_grad():
-        output = model(**inputs, labels=torch.randint(2, (16,)))
-    assert output.logits.shape == (1, 16, 2) and torch.isfinite(output.loss)
-    logits = output.logits[0]
-    assert all(torch.equal(logits[0], logits[i]) for i in range(6))  # the six bases of the first 6-mer
-    assert not torch.equal(logits[0], logits[6])
-    texts = [text, "TTGACAGCT"]
-    labels = torch.full((2, 16), -100)
-    labels[0], labels[1, :9] = torch.randint(2, (16,)), torch.randint(2, (9,))
-    with torch.no_grad():
-        batched = model(**tokenizer(texts, padding=True, return_tensors="pt"), labels=labels)
-    assert batched.logits.shape == (2, 16, 2) and batched.base_mask.sum(1).tolist() == [16, 9]
-    assert torch.allclose(batched.logits[0], logits, atol=1e-5)
-    with pytest.raises(ValueError, match="16 bases"):
-        model(**inputs, labels=torch.zeros(15, dtype=torch.long))
-
-
-def test_contact_head(converted, tokenizer):
-    model = NucleotideTransformerForContactPrediction.from_pretrained(converted, num_labels=1).eval()
-    text = "ACGTAGCATCGGATCG"
-    labels = torch.rand(16, 16)
-    output = model(**tokenizer(text, return_tensors="pt"), labels=labels)
-    assert output.logits.shape == (1, 16, 16, 1)
-    assert torch.allclose(output.logits, output.logits.transpose(1, 2))
-    assert torch.allclose(output.loss, torch.nn.functional.mse_loss(output.logits[0, ..., 0], labels))
-
-
-# Pipelines and the model card
-
-
-def test_fill_mask_pipeline(converted):
-    predictions = pipeline("fill-mask", model=str(converted))("ACCTGA<mask>TTCTGAGTC")
-    assert len(predictions) == 5
-    for prediction in predictions:
-        assert re.fullmatch("ACCTGA[ACGTN]+TTCTGAGTC", prediction["sequence"]), prediction["sequence"]
-        assert prediction["sequence"] == "ACCTGA" + prediction["token_str"] + "TTCTGAGTC"
-
-
-def test_feature_extraction_pipeline(converted, tokenizer):
-    features = pipeline("feature-extraction", model=str(converted))("ACGTACGTACGTA", return_tensors=True)
-    assert features.shape == (1, len(tokenizer("ACGTACGTACGTA")["input_ids"]), 64)
+# The model card
 
 
 def test_converted_model_card_runs(converted):
@@ -582,9 +400,7 @@ def test_converted_model_card_runs(converted):
 
 @pytest.mark.filterwarnings("ignore:__array_wrap__:DeprecationWarning")  # the card multiplies a tensor by an array
 def test_original_model_card_runs_as_written(converted, capsys):
-    card = SHARED / "model-cards" / "nucleotide-transformer-v2-100m-multi-species.md"
-    if not card.is_file():
-        pytest.skip(f"model card not found at {card}")
+    card = shared_path("model-cards", "nucleotide-transformer-v2-100m-multi-species.md")
     (block,) = re.findall(r"```python\n(.*?)```", card.read_text(), flags=re.S)
     assert "trust_remote_code=True" in block
     namespace: dict = {}

@@ -3,20 +3,7 @@
 from __future__ import annotations
 
 from ..configuration_utils import MultiMoleculeConfig
-
-# The standard vocabulary: <unk> <pad> <mask> <cls> <eos> <bos>, the 4096 6-mers, then A T C G N.
-STANDARD_VOCAB_SIZE = 4107
-
-
-def standard_token_lengths(k: int = 6) -> list[int]:
-    """Bases covered by each id of the standard NT vocabulary (`<unk>` and `<mask>` one, other specials none).
-
-    Example:
-        >>> lengths = standard_token_lengths()
-        >>> len(lengths), lengths[:7], lengths[-5:]
-        (4107, [1, 0, 1, 0, 0, 0, 6], [1, 1, 1, 1, 1])
-    """
-    return [1, 0, 1, 0, 0, 0] + [k] * 4**k + [1] * 5
+from .tokenization_nucleotide_transformer import STANDARD_VOCAB_SIZE, standard_token_lengths
 
 
 class NucleotideTransformerConfig(MultiMoleculeConfig):

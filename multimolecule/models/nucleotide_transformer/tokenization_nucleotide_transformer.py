@@ -15,6 +15,7 @@ from transformers.tokenization_utils_base import BatchEncoding, TruncationStrate
 from ...tokenisers.dna import DnaTokenizerFast, dna_decoder, dna_normalizer
 
 SPECIAL_TOKENS = ["<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>"]
+ONE_BASE_TOKENS = {"<unk>", "<mask>"}  # special tokens that stand for one base of the text
 SINGLE_BASES = ["A", "T", "C", "G", "N"]
 # What dna_normalizer does, as a str.translate table for the fast path.
 NORMALIZE = str.maketrans({"a": "A", "c": "C", "g": "G", "t": "T", "n": "N", "u": "T", "U": "T"})
@@ -42,6 +43,23 @@ def standard_vocabulary(k: int = 6) -> list[str]:
         (4107, 'AAAAAA', 'ATTCCG', 'GGGGGG', ['A', 'T', 'C', 'G', 'N'])
     """
     return SPECIAL_TOKENS + ["".join(kmer) for kmer in itertools.product("ATCG", repeat=k)] + SINGLE_BASES
+
+
+def standard_token_lengths(k: int = 6) -> list[int]:
+    """Bases covered by each id of `standard_vocabulary(k)`: `<unk>` and `<mask>` one, other specials none.
+
+    Example:
+        >>> lengths = standard_token_lengths()
+        >>> len(lengths), lengths[:7], lengths[-5:]
+        (4107, [1, 0, 1, 0, 0, 0, 6], [1, 1, 1, 1, 1])
+    """
+    return [
+        1 if token in ONE_BASE_TOKENS else 0 if token in SPECIAL_TOKENS else len(token)
+        for token in standard_vocabulary(k)
+    ]
+
+
+STANDARD_VOCAB_SIZE = len(standard_vocabulary())
 
 
 def read_vocabulary(path: str | os.PathLike) -> list[str]:
