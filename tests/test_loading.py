@@ -36,7 +36,9 @@ from multimolecule.models.dnabert2.convert_checkpoint import convert_checkpoint 
 from multimolecule.models.nucleotide_transformer.convert_checkpoint import convert_checkpoint as convert_nt
 
 from .conftest import fixture_dir
-from .test_nucleotide_transformer import original, v1  # noqa: F401  (v1 builds a native ESM checkpoint from original)
+from .test_nucleotide_transformer import v1  # noqa: F401  (v1 builds a native ESM checkpoint from original)
+
+FIXTURE = ("nucleotide_transformer", "nt_v2_tiny_a")  # the `original` fixture (tests/conftest.py) that v1 uses
 
 DNABERT2_ID, NT_ID = "zhihan1996/DNABERT-2-117M", "InstaDeepAI/nucleotide-transformer-v2-100m-multi-species"
 COMMIT = "d064dece0000000000000000000000000000abcd"
