@@ -19,7 +19,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -35,7 +35,12 @@ from .seqio import (  # noqa: F401  (InputError, read_sequences, revcomp and Emb
     InputError,
     Inputs,
     as_records,
+    check_choice,
+    check_device,
+    check_dtype,
     check_output,
+    check_overwrite,
+    check_positive,
     read_sequences,
     revcomp,
 )
@@ -57,6 +62,7 @@ def resolve_model(model: str | os.PathLike | None) -> str:
             raise InputError(f"the {model} model is not bundled with this installation ({path} is missing)")
         return str(path)
     path = Path(model).expanduser()
+    check_local_path(model)
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise InputError(f"not a model directory (no config.json): {model}")
@@ -66,31 +72,40 @@ def resolve_model(model: str | os.PathLike | None) -> str:
     return model  # a Hub id
 
 
+def check_local_path(model: str) -> None:
+    """Fail at once, naming it, for a `model` that can only be a local path (`./x`, `../x`, `/x`, `~/x`, `a/b/c`,
+    a trailing `/`, a backslash, or under an existing local directory) but does not exist, instead of asking the
+    Hub for it.
+
+    Example:
+        >>> check_local_path("./converted/dnabert2")
+        Traceback (most recent call last):
+        ...
+        multimolecule.seqio.InputError: model not found: ./converted/dnabert2 (no such directory in ...)
+    """
+    if Path(model).expanduser().exists():
+        return
+    first = model.split("/")[0]
+    local = (
+        model.startswith((".", "/", "~"))
+        or model.endswith("/")
+        or "\\" in model
+        or model.count("/") > 1
+        or (model.count("/") == 1 and Path(first).is_dir())
+    )
+    if local:
+        where = "" if Path(model).expanduser().is_absolute() else f" in {Path.cwd()}"
+        raise InputError(f"model not found: {model} (no such directory{where})")
+
+
 def resolve_device(device: str | None) -> torch.device:
-    if device in (None, "auto"):
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError as error:
-        raise InputError(f"unknown device {device!r}") from error
+    """`auto`/None: the first accelerator present, else the CPU; otherwise the device, checked to be present."""
+    return check_device("device", device)
 
 
 def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
-    if dtype is None or isinstance(dtype, torch.dtype):
-        return dtype or torch.float32
-    names = {
-        "float32": torch.float32,
-        "fp32": torch.float32,
-        "float16": torch.float16,
-        "fp16": torch.float16,
-        "bfloat16": torch.bfloat16,
-        "bf16": torch.bfloat16,
-    }
-    if dtype not in names:
-        raise InputError(f"unknown dtype {dtype!r}; choose float32, float16 or bfloat16")
-    return names[dtype]
+    """A dtype name or alias (`float16`, `fp16`, `bf16`...) or a `torch.dtype`; None means float32."""
+    return getattr(torch, check_dtype("dtype", str(dtype) if dtype is not None else "float32"))
 
 
 @lru_cache(maxsize=4)
@@ -104,13 +119,19 @@ def load_model(model: str | None = None, device: str | None = "cpu", dtype: str 
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()
+    target = resolve_device(device)
     path = resolve_model(model)
+    if Path(path).is_dir() and not any((Path(path) / name).is_file() for name in TOKENIZER_FILES):
+        raise InputError(f"no tokenizer in {path}: expected {' or '.join(TOKENIZER_FILES)}")
     try:
         tokenizer = tokenizer_from_pretrained(path)
         network = from_pretrained(path, task=task, dtype=resolve_dtype(dtype))
     except (OSError, ValueError, KeyError) as error:
         raise InputError(f"cannot load model {model or DEFAULT_MODEL}: {error}") from error
-    return network.to(resolve_device(device)).eval(), tokenizer
+    return network.to(target).eval(), tokenizer
+
+
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
 
 
 def max_tokens(tokenizer, config) -> int:
@@ -146,7 +167,7 @@ def token_lengths(model, tokenizer) -> torch.Tensor:
 
 @torch.no_grad()
 def fill_mask(
-    sequences: str | Sequence[str],
+    sequences: str | Sequence[str] | Mapping[str, str],
     model: str | None = None,
     top_k: int = 5,
     device: str | None = "cpu",
@@ -161,9 +182,11 @@ def fill_mask(
     Other masks of the same sequence are filled with their own best token. Sequences longer than the model's
     trained length are cut to a window centred on each mask.
 
-    Returns, per sequence, per mask (left to right), a dict with `sequence` (the input), `mask` (its index),
-    `base_probabilities` ({"A": p, "C": p, "G": p, "T": p}) and `predictions` (`top_k` dicts: `token`,
-    `score`, `sequence` — the input with this mask filled, as plain DNA).
+    `sequences` is one sequence, a list of them (called `seq1`, `seq2`...) or an {id: sequence} mapping.
+    Returns, per sequence, per mask (left to right), a dict with `id`, `sequence` (the input), `mask` (its
+    index), `context` (up to `CONTEXT` bases either side of the `<mask>`), `base_probabilities` ({"A": p, "C": p,
+    "G": p, "T": p}) and `predictions` (`top_k` dicts: `token`, `score`, `sequence` — the input with this mask
+    filled, as plain DNA — and `context`, the same stretch as the mask's with the token in place).
 
     Example:
         >>> from multimolecule.api import fill_mask
@@ -173,8 +196,8 @@ def fill_mask(
         >>> round(sum(result[0][0]["base_probabilities"].values()), 4)
         1.0
     """
-    sequences = [sequences] if isinstance(sequences, str) else list(sequences)
-    records = as_records(sequences, allow_mask=True)
+    check_positive("top_k", top_k)
+    records = as_records([sequences] if isinstance(sequences, str) else sequences, allow_mask=True)
     for name, sequence in records.items():
         if MASK not in sequence:
             raise InputError(f"sequence {name!r} has no {MASK}")
@@ -184,7 +207,7 @@ def fill_mask(
     candidate_ids, candidate_tokens = dna_token_ids(tokenizer)
     candidate_index = torch.tensor(candidate_ids)
     first_base = torch.tensor([DNA.index(token[0]) for token in candidate_tokens])
-    top_k = max(1, min(top_k, len(candidate_ids)))
+    top_k = min(top_k, len(candidate_ids))
 
     # one item per mask: a window of tokens around it
     items, windows = [], []
@@ -212,24 +235,51 @@ def fill_mask(
 
     best = {(number, mask): candidate_tokens[int(p.argmax())] for (number, mask, _), p in zip(items, probabilities)}
     results: list[list[dict]] = [[] for _ in records]
+    names, texts = list(records), list(records.values())
     for (number, mask, _), p in zip(items, probabilities):
-        parts = list(records.values())[number].split(MASK)
+        parts = texts[number].split(MASK)
         base = torch.zeros(4).index_add_(0, first_base, p)
         predictions = []
         for score, index in zip(*p.topk(top_k)):
             token = candidate_tokens[int(index)]
             fills = [token if other == mask else best[number, other] for other in range(len(parts) - 1)]
-            filled = "".join(part + fill for part, fill in zip(parts, fills)) + parts[-1]
-            predictions.append({"token": token, "score": float(score), "sequence": filled})
+            before = "".join(part + fill for part, fill in zip(parts[:mask], fills)) + parts[mask]
+            after = "".join(fill + part for fill, part in zip(fills[mask + 1 :], parts[mask + 2 :]))
+            after = parts[mask + 1] + after
+            predictions.append(
+                {
+                    "token": token,
+                    "score": float(score),
+                    "sequence": before + token + after,
+                    "context": context(before, token, after),
+                }
+            )
         results[number].append(
             {
-                "sequence": sequences[number],
+                "id": names[number],
+                "sequence": texts[number],
                 "mask": mask,
+                "context": context(parts[mask], MASK, parts[mask + 1]),
                 "base_probabilities": {b: float(base[i]) for i, b in enumerate(DNA)},
                 "predictions": predictions,
             }
         )
     return results
+
+
+CONTEXT = 30  # bases shown either side of a mask
+
+
+def context(before: str, middle: str, after: str) -> str:
+    """`middle` with up to `CONTEXT` characters of `before` and `after`; `...` marks what was cut.
+
+    Example:
+        >>> context("A" * 40, "<mask>", "CG")
+        '...AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA<mask>CG'
+    """
+    left = before[-CONTEXT:] if len(before) <= CONTEXT else "..." + before[-CONTEXT:]
+    right = after[:CONTEXT] if len(after) <= CONTEXT else after[:CONTEXT] + "..."
+    return left + middle + right
 
 
 def pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -258,13 +308,15 @@ def embed(
     device: str | None = "cpu",
     dtype: str | None = None,
     progress: bool = False,
+    overwrite: bool = False,
 ) -> Embeddings:
     """Embed DNA sequences with the last hidden layer of `model`.
 
     Args:
         inputs: a FASTA file (plain or gzip) or a file of one sequence per line (`str`/`Path`), a list of
             sequences, or an {id: sequence} mapping.
-        output: if given, also write the result there (`.safetensors`, `.npz`, or `.npy` without `per_base`).
+        output: if given, also write the result there (`.safetensors`, `.npz`, or `.npy` without `per_base`),
+            atomically; an existing file is replaced only with `overwrite=True`.
         pooling: `"mean"` over the sequence's tokens (`<cls>`, `<eos>` and padding excluded) or `"cls"`.
         per_base: also return one vector per base: each base takes its token's vector (`expand_to_bases`).
         reverse_complement: average with the reverse complement's embeddings (per-base ones flipped back).
@@ -280,12 +332,10 @@ def embed(
         >>> result.embeddings.shape, [tuple(x.shape) for x in result.per_base]
         (torch.Size([2, 128]), [(23, 128), (6, 128)])
     """
-    if pooling not in ("mean", "cls"):
-        raise InputError(f"pooling must be 'mean' or 'cls', got {pooling!r}")
-    if batch_size < 1:
-        raise InputError("batch size must be at least 1")
+    check_choice("pooling", pooling, ("mean", "cls"))
+    check_positive("batch_size", batch_size)
     if output is not None:
-        check_output(output, per_base)
+        check_output(output, per_base, overwrite)
     records = as_records(inputs)
     encoder, tokenizer = load_model(model, device, dtype, task="feature-extraction")
     lengths = token_lengths(encoder, tokenizer)
@@ -331,7 +381,7 @@ def embed(
     }
     result = Embeddings(names, pooled.mean(0), per_base_out, metadata, [len(s) for s in sequences])
     if output is not None:
-        result.save(output)
+        result.save(output, overwrite)
     return result
 
 
@@ -464,11 +514,12 @@ def convert(
     """
     if not Path(checkpoint).is_dir():
         raise InputError(f"checkpoint directory not found: {checkpoint}")
+    source, target = Path(checkpoint).resolve(), Path(output).resolve()
+    if target == source or source in target.parents or target in source.parents:
+        raise InputError(f"the output {output} must not be, contain or lie inside the checkpoint {checkpoint}")
+    check_choice("model", model, list(MODELS))
     model = model or detect_model(checkpoint)
-    if model not in MODELS:
-        raise InputError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
-    if Path(output).exists() and not overwrite:
-        raise InputError(f"output exists: {output} (pass overwrite=True / --overwrite to replace it)")
+    check_overwrite(output, overwrite)
     return MODELS[model].convert(checkpoint, output)
 
 
@@ -540,20 +591,32 @@ def local_directory(model: str) -> str:
 
 
 def count_parameters(path: Path) -> int | None:
-    """Number of stored parameters (shared tensors once): from the safetensors header, else `pytorch_model.bin`."""
-    safetensors = sorted(path.glob("*.safetensors"))
-    if safetensors:
-        total = 0
-        for file in safetensors:
-            with open(file, "rb") as handle:
-                size = int.from_bytes(handle.read(8), "little")
-                header = json.loads(handle.read(size))
-            total += sum(prod(entry["shape"]) for key, entry in header.items() if key != "__metadata__")
-        return total
+    """Number of stored parameters (shared tensors once) of the weights `from_pretrained` loads: from the header of
+    `model.safetensors` or of the shards its `model.safetensors.index.json` lists, else `pytorch_model.bin`."""
+    index = read_json_quietly(path / "model.safetensors.index.json").get("weight_map")
+    safetensors = sorted({path / name for name in index.values()}) if index else [path / "model.safetensors"]
+    if all(file.is_file() for file in safetensors):
+        return sum(safetensors_parameters(file) for file in safetensors)
     if (path / "pytorch_model.bin").is_file():
         state = torch.load(path / "pytorch_model.bin", map_location="cpu", weights_only=True, mmap=True)
         return sum(t.numel() for t in {t.data_ptr(): t for t in state.values()}.values())
     return None
+
+
+def safetensors_parameters(file: Path) -> int:
+    """Parameters in a safetensors file, from its header; `InputError` naming the file if it is damaged."""
+    with open(file, "rb") as handle:
+        size = int.from_bytes(handle.read(8), "little")
+        try:
+            if size > os.path.getsize(file) - 8:
+                raise ValueError(f"its header says {size:,} bytes")
+            tensors = [entry for key, entry in json.loads(handle.read(size)).items() if key != "__metadata__"]
+            stored = max((entry["data_offsets"][1] for entry in tensors), default=0)
+            if 8 + size + stored > os.path.getsize(file):
+                raise ValueError(f"{8 + size + stored:,} bytes expected, {os.path.getsize(file):,} present")
+            return sum(prod(entry["shape"]) for entry in tensors)
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise InputError(f"{file} is not a readable safetensors file (truncated or damaged: {error})") from error
 
 
 def prod(values: Iterable[int]) -> int:

@@ -7,31 +7,47 @@
 
 Without `--model`, the bundled DNABERT-2 demo model is used. Errors are reported as one `error: ...` line on
 stderr with exit status 1 (2 for bad arguments); `--debug` shows the traceback instead.
+
+Parsing and checking the arguments imports neither torch nor transformers (`--help` answers at once); a command
+imports what it needs when it runs. For new commands: `add_overwrite(parser)` adds the shared `--overwrite`
+flag, `add_runtime(parser)` `--device`/`--dtype`, and `check_runtime(args)` checks those two. Option checks
+raise `OptionError` (exit status 2): see `multimolecule.seqio.check_positive`, `check_choice`, `check_dtype` and
+`check_device`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from .models.registry import MODELS
+from . import __version__
+from .seqio import InputError, OptionError, check_device, check_dtype, check_positive, unique
 
 MODEL_HELP = "model directory or Hub id (ours or an original one), or bundled demo: dnabert2-demo (default), nt-demo"
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one `error: ...` line (and exit status 2), like every other error here."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="multimolecule", description="DNA language models from the command line.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    parser = Parser(prog="multimolecule", description="DNA language models from the command line.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
 
     fill = commands.add_parser("fill-mask", help="predict the tokens at <mask> positions")
     fill.add_argument("sequences", nargs="*", metavar="SEQUENCE", help="DNA with one or more <mask>")
     fill.add_argument("-i", "--input", help="FASTA or one-sequence-per-line file of masked sequences")
     fill.add_argument("-m", "--model", help=MODEL_HELP)
-    fill.add_argument("-k", "--top-k", type=int, default=5, help="predictions per mask (default 5)")
+    fill.add_argument("-k", "--top-k", type=int, default=5, help="predictions per mask, at least 1 (default 5)")
     fill.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_runtime(fill)
     fill.set_defaults(handler=run_fill_mask)
@@ -40,11 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     emb.add_argument("input", nargs="?", help="FASTA (plain or .gz) or one sequence per line; - for stdin")
     emb.add_argument("--example", action="store_true", help="embed the bundled example FASTA (E. coli DNA)")
     emb.add_argument("-o", "--output", required=True, help="output file: .safetensors, .npz or .npy")
+    add_overwrite(emb)
     emb.add_argument("-m", "--model", help=MODEL_HELP)
     emb.add_argument("--pooling", choices=("mean", "cls"), default="mean", help="per-sequence pooling (default mean)")
     emb.add_argument("--per-base", action="store_true", help="also write one vector per base")
     emb.add_argument("--reverse-complement", action="store_true", help="average with the reverse complement")
-    emb.add_argument("-b", "--batch-size", type=int, default=16, help="windows per forward pass (default 16)")
+    emb.add_argument(
+        "-b", "--batch-size", type=int, default=16, help="windows per forward pass, at least 1 (default 16)"
+    )
     emb.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_runtime(emb)
     emb.set_defaults(handler=run_embed)
@@ -52,8 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     conv = commands.add_parser("convert", help="convert an original checkpoint to the multimolecule format")
     conv.add_argument("checkpoint", help="directory of the original checkpoint")
     conv.add_argument("output", help="directory to write the converted model to")
-    conv.add_argument("-m", "--model", choices=list(MODELS), help="default: detected from the files")
-    conv.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
+    conv.add_argument("-m", "--model", choices=model_types(), help="default: detected from the files")
+    add_overwrite(conv)
     conv.set_defaults(handler=run_convert)
 
     about = commands.add_parser("info", help="describe a checkpoint")
@@ -63,40 +82,71 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def model_types() -> list[str]:
+    """The registered model types (`multimolecule.models.MODELS`), read from the package folders, which are named
+    after them, so that parsing the arguments does not import the models."""
+    models = Path(__file__).resolve().parent / "models"
+    return sorted(folder.name for folder in models.iterdir() if (folder / "convert_checkpoint.py").is_file())
+
+
+def add_overwrite(parser: argparse.ArgumentParser) -> None:
+    """The `--overwrite` flag of every command that writes; pass `args.overwrite` on to `seqio.atomic_output`."""
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output (default: refuse)")
+
+
 def add_runtime(parser: argparse.ArgumentParser) -> None:
+    """`--device` and `--dtype`; check them with `check_runtime(args)` before loading a model."""
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, mps or auto (default)")
     parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default=None, help="default float32")
 
 
+def check_runtime(args: argparse.Namespace) -> None:
+    """`--dtype` is known and `--device` is present here; else `InputError` naming the option and the choices."""
+    check_dtype("--dtype", args.dtype)
+    check_device("--device", args.device)
+
+
 def run_fill_mask(args: argparse.Namespace) -> None:
+    """Prints, per mask, the record id, the context around the mask and the predictions in that context (never
+    the whole sequence: JSON holds `id`, `mask`, `context`, `base_probabilities` and `predictions`)."""
+    check_positive("-k/--top-k", args.top_k)
+    check_runtime(args)
     from . import api
 
-    sequences = list(args.sequences)
-    if args.input:
-        sequences += list(api.read_sequences(args.input).values())
-    if not sequences:
+    records = {f"seq{number}": sequence for number, sequence in enumerate(args.sequences, 1)}
+    for name, sequence in (api.read_sequences(args.input) if args.input else {}).items():
+        records[unique(name, records)] = sequence
+    if not records:
         raise api.InputError("give masked sequences as arguments or with --input FILE")
-    results = api.fill_mask(sequences, model=args.model, top_k=args.top_k, device=args.device, dtype=args.dtype)
+    results = api.fill_mask(records, model=args.model, top_k=args.top_k, device=args.device, dtype=args.dtype)
+    for masks in results:
+        for entry in masks:
+            del entry["sequence"]
+            for prediction in entry["predictions"]:
+                del prediction["sequence"]
     if args.json:
         print(json.dumps(results, indent=2))
         return
     for masks in results:
         for entry in masks:
-            print(f"{entry['sequence']}  (mask {entry['mask'] + 1} of {len(masks)})")
+            print(f"{entry['id']}  mask {entry['mask'] + 1} of {len(masks)}: {entry['context']}")
             bases = "  ".join(f"{base} {p:.3f}" for base, p in entry["base_probabilities"].items())
             print(f"  first base: {bases}")
             for rank, prediction in enumerate(entry["predictions"], 1):
-                print(f"  {rank}. {prediction['token']:<8} {prediction['score']:.3f}  {prediction['sequence']}")
+                print(f"  {rank}. {prediction['token']:<8} {prediction['score']:.3f}  {prediction['context']}")
 
 
 def run_embed(args: argparse.Namespace) -> None:
+    if args.input is not None and args.example:
+        raise InputError("give an input file or --example, not both")
+    if args.input is None and not args.example:
+        raise InputError("give an input file (FASTA or one sequence per line) or --example")
+    check_positive("-b/--batch-size", args.batch_size)
+    check_runtime(args)
     from . import api
     from .demo import EXAMPLE_FASTA
 
-    if args.input is not None and args.example:
-        raise api.InputError("give an input file or --example, not both")
-    if args.input is None and not args.example:
-        raise api.InputError("give an input file (FASTA or one sequence per line) or --example")
+    api.check_output(args.output, args.per_base, args.overwrite)
     result = api.embed(
         args.input or EXAMPLE_FASTA,
         output=args.output,
@@ -108,6 +158,7 @@ def run_embed(args: argparse.Namespace) -> None:
         device=args.device,
         dtype=args.dtype,
         progress=not args.quiet,
+        overwrite=args.overwrite,
     )
     count, hidden = result.embeddings.shape
     kind = "per-sequence and per-base" if result.per_base else "per-sequence"
@@ -138,39 +189,29 @@ def run_info(args: argparse.Namespace) -> None:
             print(f"{key:<{width}}  {f'{value:,}' if isinstance(value, int) else value}")
 
 
-def package_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("multimolecule")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 on success, 1 on error, 2 on bad arguments)."""
     args = build_parser().parse_args(argv)
     try:
         args.handler(args)
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as error:  # Ctrl-C, or SIGTERM while writing (`seqio.Terminated`)
+        signum = getattr(error, "signum", signal.SIGINT)
+        print(f"error: interrupted ({signal.Signals(signum).name}); nothing was written", file=sys.stderr)
+        return 128 + signum
     except BrokenPipeError:
         return 0
     except Exception as error:  # one line, never a traceback, unless --debug
         if args.debug:
             raise
         print(f"error: {one_line(error)}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(error, OptionError) else 1
     return 0
 
 
 def one_line(error: BaseException) -> str:
-    from .api import InputError
-    from .conversion import ConversionError
-
     message = " ".join(str(error).split()) or type(error).__name__
-    if isinstance(error, (InputError, ConversionError, OSError)):
+    conversion = sys.modules.get("multimolecule.conversion")
+    if isinstance(error, (InputError, OSError)) or (conversion and isinstance(error, conversion.ConversionError)):
         return message
     return f"{type(error).__name__}: {message} (rerun with --debug for the traceback)"
 

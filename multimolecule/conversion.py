@@ -11,8 +11,6 @@ import argparse
 import json
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from .seqio import atomic_output
 
 
 class ConversionError(ValueError):
@@ -224,19 +224,11 @@ def save_converted(
 def atomic_directory(output_path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary directory beside `output_path` that replaces it only if the block succeeds.
 
-    A failed conversion therefore never leaves a half-written output.
+    A failed or interrupted (Ctrl-C, SIGTERM) conversion never leaves a half-written output; see `atomic_output`.
+    Callers decide beforehand whether an existing output may be replaced (`multimolecule.api.convert` does).
     """
-    output_path = Path(output_path)
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_path.name}.", dir=output_path.parent))
-    try:
+    with atomic_output(output_path, overwrite=True, directory=True) as staging:
         yield staging
-        if output_path.exists():
-            shutil.rmtree(output_path)
-        staging.rename(output_path)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
 
 
 def write_model_card(output_path: str | os.PathLike, title: str, source: str, body: str) -> None:

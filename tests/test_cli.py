@@ -64,12 +64,21 @@ def test_fill_mask_json(capsys, model):
             assert len(entry["predictions"]) == 4
             scores = [p["score"] for p in entry["predictions"]]
             assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1 + 1e-6
+            assert "sequence" not in entry  # the input is not echoed
             for prediction in entry["predictions"]:
                 assert re.fullmatch("[ACGT]+", prediction["token"])
-                assert re.fullmatch("[ACGT]+", prediction["sequence"])  # plain DNA, every mask filled
+                assert re.fullmatch(r"[ACGT]+(\.\.\.)?", prediction["context"])  # plain DNA, every mask filled
+    assert [[entry["id"] for entry in masks] for masks in results] == [["seq1"], ["seq2", "seq2"]]
     first = results[0][0]["predictions"][0]
     prefix, suffix = MASKED.split("<mask>")
-    assert first["sequence"] == prefix + first["token"] + suffix
+    assert first["context"] == prefix + first["token"] + suffix[:30] + "..."
+    assert results[0][0]["context"] == prefix + "<mask>" + suffix[:30] + "..."
+    # the Python API also returns the whole filled sequence
+    (entry,) = api.fill_mask({"gene": MASKED}, model=model, top_k=1)[0]
+    assert (
+        entry["id"] == "gene"
+        and entry["predictions"][0]["sequence"] == prefix + entry["predictions"][0]["token"] + suffix
+    )
 
 
 def test_fill_mask_table_and_file(capsys, tmp_path):
