@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .seqio import InputError, OptionError, check_device, check_dtype, check_positive, unique
+from .seqio import InputError, OptionError, check_device, check_dtype, check_positive, raise_on_sigterm, unique
 
 MODEL_HELP = "model directory or Hub id (ours or an original one), or bundled demo: dnabert2-demo (default), nt-demo"
 
@@ -190,13 +190,18 @@ def run_info(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 on success, 1 on error, 2 on bad arguments)."""
-    args = build_parser().parse_args(argv)
+    """Run the command line; returns the exit status (0 on success, 1 on error, 2 on bad arguments, 128 + the
+    signal number after Ctrl-C or SIGTERM, which remove unfinished outputs: see `seqio.atomic_output`)."""
     try:
-        args.handler(args)
-    except KeyboardInterrupt as error:  # Ctrl-C, or SIGTERM while writing (`seqio.Terminated`)
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit:  # --help, --version, or a usage error already printed
+        return exit.code if isinstance(exit.code, int) else 0
+    try:
+        with raise_on_sigterm():
+            args.handler(args)
+    except KeyboardInterrupt as error:  # Ctrl-C, or SIGTERM (`seqio.Terminated`)
         signum = getattr(error, "signum", signal.SIGINT)
-        print(f"error: interrupted ({signal.Signals(signum).name}); nothing was written", file=sys.stderr)
+        print(f"error: interrupted ({signal.Signals(signum).name}); unfinished outputs removed", file=sys.stderr)
         return 128 + signum
     except BrokenPipeError:
         return 0

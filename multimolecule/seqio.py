@@ -276,6 +276,19 @@ def current_umask() -> int:
     return mask
 
 
+def honour_umask(path: Path) -> None:
+    """Give `path` (and, for a directory, everything in it) the permissions of a new file under the umask: some
+    writers (`tempfile`, safetensors) create files 0600 whatever the umask."""
+    umask = current_umask()
+    for root, folders, files in os.walk(path) if path.is_dir() else [(path.parent, [], [path.name])]:
+        for name in folders:
+            os.chmod(os.path.join(root, name), 0o777 & ~umask)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o666 & ~umask)
+    if path.is_dir():
+        os.chmod(path, 0o777 & ~umask)
+
+
 class Terminated(KeyboardInterrupt):
     """Raised inside `atomic_output` when SIGTERM arrives, so that cleanup runs; `signum` is the signal."""
 
@@ -329,7 +342,6 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False, directory: b
     path = Path(path)
     check_overwrite(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
-    mode = (0o777 if directory else 0o666) & ~current_umask()
     with raise_on_sigterm():
         if directory:
             temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
@@ -339,9 +351,9 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False, directory: b
             temporary = Path(name)
         old = None
         try:
-            os.chmod(temporary, mode)
             yield temporary
             check_overwrite(path, overwrite)  # something else may have written it meanwhile
+            honour_umask(temporary)
             if directory and path.is_dir() and not path.is_symlink():
                 old = path.with_name(f"{temporary.name}.old")  # a directory cannot be renamed over another one
                 path.rename(old)

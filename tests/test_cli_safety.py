@@ -1,0 +1,308 @@
+"""The command line's guards: option checks, refusing to overwrite, atomic writes under SIGINT/SIGTERM, umask,
+parsing without torch, and the input edges (FASTQ, mask look-alikes, ids, truncated weights)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from multimolecule import api
+from multimolecule.cli import main
+from multimolecule.demo import demo_model_path
+from multimolecule.seqio import InputError, atomic_output
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+DNABERT2_FIXTURE = SHARED / "fixtures" / "dnabert2" / "tiny_a"
+MASKED = "ATGAAACGCATTAGCACCACCATTACCACC<mask>CATCACCATTACCACAGGTAACGGTGCGGGC"
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def one_line_error(code: int, err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code != 0 and len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+# ---------------------------------------------------------------------------------------------------- options
+
+
+@pytest.mark.parametrize(
+    "argv, option, value",
+    [
+        (["fill-mask", MASKED, "-k", "0"], "-k/--top-k", "0"),
+        (["fill-mask", MASKED, "-k", "-3"], "-k/--top-k", "-3"),
+        (["fill-mask", MASKED, "--device", "cuda"], "--device", "'cuda'"),
+        (["fill-mask", MASKED, "--device", "cuda:7"], "--device", "'cuda:7'"),
+        (["fill-mask", MASKED, "--device", "gpu"], "--device", "'gpu'"),
+        (["fill-mask", MASKED, "--dtype", "fp8"], "--dtype", "'fp8'"),
+        (["embed", "--example", "-o", "{tmp}/e.npy", "-b", "0"], "-b/--batch-size", "0"),
+        (["embed", "--example", "-o", "{tmp}/e.npy", "-b", "-2"], "-b/--batch-size", "-2"),
+        (["embed", "--example", "-o", "{tmp}/e.npy", "--device", "mps"], "--device", "'mps'"),
+        (["embed", "--example", "-o", "{tmp}/e.npy", "--dtype", "half"], "--dtype", "'half'"),
+        (["embed", "--example", "-o", "{tmp}/e.npy", "--pooling", "max"], "--pooling", "'max'"),
+        (["convert", "{tmp}", "{tmp}/out", "--model", "esm"], "--model", "'esm'"),
+        (["info", "nt-demo", "--verbose"], "--verbose", ""),
+    ],
+)
+def test_every_option_is_checked(capsys, tmp_path, argv, option, value):
+    argv = [arg.format(tmp=tmp_path) for arg in argv]
+    code, out, err = run(capsys, *argv)
+    line = one_line_error(code, err)
+    assert code == 2 and out == ""
+    assert option in line and value in line, line
+    if option == "--device":
+        assert "available" in line and "cpu" in line  # says what there is
+    assert not list(tmp_path.iterdir())
+
+
+def test_api_checks_options():
+    with pytest.raises(InputError, match="top_k must be an integer of at least 1, got 0"):
+        api.fill_mask(MASKED, top_k=0)
+    with pytest.raises(InputError, match="batch_size must be an integer of at least 1, got -1"):
+        api.embed(["ACGT"], batch_size=-1)
+    with pytest.raises(InputError, match="device 'cuda' is not available on this machine; available: cpu"):
+        api.embed(["ACGT"], device="cuda")
+
+
+# ---------------------------------------------------------------------------------------------------- outputs
+
+
+def test_embed_refuses_to_overwrite(capsys, tmp_path):
+    output = tmp_path / "e.safetensors"
+    output.write_bytes(b"precious")
+    line = one_line_error(*run(capsys, "embed", "--example", "-o", str(output), "-q")[::2])
+    assert "output exists" in line and "--overwrite" in line
+    assert output.read_bytes() == b"precious"
+    code, out, err = run(capsys, "embed", "--example", "-o", str(output), "-q", "--overwrite")
+    assert code == 0, err
+    assert f"wrote {output}" in out and output.read_bytes() != b"precious"
+    assert sorted(tmp_path.iterdir()) == [output]
+
+
+def test_outputs_honour_the_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        with atomic_output(tmp_path / "file.bin") as temporary:
+            temporary.write_bytes(b"x")
+        with atomic_output(tmp_path / "folder", directory=True) as temporary:
+            (temporary / "inner.txt").write_text("x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "file.bin").stat().st_mode & 0o777 == 0o640
+    assert (tmp_path / "folder").stat().st_mode & 0o777 == 0o750
+    assert (tmp_path / "folder" / "inner.txt").stat().st_mode & 0o777 == 0o640
+
+
+def test_failed_write_leaves_nothing_and_keeps_the_old_output(tmp_path):
+    target = tmp_path / "folder"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError), atomic_output(target, overwrite=True, directory=True) as temporary:
+        (temporary / "new.txt").write_text("half")
+        raise RuntimeError("disk full")
+    assert [p.name for p in tmp_path.iterdir()] == ["folder"] and (target / "old.txt").read_text() == "old"
+    with atomic_output(target, overwrite=True, directory=True) as temporary:
+        (temporary / "new.txt").write_text("new")
+    assert [p.name for p in target.iterdir()] == ["new.txt"] and [p.name for p in tmp_path.iterdir()] == ["folder"]
+
+
+WRITER = """
+import sys, time
+from multimolecule.seqio import atomic_output
+with atomic_output(sys.argv[1], directory=sys.argv[2] == "dir") as temporary:
+    file = open(temporary / "part" if sys.argv[2] == "dir" else temporary, "wb")
+    file.write(b"x" * 1_000_000)
+    file.flush()
+    print("writing", flush=True)
+    while True:
+        file.write(b"x" * 1000)
+        time.sleep(0.01)
+"""
+
+
+@pytest.mark.parametrize("kind", ["file", "dir"])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_write_leaves_no_partial_or_temporary_file(tmp_path, signum, kind):
+    target = tmp_path / ("out.safetensors" if kind == "file" else "converted")
+    process = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(target), kind], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV
+    )
+    assert process.stdout.readline() == b"writing\n"
+    assert len(list(tmp_path.iterdir())) == 1  # the temporary, being written
+    process.send_signal(signum)
+    process.wait(timeout=60)
+    assert process.returncode != 0
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_embed_command(tmp_path, signum):
+    """A real `embed` run, interrupted once it has started: status 128 + signal, one line, no file at all."""
+    fasta = tmp_path / "in.fa"
+    fasta.write_text("".join(f">s{i}\n{'ACGTTGCAAC' * 400}\n" for i in range(400)))
+    output = tmp_path / "out" / "e.safetensors"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "multimolecule", "embed", str(fasta), "-o", str(output), "--per-base"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=ENV,
+        text=True,
+    )
+    progress = ""
+    while "bp" not in progress:  # the progress bar: the model is loaded and running
+        character = process.stderr.read(1)
+        assert character, f"embed ended before it started: {progress}"
+        progress += character
+    time.sleep(0.5)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 128 + signum
+    assert f"error: interrupted ({signal.Signals(signum).name}); unfinished outputs removed" in err.splitlines()
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == [fasta]
+
+
+# ---------------------------------------------------------------------------------------------------- convert
+
+
+@pytest.mark.skipif(not DNABERT2_FIXTURE.is_dir(), reason="../shared fixtures absent")
+def test_convert_refuses_to_write_into_its_input(capsys, tmp_path):
+    source = tmp_path / "original"
+    source.mkdir()
+    for file in DNABERT2_FIXTURE.iterdir():
+        if file.is_file():
+            (source / file.name).write_bytes(file.read_bytes())
+    before = sorted(p.name for p in source.iterdir())
+    for output in (source, source / "converted", tmp_path, Path(os.path.relpath(source))):
+        line = one_line_error(*run(capsys, "convert", str(source), str(output), "--overwrite")[::2])
+        assert "must not be, contain or lie inside the checkpoint" in line
+    assert sorted(p.name for p in source.iterdir()) == before
+    old = os.umask(0o022)
+    try:
+        assert run(capsys, "convert", str(source), str(tmp_path / "out"))[0] == 0
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "out" / "model.safetensors").stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["original", "out"]
+
+
+# ---------------------------------------------------------------------------------------------------- imports
+
+
+def imported_modules(argv: list[str], tmp_path: Path) -> tuple[int, set[str]]:
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", *argv], capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=60
+    )
+    modules = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    return result.returncode, modules
+
+
+CONSOLE_SCRIPT = """import re, sys
+from multimolecule.cli import main
+if __name__ == "__main__":
+    sys.argv[0] = re.sub(r"(-script\\.pyw|\\.exe)?$", "", sys.argv[0])
+    sys.exit(main())
+"""
+
+
+@pytest.mark.parametrize(
+    "arguments, status",
+    [(["--help"], 0), (["--version"], 0), (["embed", "--help"], 0), (["fill-mask", "-k"], 2), (["nonsense"], 2)],
+)
+def test_parsing_imports_neither_torch_nor_transformers(tmp_path, arguments, status):
+    script = tmp_path / "multimolecule"  # what pip writes for the console script
+    script.write_text(CONSOLE_SCRIPT)
+    for entry in (["-m", "multimolecule"], [str(script)]):
+        code, modules = imported_modules([*entry, *arguments], tmp_path)
+        assert code == status
+        assert "multimolecule.cli" in modules
+        assert not {"torch", "transformers", "numpy", "multimolecule.models"} & modules
+
+
+def test_import_registers_the_models(tmp_path):
+    code = "import multimolecule; from transformers import AutoConfig; print(type(AutoConfig.for_model('dnabert2')))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, cwd=tmp_path)
+    assert "DnaBert2Config" in result.stdout, result.stderr
+
+
+# ------------------------------------------------------------------------------------------------ input edges
+
+
+def test_fastq_and_line_numbers(tmp_path):
+    fastq = tmp_path / "reads.fq"
+    fastq.write_text("@read1\nACGTACGT\n+\nIIIIIIII\n")
+    with pytest.raises(InputError, match="FASTQ"):
+        api.read_sequences(fastq)
+    lines = tmp_path / "lines.txt"
+    lines.write_text("ACGT\n\n\nACGT\n>header\n")
+    with pytest.raises(InputError, match="line 5 is a FASTA header"):
+        api.read_sequences(lines)
+
+
+@pytest.mark.parametrize("spelling", ["[MASK]", "<MASK>", "[mask]"])
+def test_mask_lookalikes_name_the_mask_token(capsys, spelling):
+    line = one_line_error(*run(capsys, "fill-mask", f"ACGTACGT{spelling}ACGTACGT")[::2])
+    assert spelling in line and "the mask token is <mask>" in line
+
+
+def test_fill_mask_file_keeps_ids_and_does_not_echo(capsys, tmp_path):
+    long = "ACGTTGCAAC" * 2000
+    path = tmp_path / "masked.fa"
+    path.write_text(f">geneA\n{MASKED}\n>geneB some description\n{long[:10000]}<mask>{long[10000:]}\n")
+    code, out, err = run(capsys, "fill-mask", "--input", str(path), "-k", "3")
+    assert code == 0, err
+    assert re.search(r"^geneA\s+mask 1 of 1", out, re.M) and re.search(r"^geneB\s+mask 1 of 1", out, re.M)
+    assert len(out) < 2000  # context around each mask, not the 20 kbp input per prediction
+    code, out, _ = run(capsys, "fill-mask", "--input", str(path), "--json")
+    assert [masks[0]["id"] for masks in json.loads(out)] == ["geneA", "geneB"] and len(out) < 10000
+
+
+def test_api_inputs(tmp_path):
+    assert api.embed("ACGTACGTAGCTAGCT").embeddings.shape[0] == 1  # a sequence, not a file name
+    with pytest.raises(InputError, match="input file not found: sequences.fasta"):
+        api.embed("sequences.fasta")
+    (result,) = api.fill_mask({"my_gene": MASKED}, top_k=2)
+    assert result[0]["id"] == "my_gene"
+
+
+def test_info_counts_the_loaded_weights_and_names_a_damaged_file(tmp_path):
+    demo = demo_model_path("dnabert2-demo")
+    copy = tmp_path / "model"
+    copy.mkdir()
+    for file in demo.iterdir():
+        (copy / file.name).write_bytes(file.read_bytes())
+    expected = api.info(demo)["parameters"]
+    (copy / "optimizer_copy.safetensors").write_bytes((demo / "model.safetensors").read_bytes())
+    assert api.info(copy)["parameters"] == expected  # a stray safetensors file is not counted
+    weights = (demo / "model.safetensors").read_bytes()
+    (copy / "model.safetensors").write_bytes(weights[: len(weights) // 2])
+    with pytest.raises(InputError, match=r"model\.safetensors is not a readable safetensors file \(truncated"):
+        api.info(copy)
+
+
+def test_missing_tokenizer_and_local_looking_paths(capsys, tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    demo = demo_model_path("nt-demo")
+    for name in ("config.json", "model.safetensors"):
+        (model / name).write_bytes((demo / name).read_bytes())
+    line = one_line_error(*run(capsys, "fill-mask", MASKED, "-m", str(model))[::2])
+    assert f"no tokenizer in {model}" in line
+    for path in ("./converted/dnabert2", "../converted/dnabert2", "models/converted/dnabert2", "~/nothing/here"):
+        line = one_line_error(*run(capsys, "fill-mask", MASKED, "-m", path)[::2])
+        assert f"model not found: {path} (no such directory" in line  # not sent to the Hub
