@@ -30,6 +30,9 @@ FAST_PATH_DEFAULTS = {
     "split_special_tokens": None,
     "sanitize_control_tokens": None,
 }
+# Unicode White_Space, what the backend splits on (Python's `\s` also matches \x1c-\x1f, which the backend reads
+# as characters: `<unk>`).
+WHITESPACE = r"\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 # The original trained on 1,000-token sequences (its tokenizer_config.json says 2048, which the model never saw).
 MODEL_MAX_LENGTH = 1000
 
@@ -97,14 +100,15 @@ class _KmerTables:
     """Token ids of normalised ASCII text without special tokens, as the backend gives them.
 
     Runs of A/C/G/T, the common case, are cut with numpy: base codes, k at a time, as base-4 numbers into a
-    table of k-mer ids. Anything else goes through `[ACGT]{k}|\\S` and a dict (unknown pieces give `<unk>`).
+    table of k-mer ids. Anything else goes through `[ACGT]{k}|[^WHITESPACE]` and a dict (unknown pieces give
+    `<unk>`).
     """
 
     def __init__(self, vocab: dict[str, int], unk_id: int):
         self.k = max(len(token) for token in vocab if token[0] != "<")
         self.unk_id = unk_id
         self.vocab = vocab
-        self.pieces = re.compile(f"[ACGT]{{{self.k}}}|\\S")
+        self.pieces = re.compile(f"[ACGT]{{{self.k}}}|[^{WHITESPACE}]")
         self.bases_only = re.compile("[ACGT]*")
         self.base_codes = np.zeros(256, dtype=np.int64)
         self.base_codes[[ord(base) for base in "ACGT"]] = np.arange(4)
@@ -144,9 +148,9 @@ class NucleotideTransformerTokenizer(DnaTokenizerFast):
     def _encode_plus(self, text, text_pair=None, **kwargs) -> BatchEncoding:
         """Tokenize with one regular expression in Python where the backend's per-token overhead would dominate.
 
-        Plain ASCII DNA without special tokens, pairs, truncation or offsets is cut by `[ACGT]{k}|\\S` after the
-        same normalisation as the backend's: exactly the backend's ids (tested), about ten times faster. Any other
-        input goes to the `tokenizers` backend.
+        Plain ASCII DNA without special tokens, pairs, truncation or offsets is cut by `[ACGT]{k}|[^WHITESPACE]`
+        after the same normalisation as the backend's: exactly the backend's ids (tested), about ten times faster.
+        Any other input goes to the `tokenizers` backend.
         """
         texts = [text] if isinstance(text, str) else text
         truncation = kwargs.get("truncation_strategy", TruncationStrategy.DO_NOT_TRUNCATE)
