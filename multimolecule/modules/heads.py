@@ -119,7 +119,8 @@ class MaskedLMHead(nn.Module):
 
 
 class SequencePredictionHead(nn.Module):
-    """Pools a sequence (`config.head_pooling`: `"cls"` or `"mean"` over real tokens) and predicts its labels.
+    """Pools a sequence (`config.head_pooling`: `"cls"`, the first real token, or `"mean"` over real tokens) and
+    predicts its labels; left and right padding give the same result.
 
     Example:
         >>> from transformers import PretrainedConfig
@@ -139,8 +140,9 @@ class SequencePredictionHead(nn.Module):
         self.decoder = nn.Linear(config.hidden_size, config.num_labels)
 
     def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        if self.pooling == "cls":
-            pooled = hidden_states[:, 0]
+        if self.pooling == "cls":  # the first real token, wherever padding puts it
+            first = attention_mask.to(torch.long).argmax(dim=1)  # (batch,)
+            pooled = hidden_states[torch.arange(len(first), device=first.device), first]
         else:
             weights = attention_mask.to(hidden_states.dtype)[..., None]  # (batch, tokens, 1)
             pooled = (hidden_states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1)
