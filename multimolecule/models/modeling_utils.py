@@ -15,7 +15,7 @@ from transformers import PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutput
 
 from .. import loading
-from ..modules import init_head_weights, padding_bias, resolve_attention_mask
+from ..modules import ExpectedDifferencesMixin, init_head_weights, padding_bias, resolve_attention_mask
 from ..modules.attention import uses_packed_batch
 from ..modules.packing import PackedBatch
 from .configuration_utils import MultiMoleculeConfig
@@ -105,10 +105,11 @@ class MultiMoleculeEncoder(nn.Module):
         )
 
 
-class MultiMoleculePreTrainedModel(PreTrainedModel):
+class MultiMoleculePreTrainedModel(ExpectedDifferencesMixin, PreTrainedModel):
     """The base of every multimolecule model: weight initialisation (heads included), the embedding accessors
-    (transformers' own, finding `embeddings.word_embeddings`), the attention backends, and the backbone's forward
-    prologue `embed_and_encode`.
+    (transformers' own, finding `embeddings.word_embeddings`), the attention backends, the backbone's forward
+    prologue `embed_and_encode`, and one line for the checkpoint differences a class declares as expected
+    (`ExpectedDifferencesMixin`).
 
     `attn_implementation` may be `"sdpa"` (the default), `"eager"`, `"flash_attention_2"`, or any name with a
     packed kernel in `multimolecule.modules.attention.PackedAttentionInterface`.

@@ -15,6 +15,7 @@ from .heads import (
     init_head_weights,
     prediction_loss,
 )
+from .loading import ExpectedDifferencesMixin
 from .outputs import ContactPredictorOutput, SequencePredictorOutput, TokenPredictorOutput
 from .prediction import (
     ContactPredictionMixin,
@@ -30,6 +31,7 @@ __all__ = [
     "ContactPredictionHead",
     "ContactPredictionMixin",
     "ContactPredictorOutput",
+    "ExpectedDifferencesMixin",
     "MaskedLMHead",
     "MaskedLMMixin",
     "PackedAttentionInterface",

@@ -89,8 +89,14 @@ class MaskedLMMixin(PredictionModelMixin):
         )
 
 
+# Loading a prediction model from a masked-LM or pre-training checkpoint drops `lm_head` and creates the head.
+FROM_MASKED_LM = [r"^lm_head\."]
+
+
 class SequencePredictionMixin(PredictionModelMixin):
     head_name, head_class = "sequence_head", SequencePredictionHead
+    _keys_to_ignore_on_load_unexpected = FROM_MASKED_LM
+    _keys_to_ignore_on_load_missing = [r"^sequence_head\."]
 
     @can_return_tuple
     def forward(
@@ -155,6 +161,8 @@ class BaseResolutionMixin(PredictionModelMixin):
 
 class TokenPredictionMixin(BaseResolutionMixin):
     head_name, head_class = "token_head", TokenPredictionHead
+    _keys_to_ignore_on_load_unexpected = FROM_MASKED_LM
+    _keys_to_ignore_on_load_missing = [r"^token_head\."]
 
     @can_return_tuple
     def forward(
@@ -184,6 +192,8 @@ class TokenPredictionMixin(BaseResolutionMixin):
 
 class ContactPredictionMixin(BaseResolutionMixin):
     head_name, head_class = "contact_head", ContactPredictionHead
+    _keys_to_ignore_on_load_unexpected = FROM_MASKED_LM
+    _keys_to_ignore_on_load_missing = [r"^contact_head\."]
 
     @can_return_tuple
     def forward(

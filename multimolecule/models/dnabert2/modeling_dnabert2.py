@@ -175,6 +175,10 @@ class DnaBert2Model(DnaBert2PreTrainedModel):
         (torch.Size([1, 5, 64]), torch.Size([1, 64]), 3)
     """
 
+    _keys_to_ignore_on_load_unexpected = [r"^lm_head\."]  # from a masked-LM or pre-training checkpoint
+    _keys_to_ignore_on_load_missing = [r"^pooler\."]
+    _load_notes = {"pooler": "DNABERT-2 was pre-trained without one; random, as in the original"}
+
     def __init__(self, config: DnaBert2Config, add_pooling_layer: bool = True):
         super().__init__(config)
         self.embeddings = DnaBert2Embeddings(config)

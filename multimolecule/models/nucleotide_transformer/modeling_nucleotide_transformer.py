@@ -200,6 +200,8 @@ class NucleotideTransformerModel(NucleotideTransformerPreTrainedModel):
         (torch.Size([1, 5, 64]), 3)
     """
 
+    _keys_to_ignore_on_load_unexpected = [r"^lm_head\."]  # from a masked-LM or pre-training checkpoint
+
     def __init__(self, config: NucleotideTransformerConfig):
         super().__init__(config)
         self.embeddings = NucleotideTransformerEmbeddings(config)
