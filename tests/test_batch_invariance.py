@@ -40,7 +40,7 @@ def auto_class(head: str):
 def tiny_model(demo: str, head: str, backend: str, **overrides):
     if head == "sequence-mean":
         head, overrides = "sequence", {**overrides, "head_pooling": "mean"}
-    config = AutoConfig.from_pretrained(demo_model_path(demo), **TINY, **{"head_pooling": "cls", **overrides})
+    config = AutoConfig.from_pretrained(demo_model_path(demo), **{**TINY, "head_pooling": "cls", **overrides})
     torch.manual_seed(0)
     return auto_class(head).from_config(config, attn_implementation=backend).eval()
 
@@ -55,7 +55,7 @@ def encoded(demo):
     """Each sequence's ids: random DNA of lengths 1 to ~400 bases, lower case and N included."""
     tokenizer = AutoTokenizer.from_pretrained(demo_model_path(demo))
     generator = random.Random(7)
-    texts = ["".join(generator.choice("ACGTACGTacgN") for _ in range(n)) for n in (1, 5, 17, 64, 150, 401)]
+    texts = ["".join(generator.choice("ACGTACGTacgN") for _ in range(n)) for n in (1, 5, 17, 64, 203)]
     return tokenizer, [tokenizer(text)["input_ids"] for text in texts]
 
 
@@ -101,12 +101,11 @@ def test_outputs_do_not_depend_on_the_batch_or_the_backend(encoded, demo, head):
         return per_sequence(output, head, input_ids, attention_mask, lengths)
 
     alone = [run("eager", [ids])[0] for ids in sequences]  # no padding at all: the reference
-    order = [3, 0, 5, 2, 4, 1]
+    order = [3, 0, 4, 2, 1]
     for backend in BACKENDS:
         batches = {
             "together": (list(range(len(sequences))), False),
             "shuffled, left-padded": (order, True),
-            "pairs": ([0, 5], False),
         }
         for name, (chosen, left) in batches.items():
             outputs = run(backend, [sequences[i] for i in chosen], left)
@@ -118,12 +117,15 @@ def test_outputs_do_not_depend_on_the_batch_or_the_backend(encoded, demo, head):
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_half_precision_stays_finite_on_long_inputs(demo, dtype):
-    """8k tokens on the packed path (and 1k on the padded eager one), a short sequence beside them."""
+    """8k tokens on the packed path (and 1k on the padded eager one), a short sequence beside them: every hidden
+    layer, and the masked-LM logits on the eager path."""
     tokenizer = AutoTokenizer.from_pretrained(demo_model_path(demo))
     generator = torch.Generator().manual_seed(0)
     dna = [i for token, i in tokenizer.get_vocab().items() if set(token) <= set("ACGT")]
     for backend, length in (("sdpa", 8192), ("eager", 1024)):
-        model = tiny_model(demo, "masked_lm", backend, max_position_embeddings=8194).to(dtype)
+        head = "model" if backend == "sdpa" else "masked_lm"
+        model = tiny_model(demo, head, backend, max_position_embeddings=8194, hidden_size=16, num_attention_heads=2)
+        model = model.to(dtype)
         body = torch.tensor(dna)[torch.randint(len(dna), (length,), generator=generator)].tolist()
         prefix, suffix = special_template(tokenizer)
         long = [*prefix, *body[: length - len(prefix) - len(suffix)], *suffix]
@@ -131,6 +133,7 @@ def test_half_precision_stays_finite_on_long_inputs(demo, dtype):
         input_ids, attention_mask = batch_of([long, short], tokenizer.pad_token_id, left=False)
         with torch.no_grad():
             output = model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
-        assert output.logits.dtype == dtype and input_ids.shape[1] == length
-        for states in (*output.hidden_states, output.logits):
+        outputs = output.hidden_states + ((output.logits,) if head == "masked_lm" else ())
+        assert outputs[-1].dtype == dtype and input_ids.shape[1] == length
+        for states in outputs:
             assert torch.isfinite(states[attention_mask.bool()]).all(), (backend, length)
