@@ -141,3 +141,19 @@ def test_expand_to_bases_matches_a_plain_loop(data, vocab, shape):
         if row:
             torch.testing.assert_close(states[b, : len(row)], torch.stack(row), rtol=0, atol=0)
         assert not states[b, len(row) :].any()
+
+
+@pytest.mark.parametrize("spelling", ["[MASK]", "<MASK>", "{mask}"])
+def test_mask_lookalikes_are_named(tokenizer, spelling):
+    from transformers.testing_utils import CaptureLogger
+
+    from multimolecule.tokenisers import dna
+
+    dna.logger.warning_once.cache_clear()
+    with CaptureLogger(dna.logger) as captured:
+        ids = tokenizer(f"ACGTAC{spelling}ACGTAC")["input_ids"]
+    assert f"{spelling!r} is not the mask token (<mask>)" in captured.out
+    assert tokenizer.mask_token_id not in ids
+    with CaptureLogger(dna.logger) as captured:
+        tokenizer("ACGTAC<mask>ACGTAC")
+    assert captured.out == ""

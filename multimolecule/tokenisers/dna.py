@@ -5,18 +5,25 @@ Every DNA tokenizer here
 - recognises literal special tokens such as `<mask>` inside the text;
 - decodes to plain DNA, without spaces between tokens;
 - offers `token_lengths`, the number of bases each id covers, which the base-resolution heads use;
-- keeps `batch_encode_plus`, which transformers 5 removed, for the code of published model cards.
+- keeps `batch_encode_plus`, which transformers 5 removed, for the code of published model cards;
+- warns (once per spelling) when the text spells a mask another way (`[MASK]`, `<MASK>`), which it reads as
+  letters.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 
 from tokenizers import Regex, decoders, normalizers
 from transformers import PreTrainedTokenizerFast
+from transformers.utils import logging
 
 from ..loading import DOWNLOAD_KWARGS, fetch, fetch_json, resolve_name
+
+logger = logging.get_logger(__name__)
+MASK_LOOKALIKE = re.compile(r"[\[<{]mask[\]>}]", re.IGNORECASE)
 
 
 def dna_normalizer() -> normalizers.Normalizer:
@@ -80,6 +87,23 @@ class DnaTokenizerFast(PreTrainedTokenizerFast):
         """Our tokenizer built from an original checkpoint's files (`fetch(filename)` gives a local path or None);
         None when the files are not there. Subclasses say how."""
         return None
+
+    def _encode_plus(self, text, text_pair=None, **kwargs):
+        for item in [text, text_pair] if isinstance(text, str) else [*(text or []), *(text_pair or [])]:
+            if isinstance(item, str) and ("[" in item or "<" in item or "{" in item):
+                self.warn_mask_lookalikes(item)
+        return super()._encode_plus(text, text_pair=text_pair, **kwargs)
+
+    def warn_mask_lookalikes(self, text: str) -> None:
+        """Warn, once per spelling, about `[MASK]`, `<MASK>` and the like: they are not the mask token, and are
+        read as letters (`<unk>`s and an `A`).
+
+        Example:
+            >>> from multimolecule import NucleotideTransformerTokenizer
+            >>> NucleotideTransformerTokenizer.standard().warn_mask_lookalikes("ACGT[MASK]ACGT")  # logs a warning
+        """
+        for spelling in {match.group() for match in MASK_LOOKALIKE.finditer(text)} - {self.mask_token}:
+            logger.warning_once(f"{spelling!r} is not the mask token ({self.mask_token}): it is read as letters")
 
     def batch_encode_plus(self, batch_text_or_text_pairs, **kwargs):
         """Encode a batch of texts; the same as calling the tokenizer on a list (kept for older code)."""

@@ -163,7 +163,7 @@ class NucleotideTransformerTokenizer(DnaTokenizerFast):
         ):
             return super()._encode_plus(text, text_pair=text_pair, **kwargs)
         joined = "".join(texts)
-        if not joined.isascii() or "<" in joined:
+        if not joined.isascii() or "<" in joined or "[" in joined or "{" in joined:  # specials, or look-alikes
             return super()._encode_plus(text, text_pair=text_pair, **kwargs)
 
         tables = self._fast_path_tables()
