@@ -11,7 +11,7 @@ from transformers.utils import logging
 
 import multimolecule
 from multimolecule.demo import demo_model_path
-from multimolecule.modules import loading
+from multimolecule.modules import load_report
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +25,7 @@ def warnings_shown():
 def load(auto_class, path):
     """The model, and the lines logged by our one-line note and by transformers' load report."""
     with (
-        CaptureLogger(loading.logger) as ours,
+        CaptureLogger(load_report.logger) as ours,
         CaptureLogger(logging.get_logger("transformers.modeling_utils")) as theirs,
     ):
         model = auto_class.from_pretrained(path)

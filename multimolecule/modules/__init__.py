@@ -15,7 +15,7 @@ from .heads import (
     init_head_weights,
     prediction_loss,
 )
-from .loading import ExpectedDifferencesMixin
+from .load_report import ExpectedDifferencesMixin
 from .outputs import ContactPredictorOutput, SequencePredictorOutput, TokenPredictorOutput
 from .prediction import (
     ContactPredictionMixin,
