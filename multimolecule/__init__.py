@@ -31,6 +31,7 @@ if _command_line_is_starting():
         if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is None:
             for module in (
                 importlib.import_module(f"{__name__}.models"),
+                importlib.import_module(f"{__name__}.pipelines"),
                 importlib.import_module(f"{__name__}.tokenisers"),
             ):
                 if name in module.__all__:
@@ -40,6 +41,7 @@ if _command_line_is_starting():
 else:
     from .models import *  # noqa: F403
     from .models import __all__ as _models_all
+    from .pipelines import BaseTokenClassificationPipeline
     from .tokenisers import DnaTokenizerFast
 
-    __all__ = ["DnaTokenizerFast", *_models_all]
+    __all__ = ["BaseTokenClassificationPipeline", "DnaTokenizerFast", *_models_all]

@@ -134,7 +134,7 @@ def build(recipe: Recipe, train_dna: str):
             num_attention_heads=recipe.num_attention_heads,
             intermediate_size=recipe.intermediate_size,
             hidden_dropout=0.0,
-            token_lengths=tokenizer.token_lengths,
+            token_bases=tokenizer.token_bases,
         )
         return DnaBert2ForMaskedLM(config), tokenizer
     from multimolecule import (
@@ -152,7 +152,7 @@ def build(recipe: Recipe, train_dna: str):
         intermediate_size=recipe.intermediate_size,
         hidden_dropout=0.0,
         attention_dropout=0.0,
-        token_lengths=tokenizer.token_lengths,
+        token_bases=tokenizer.token_bases,
         pad_token_id=tokenizer.pad_token_id,
         mask_token_id=tokenizer.mask_token_id,
     )

@@ -42,10 +42,10 @@ def tensors(keys, module: str) -> str:
     [
         ("dnabert2-demo", AutoModel, "pooler"),
         ("nt-demo", AutoModel, None),
-        ("dnabert2-demo", multimolecule.AutoModelForSequencePrediction, "sequence_head"),
-        ("nt-demo", multimolecule.AutoModelForSequencePrediction, "sequence_head"),
-        ("dnabert2-demo", multimolecule.AutoModelForTokenPrediction, "token_head"),
-        ("nt-demo", multimolecule.AutoModelForContactPrediction, "contact_head"),
+        ("dnabert2-demo", multimolecule.AutoModelForSequencePrediction, "classifier"),
+        ("nt-demo", multimolecule.AutoModelForSequencePrediction, "classifier"),
+        ("dnabert2-demo", multimolecule.AutoModelForTokenPrediction, "classifier"),
+        ("nt-demo", multimolecule.AutoModelForContactPrediction, "classifier"),
     ],
 )
 def test_expected_differences_take_one_line(demo, auto_class, new_module):

@@ -313,19 +313,25 @@ def test_token_head_has_one_output_per_base(package, converted, tokenizer):
         alone = model(**tokenizer(TEXTS[1], return_tensors="pt")).logits
     assert output.logits.shape == (len(TEXTS), max(lengths), 2) and torch.isfinite(output.loss)
     assert output.base_mask.sum(1).tolist() == lengths
-    # The bases of a token share its output: find the first token of several bases in the first sequence.
+    assert torch.allclose(alone[0], output.logits[1, : lengths[1]], atol=TOLERANCE)  # padding changes nothing
+    with pytest.raises(ValueError, match=f"{lengths[1]} bases"):
+        model(**tokenizer(TEXTS[1], return_tensors="pt"), labels=torch.zeros(lengths[1] - 1, dtype=torch.long))
+    # Each base gets its token's output plus embeddings of its own nucleotide and offset: the bases of a token
+    # differ, and without those embeddings they would share their token's output. The first token of several
+    # bases in the first sequence:
     spans, start = [], 0
     for token in batch["input_ids"][0].tolist():
         length = model.config.token_lengths[token]
         spans.append((start, length))
         start += length
     start, length = next(span for span in spans if span[1] > 1)
-    logits = output.logits[0]
-    assert all(torch.equal(logits[start], logits[start + i]) for i in range(length))
-    assert not torch.equal(logits[start], logits[start + length])
-    assert torch.allclose(alone[0], output.logits[1, : lengths[1]], atol=TOLERANCE)  # padding changes nothing
-    with pytest.raises(ValueError, match=f"{lengths[1]} bases"):
-        model(**tokenizer(TEXTS[1], return_tensors="pt"), labels=torch.zeros(lengths[1] - 1, dtype=torch.long))
+    assert not torch.equal(output.logits[0, start], output.logits[0, start + 1])
+    with torch.no_grad():
+        model.classifier.base_embeddings.nucleotide_embeddings.zero_()
+        model.classifier.base_embeddings.offset_embeddings.zero_()
+        token_only = model(**batch).logits[0]
+    assert all(torch.equal(token_only[start], token_only[start + i]) for i in range(length))
+    assert not torch.equal(token_only[start], token_only[start + length])
 
 
 def test_token_head_needs_token_lengths(package):

@@ -35,7 +35,11 @@ class MultiMoleculeConfig(PretrainedConfig):
         classifier_dropout: Dropout of the prediction heads; `hidden_dropout` when unset.
         contact_head_dim: Width of the bilinear form of the contact head, per label.
         token_lengths: Bases covered by each token id (0 for tokens that cover none), used by the base-resolution
-            token and contact heads; the converters fill it from the tokenizer.
+            token and contact heads; the converters fill it from the tokenizer. Derived from `token_bases` when
+            only that is given.
+        token_bases: The bases each token id spells (`""` for special tokens, `"N"` for `<unk>` and `<mask>`),
+            which the base-resolution heads read each base's nucleotide from; the converters fill it from the
+            tokenizer (`tokenizer.token_bases`).
         unk_token_id: Id of the unknown token.
         pad_token_id: Id of the padding token.
         mask_token_id: Id of the mask token.
@@ -66,6 +70,7 @@ class MultiMoleculeConfig(PretrainedConfig):
     classifier_dropout: float | int | None = None
     contact_head_dim: int = 64
     token_lengths: list[int] | None = None
+    token_bases: list[str] | None = None
     unk_token_id: int | None = None
     pad_token_id: int | None = None
     mask_token_id: int | None = None
@@ -87,4 +92,6 @@ class MultiMoleculeConfig(PretrainedConfig):
             raise ValueError(f"attention_chunk_size must be at least 1, got {self.attention_chunk_size}")
         if self.head_pooling not in ("cls", "mean"):
             raise ValueError(f"head_pooling must be 'cls' or 'mean', got {self.head_pooling!r}")
+        if self.token_lengths is None and self.token_bases is not None:
+            self.token_lengths = [len(bases) for bases in self.token_bases]
         super().__post_init__(**kwargs)

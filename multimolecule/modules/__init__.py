@@ -7,13 +7,21 @@ from .attention import (
     uses_packed_batch,
 )
 from .heads import (
+    NUCLEOTIDES,
+    BaseEmbeddings,
+    BaseLocations,
     ContactPredictionHead,
     MaskedLMHead,
     SequencePredictionHead,
     TokenPredictionHead,
+    base_nucleotides,
     expand_to_bases,
     init_head_weights,
+    labelled_mean,
+    locate_bases,
+    max_token_length,
     prediction_loss,
+    scatter_bases,
 )
 from .load_report import ExpectedDifferencesMixin
 from .outputs import ContactPredictorOutput, SequencePredictorOutput, TokenPredictorOutput
@@ -27,6 +35,9 @@ from .prediction import (
 from .rotary import RotaryEmbedding, apply_rotary, rotate_half
 
 __all__ = [
+    "NUCLEOTIDES",
+    "BaseEmbeddings",
+    "BaseLocations",
     "AlibiPositionBias",
     "ContactPredictionHead",
     "ContactPredictionMixin",
@@ -45,12 +56,17 @@ __all__ = [
     "TokenPredictorOutput",
     "alibi_slopes",
     "apply_rotary",
+    "base_nucleotides",
     "expand_to_bases",
     "init_head_weights",
+    "labelled_mean",
+    "locate_bases",
+    "max_token_length",
     "padding_bias",
     "prediction_loss",
     "register_packed_attention",
     "resolve_attention_mask",
     "rotate_half",
+    "scatter_bases",
     "uses_packed_batch",
 ]

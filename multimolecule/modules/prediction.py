@@ -1,8 +1,13 @@
 """The prediction models, shared by every backbone: their `__init__` and forward passes.
 
 A model class mixes one of these in front of its `PreTrainedModel`, which provides `build_backbone(config)`.
-The backbone is `self.model`; the head is `self.lm_head`, `self.sequence_head`, `self.token_head` or
-`self.contact_head`.
+The backbone is `self.model`; the head is `self.lm_head` (masked LM) or `self.classifier` (sequence, token and
+contact heads: the name transformers' own models and PEFT's `SEQ_CLS`/`TOKEN_CLS` tasks expect, so LoRA keeps
+the new head trainable and saves it).
+
+Every forward takes `num_items_in_batch`, which `Trainer` passes: the loss is then summed and divided by it, so
+that gradient accumulation and several processes give the loss of one big batch. Other keywords go to the
+backbone.
 """
 
 from __future__ import annotations
@@ -18,8 +23,11 @@ from .heads import (
     MaskedLMHead,
     SequencePredictionHead,
     TokenPredictionHead,
-    expand_to_bases,
+    base_nucleotides,
+    labelled_mean,
+    locate_bases,
     prediction_loss,
+    scatter_bases,
 )
 from .outputs import ContactPredictorOutput, SequencePredictorOutput, TokenPredictorOutput
 
@@ -47,6 +55,7 @@ class PredictionModelMixin:
 
     head_name: str
     head_class: type[nn.Module]
+    accepts_loss_kwargs = True  # the loss honours Trainer's num_items_in_batch
 
     def __init__(self, config):
         super().__init__(config)
@@ -74,16 +83,22 @@ class MaskedLMMixin(PredictionModelMixin):
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
         **kwargs,
     ) -> MaskedLMOutput:
         r"""
         labels: (batch, length) ids of the original tokens at masked positions, -100 elsewhere.
+        num_items_in_batch: Labels in the whole (accumulated) batch, to divide the summed loss by; `Trainer`
+            passes it.
         """
         outputs = self.model(input_ids, attention_mask=attention_mask, return_dict=True, **kwargs)
         logits = self.lm_head(outputs.last_hidden_state)  # (batch, length, vocab_size)
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), labels.to(logits.device).view(-1))
+            labels = labels.to(logits.device)
+            labelled = labels != -100
+            loss_sum = F.cross_entropy(logits[labelled], labels[labelled], reduction="sum")
+            loss = labelled_mean(loss_sum, labelled, num_items_in_batch)
         return MaskedLMOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
@@ -94,9 +109,11 @@ FROM_MASKED_LM = [r"^lm_head\."]
 
 
 class SequencePredictionMixin(PredictionModelMixin):
-    head_name, head_class = "sequence_head", SequencePredictionHead
+    """`...ForSequencePrediction`: `SequencePredictionHead` in `self.classifier`."""
+
+    head_name, head_class = "classifier", SequencePredictionHead
     _keys_to_ignore_on_load_unexpected = FROM_MASKED_LM
-    _keys_to_ignore_on_load_missing = [r"^sequence_head\."]
+    _keys_to_ignore_on_load_missing = [r"^classifier\."]
 
     @can_return_tuple
     def forward(
@@ -104,32 +121,38 @@ class SequencePredictionMixin(PredictionModelMixin):
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
         **kwargs,
     ) -> SequencePredictorOutput:
         r"""
         labels: (batch,) class ids, (batch, num_labels) multi-label targets, or (batch,) / (batch, num_labels)
-            regression targets, as `config.problem_type` says.
+            regression targets, as `config.problem_type` says; -100 marks a missing label.
+        num_items_in_batch: Labels in the whole (accumulated) batch, to divide the summed loss by; `Trainer`
+            passes it.
         """
         attention_mask = resolve_attention_mask(
             input_ids, attention_mask, kwargs.get("inputs_embeds"), self.config.pad_token_id
         )
         outputs = self.model(input_ids, attention_mask=attention_mask, return_dict=True, **kwargs)
-        logits = self.sequence_head(outputs.last_hidden_state, attention_mask)  # (batch, num_labels)
+        logits = self.classifier(outputs.last_hidden_state, attention_mask)  # (batch, num_labels)
         loss = None
         if labels is not None:
             if self.config.num_labels == 1:
                 labels = labels.reshape(-1)
             mask = torch.ones(logits.shape[0], dtype=torch.bool, device=logits.device)
-            loss = prediction_loss(logits, labels, mask, self.config)
+            loss = prediction_loss(logits, labels, mask, self.config, num_items_in_batch)
         return SequencePredictorOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
 
 
 class BaseResolutionMixin(PredictionModelMixin):
-    def _base_states(
+    def _base_inputs(
         self, input_ids: torch.Tensor | None, attention_mask: torch.Tensor | None, kwargs: dict
-    ) -> tuple[object, torch.Tensor, torch.Tensor]:
+    ) -> tuple[object, tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Run the backbone; return its outputs and the head's inputs at base resolution: `base_states`
+        (batch, bases, hidden), each base's token output, and `nucleotides`, `offsets`, `base_mask` (batch, bases).
+        """
         if input_ids is None:
             raise ValueError("base-resolution heads need input_ids, to know how many bases each token covers")
         if self.config.token_lengths is None:
@@ -137,11 +160,23 @@ class BaseResolutionMixin(PredictionModelMixin):
                 "config.token_lengths is not set, so tokens cannot be mapped to bases; "
                 "set it with `model.config.token_lengths = tokenizer.token_lengths`"
             )
+        if getattr(self.config, "token_bases", None) is None:
+            raise ValueError(
+                "config.token_bases is not set, so the bases of each token are unknown; "
+                "set it with `model.config.token_bases = tokenizer.token_bases`"
+            )
         attention_mask = resolve_attention_mask(input_ids, attention_mask, None, self.config.pad_token_id)
         outputs = self.model(input_ids, attention_mask=attention_mask, return_dict=True, **kwargs)
         token_lengths = torch.tensor(self.config.token_lengths, device=input_ids.device)
-        base_states, base_mask = expand_to_bases(outputs.last_hidden_state, input_ids, attention_mask, token_lengths)
-        return outputs, base_states, base_mask
+        located = locate_bases(input_ids, attention_mask, token_lengths)
+        base_states = scatter_bases(outputs.last_hidden_state.flatten(0, 1)[located.token], located)
+        nucleotides = base_nucleotides(input_ids, located, self.config.token_bases, self.config.token_lengths)
+        return outputs, (
+            base_states,
+            scatter_bases(nucleotides, located),
+            scatter_bases(located.offset, located),
+            located.mask,
+        )
 
     def _batched_labels(self, labels: torch.Tensor, base_mask: torch.Tensor, pair: bool) -> torch.Tensor:
         """Accept labels without the batch axis for a single sequence, and check they cover every base."""
@@ -160,9 +195,11 @@ class BaseResolutionMixin(PredictionModelMixin):
 
 
 class TokenPredictionMixin(BaseResolutionMixin):
-    head_name, head_class = "token_head", TokenPredictionHead
+    """`...ForTokenPrediction`: `TokenPredictionHead` in `self.classifier`."""
+
+    head_name, head_class = "classifier", TokenPredictionHead
     _keys_to_ignore_on_load_unexpected = FROM_MASKED_LM
-    _keys_to_ignore_on_load_missing = [r"^token_head\."]
+    _keys_to_ignore_on_load_missing = [r"^classifier\."]
 
     @can_return_tuple
     def forward(
@@ -170,17 +207,21 @@ class TokenPredictionMixin(BaseResolutionMixin):
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
         **kwargs,
     ) -> TokenPredictorOutput:
         r"""
         labels: One label per base of the text, `(bases,)` or `(batch, bases)`, padded with -100.
+        num_items_in_batch: Labels in the whole (accumulated) batch, to divide the summed loss by; `Trainer`
+            passes it.
         """
-        outputs, base_states, base_mask = self._base_states(input_ids, attention_mask, kwargs)
-        logits = self.token_head(base_states)  # (batch, bases, num_labels)
+        outputs, head_inputs = self._base_inputs(input_ids, attention_mask, kwargs)
+        base_mask = head_inputs[-1]
+        logits = self.classifier(*head_inputs)  # (batch, bases, num_labels)
         loss = None
         if labels is not None:
             labels = self._batched_labels(labels, base_mask, pair=False)
-            loss = prediction_loss(logits, labels, base_mask, self.config)
+            loss = prediction_loss(logits, labels, base_mask, self.config, num_items_in_batch)
         return TokenPredictorOutput(
             loss=loss,
             logits=logits,
@@ -191,9 +232,11 @@ class TokenPredictionMixin(BaseResolutionMixin):
 
 
 class ContactPredictionMixin(BaseResolutionMixin):
-    head_name, head_class = "contact_head", ContactPredictionHead
+    """`...ForContactPrediction`: `ContactPredictionHead` in `self.classifier`."""
+
+    head_name, head_class = "classifier", ContactPredictionHead
     _keys_to_ignore_on_load_unexpected = FROM_MASKED_LM
-    _keys_to_ignore_on_load_missing = [r"^contact_head\."]
+    _keys_to_ignore_on_load_missing = [r"^classifier\."]
 
     @can_return_tuple
     def forward(
@@ -201,18 +244,22 @@ class ContactPredictionMixin(BaseResolutionMixin):
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
         **kwargs,
     ) -> ContactPredictorOutput:
         r"""
         labels: One label per pair of bases, `(bases, bases)` or `(batch, bases, bases)`, padded with -100.
+        num_items_in_batch: Labels in the whole (accumulated) batch, to divide the summed loss by; `Trainer`
+            passes it.
         """
-        outputs, base_states, base_mask = self._base_states(input_ids, attention_mask, kwargs)
-        logits = self.contact_head(base_states)  # (batch, bases, bases, num_labels)
+        outputs, head_inputs = self._base_inputs(input_ids, attention_mask, kwargs)
+        base_mask = head_inputs[-1]
+        logits = self.classifier(*head_inputs)  # (batch, bases, bases, num_labels)
         loss = None
         if labels is not None:
             labels = self._batched_labels(labels, base_mask, pair=True)
             pair_mask = base_mask[:, :, None] & base_mask[:, None, :]
-            loss = prediction_loss(logits, labels, pair_mask, self.config)
+            loss = prediction_loss(logits, labels, pair_mask, self.config, num_items_in_batch)
         return ContactPredictorOutput(
             loss=loss,
             logits=logits,

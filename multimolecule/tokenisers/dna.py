@@ -4,7 +4,8 @@ Every DNA tokenizer here
 - upper-cases `a c g t n` and reads `U`/`u` as `T` (the originals turn lower case into `<unk>`);
 - recognises literal special tokens such as `<mask>` inside the text;
 - decodes to plain DNA, without spaces between tokens;
-- offers `token_lengths`, the number of bases each id covers, which the base-resolution heads use;
+- offers `token_bases` (the bases each id spells) and `token_lengths` (how many), which the base-resolution
+  heads use;
 - keeps `batch_encode_plus`, which transformers 5 removed, for the code of published model cards;
 - warns (once per spelling) when the text spells a mask another way (`[MASK]`, `<MASK>`), which it reads as
   letters.
@@ -45,21 +46,36 @@ class DnaTokenizerFast(PreTrainedTokenizerFast):
     padding_side = "right"
 
     @property
+    def token_bases(self) -> list[str]:
+        """The bases each id spells: the token's text, `""` for special tokens, `"N"` for `<unk>` and `<mask>`
+        (one base, which the input does not name).
+
+        Example:
+            >>> from multimolecule import NucleotideTransformerTokenizer
+            >>> tokenizer = NucleotideTransformerTokenizer.standard()
+            >>> bases = tokenizer.token_bases
+            >>> bases[tokenizer.convert_tokens_to_ids("ACGTAC")], bases[tokenizer.mask_token_id], bases[0:2]
+            ('ACGTAC', 'N', ['N', ''])
+        """
+        vocab = self.get_vocab()
+        bases = [""] * max(len(vocab), max(vocab.values()) + 1)
+        one_base = {self.unk_token, self.mask_token}
+        special = set(self.all_special_tokens) - one_base
+        for token, index in vocab.items():
+            bases[index] = "" if token in special else "N" if token in one_base else token
+        return bases
+
+    @property
     def token_lengths(self) -> list[int]:
         """Bases covered by each id: the length of the token's text, 0 for special tokens, 1 for `<unk>`/`<mask>`.
 
         Example:
-            >>> tokenizer = NucleotideTransformerTokenizer()  # doctest: +SKIP
-            >>> tokenizer.token_lengths[tokenizer.convert_tokens_to_ids("ACGTAC")]  # doctest: +SKIP
+            >>> from multimolecule import NucleotideTransformerTokenizer
+            >>> tokenizer = NucleotideTransformerTokenizer.standard()
+            >>> tokenizer.token_lengths[tokenizer.convert_tokens_to_ids("ACGTAC")]
             6
         """
-        vocab = self.get_vocab()
-        lengths = [0] * max(len(vocab), max(vocab.values()) + 1)
-        one_base = {self.unk_token, self.mask_token}
-        special = set(self.all_special_tokens) - one_base
-        for token, index in vocab.items():
-            lengths[index] = 0 if token in special else 1 if token in one_base else len(token)
-        return lengths
+        return [len(bases) for bases in self.token_bases]
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *init_inputs, **kwargs):

@@ -28,7 +28,11 @@ class DnaBert2Config(MultiMoleculeConfig):
         classifier_dropout: Dropout of the prediction heads; `hidden_dropout` when unset.
         contact_head_dim: Width of the bilinear form of the contact head, per label.
         token_lengths: Bases covered by each token id (0 for special tokens), used by the base-resolution
-            token and contact heads; the converter fills it from the tokenizer.
+            token and contact heads; the converter fills it from the tokenizer. Derived from `token_bases` when
+            only that is given.
+        token_bases: The bases each token id spells (`""` for special tokens, `"N"` for `<unk>` and `<mask>`),
+            which the base-resolution heads read each base's nucleotide from; the converter fills it from the
+            tokenizer (`tokenizer.token_bases`).
         unk_token_id: Id of `<unk>`.
         cls_token_id: Id of `<cls>`.
         bos_token_id: Id of `<cls>` too.

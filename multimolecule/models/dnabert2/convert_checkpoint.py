@@ -72,7 +72,7 @@ def detect(path: Path) -> bool:
     return is_original_config(read_json_if_present(path / "config.json"))
 
 
-def convert_config(original: dict, token_lengths: list[int] | None = None) -> DnaBert2Config:
+def convert_config(original: dict, token_bases: list[str] | None = None) -> DnaBert2Config:
     """The original `config.json` (parsed) -> `DnaBert2Config`."""
     if not is_original_config(original):
         raise ConversionError(
@@ -91,7 +91,7 @@ def convert_config(original: dict, token_lengths: list[int] | None = None) -> Dn
         layer_norm_eps=original.get("layer_norm_eps", 1e-12),
         initializer_range=original.get("initializer_range", 0.02),
         alibi_starting_size=original.get("alibi_starting_size", 512),
-        token_lengths=token_lengths,
+        token_bases=token_bases,
         architectures=["DnaBert2ForPreTraining"],
     )
 
@@ -114,16 +114,16 @@ def convert_state_dict(original: dict[str, torch.Tensor]) -> dict[str, torch.Ten
     return converted
 
 
-def original_token_lengths(tokenizer_path: str | os.PathLike) -> list[int]:
-    """Bases covered by each token id of an original `tokenizer.json` (what the base-resolution heads need)."""
-    return DnaBert2Tokenizer.from_original(tokenizer_path).token_lengths
+def original_token_bases(tokenizer_path: str | os.PathLike) -> list[str]:
+    """The bases each token id of an original `tokenizer.json` spells (what the base-resolution heads need)."""
+    return DnaBert2Tokenizer.from_original(tokenizer_path).token_bases
 
 
 def read_config(original: dict, fetch: Callable[[str], str | None]) -> DnaBert2Config:
-    """Our config for an original `config.json` (parsed), with the token lengths of the `tokenizer.json` that
-    `fetch` finds beside it."""
+    """Our config for an original `config.json` (parsed), with the token bases (and lengths) of the
+    `tokenizer.json` that `fetch` finds beside it."""
     tokenizer_path = fetch("tokenizer.json")
-    return convert_config(original, token_lengths=original_token_lengths(tokenizer_path) if tokenizer_path else None)
+    return convert_config(original, token_bases=original_token_bases(tokenizer_path) if tokenizer_path else None)
 
 
 # What `from_pretrained` needs to load an original directory or Hub repository as it is.
@@ -146,7 +146,7 @@ def convert_checkpoint(checkpoint_path: str | os.PathLike, output_path: str | os
     if not (checkpoint_path / "tokenizer.json").is_file():
         raise ConversionError(f"missing file: {checkpoint_path / 'tokenizer.json'}")
     tokenizer = DnaBert2Tokenizer.from_original(checkpoint_path / "tokenizer.json")
-    config = convert_config(original_config, token_lengths=tokenizer.token_lengths)
+    config = convert_config(original_config, token_bases=tokenizer.token_bases)
     state_dict = convert_state_dict(load_state_dict(checkpoint_path))
     model = DnaBert2ForPreTraining(config)
     save_converted(model, tokenizer, state_dict, output_path, "DNABERT-2", str(checkpoint_path), USAGE)

@@ -266,7 +266,7 @@ class DnaBert2ForTokenPrediction(TokenPredictionMixin, DnaBert2PreTrainedModel):
     Example:
         >>> import torch
         >>> from multimolecule import DnaBert2Config, DnaBert2ForTokenPrediction
-        >>> config = DnaBert2Config(num_hidden_layers=1, token_lengths=[0, 0, 0, 0, 0, 1, 1, 1, 1] + [2] * 4087)
+        >>> config = DnaBert2Config(num_hidden_layers=1, token_bases=[""] * 5 + list("ACGT") + ["GA"] * 4087)
         >>> model = DnaBert2ForTokenPrediction(config)
         >>> output = model(torch.tensor([[1, 5, 6, 10, 2]]), labels=torch.tensor([0, 1, 1, 0]))
         >>> output.logits.shape  # A, C and a 2-base token: 4 bases
@@ -280,7 +280,7 @@ class DnaBert2ForContactPrediction(ContactPredictionMixin, DnaBert2PreTrainedMod
     Example:
         >>> import torch
         >>> from multimolecule import DnaBert2Config, DnaBert2ForContactPrediction
-        >>> config = DnaBert2Config(num_hidden_layers=1, token_lengths=[0, 0, 0, 0, 0, 1, 1, 1, 1] + [2] * 4087)
+        >>> config = DnaBert2Config(num_hidden_layers=1, token_bases=[""] * 5 + list("ACGT") + ["GA"] * 4087)
         >>> model = DnaBert2ForContactPrediction(config)
         >>> output = model(torch.tensor([[1, 5, 6, 10, 2]]), labels=torch.randint(2, (4, 4)))
         >>> output.logits.shape

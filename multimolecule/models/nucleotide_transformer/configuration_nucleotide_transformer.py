@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..configuration_utils import MultiMoleculeConfig
-from .tokenization_nucleotide_transformer import STANDARD_VOCAB_SIZE, standard_token_lengths
+from .tokenization_nucleotide_transformer import STANDARD_VOCAB_SIZE, standard_token_bases
 
 
 class NucleotideTransformerConfig(MultiMoleculeConfig):
@@ -39,7 +39,11 @@ class NucleotideTransformerConfig(MultiMoleculeConfig):
         classifier_dropout: Dropout of the prediction heads; `hidden_dropout` when unset.
         contact_head_dim: Width of the bilinear form of the contact head, per label.
         token_lengths: Bases covered by each token id, used by the base-resolution token and contact heads;
-            the standard vocabulary's when `vocab_size` is 4107 and none is given.
+            derived from `token_bases` when only that is given, the standard vocabulary's when `vocab_size` is
+            4107 and neither is given.
+        token_bases: The bases each token id spells (`""` for special tokens, `"N"` for `<unk>` and `<mask>`),
+            which the base-resolution heads read each base's nucleotide from; the standard vocabulary's when
+            `vocab_size` is 4107 and neither this nor `token_lengths` is given.
         unk_token_id: Id of `<unk>` (the special token ids default to those of the standard vocabulary).
         pad_token_id: Id of `<pad>`.
         mask_token_id: Id of `<mask>`.
@@ -88,6 +92,6 @@ class NucleotideTransformerConfig(MultiMoleculeConfig):
             raise ValueError(
                 f"position_embedding_type must be 'rotary' or 'absolute', got {self.position_embedding_type!r}"
             )
-        if self.token_lengths is None and self.vocab_size == STANDARD_VOCAB_SIZE:
-            self.token_lengths = standard_token_lengths()
+        if self.token_lengths is None and self.token_bases is None and self.vocab_size == STANDARD_VOCAB_SIZE:
+            self.token_bases = standard_token_bases()
         super().__post_init__(**kwargs)

@@ -183,12 +183,13 @@ def convert_state_dict(
 
 
 def read_config(original: dict, fetch: Callable[[str], str | None]) -> NucleotideTransformerConfig:
-    """Our config for an original `config.json` (parsed), with the token lengths of the `vocab.txt` that `fetch`
-    finds beside it (the standard vocabulary's without one)."""
+    """Our config for an original `config.json` (parsed), with the token bases (and lengths) of the `vocab.txt`
+    that `fetch` finds beside it (the standard vocabulary's without one)."""
     config = convert_config(original)
     vocab_path = fetch("vocab.txt")
     if vocab_path is not None:
-        config.token_lengths = NucleotideTransformerTokenizer.from_vocab(vocab_path).token_lengths
+        tokenizer = NucleotideTransformerTokenizer.from_vocab(vocab_path)
+        config.token_lengths, config.token_bases = tokenizer.token_lengths, tokenizer.token_bases
     return config
 
 
@@ -234,7 +235,7 @@ def convert_jax_config(hyperparams: dict, tokenizer: NucleotideTransformerTokeni
             max_position_embeddings=hyperparams.get("max_positions", 1000) + 2,
             emb_layer_norm_before=hyperparams.get("emb_layer_norm_before", False),
             layer_norm_eps=JAX_LAYER_NORM_EPS,
-            token_lengths=tokenizer.token_lengths,
+            token_bases=tokenizer.token_bases,
             architectures=["NucleotideTransformerForPreTraining"],
         )
     except (KeyError, ValueError) as error:
@@ -286,6 +287,7 @@ def read_pytorch(checkpoint_path: Path) -> Original:
     except ValueError as error:
         raise ConversionError(f"{vocab_path}: {error}") from error
     config.token_lengths = tokenizer.token_lengths
+    config.token_bases = tokenizer.token_bases
     state_dict, dropped = convert_state_dict(load_state_dict(checkpoint_path), config)
     return config, tokenizer, state_dict, dropped
 

@@ -48,6 +48,20 @@ def standard_vocabulary(k: int = 6) -> list[str]:
     return SPECIAL_TOKENS + ["".join(kmer) for kmer in itertools.product("ATCG", repeat=k)] + SINGLE_BASES
 
 
+def standard_token_bases(k: int = 6) -> list[str]:
+    """The bases each id of `standard_vocabulary(k)` spells: `N` for `<unk>` and `<mask>`, other specials none.
+
+    Example:
+        >>> bases = standard_token_bases()
+        >>> len(bases), bases[:7], bases[-5:]
+        (4107, ['N', '', 'N', '', '', '', 'AAAAAA'], ['A', 'T', 'C', 'G', 'N'])
+    """
+    return [
+        "N" if token in ONE_BASE_TOKENS else "" if token in SPECIAL_TOKENS else token
+        for token in standard_vocabulary(k)
+    ]
+
+
 def standard_token_lengths(k: int = 6) -> list[int]:
     """Bases covered by each id of `standard_vocabulary(k)`: `<unk>` and `<mask>` one, other specials none.
 
@@ -56,10 +70,7 @@ def standard_token_lengths(k: int = 6) -> list[int]:
         >>> len(lengths), lengths[:7], lengths[-5:]
         (4107, [1, 0, 1, 0, 0, 0, 6], [1, 1, 1, 1, 1])
     """
-    return [
-        1 if token in ONE_BASE_TOKENS else 0 if token in SPECIAL_TOKENS else len(token)
-        for token in standard_vocabulary(k)
-    ]
+    return [len(bases) for bases in standard_token_bases(k)]
 
 
 STANDARD_VOCAB_SIZE = len(standard_vocabulary())
