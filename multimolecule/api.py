@@ -69,7 +69,37 @@ def resolve_model(model: str | os.PathLike | None) -> str:
         return str(path)
     if path.exists() or not re.fullmatch(r"[\w.-]+/[\w.-]+", model):
         raise InputError(f"model not found: {model} (not a directory; demos: {', '.join(DEMO_MODELS)})")
+    check_hub_model(model)
     return model  # a Hub id
+
+
+def check_hub_model(model: str) -> None:
+    """Fail at once, naming it, for a Hub id that is neither in the local Hub cache nor on a reachable Hub.
+
+    transformers retries an unreachable Hub for half a minute per file; one quick question to the Hub (no
+    retries) tells a mistyped local path such as `converted/dnabert2` from a model to download. With
+    `HF_HUB_OFFLINE` set nothing is asked: the cache alone answers, as in transformers.
+    """
+    from huggingface_hub import HfApi, constants, try_to_load_from_cache
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if isinstance(try_to_load_from_cache(model, "config.json"), str) or constants.HF_HUB_OFFLINE:
+        return
+    try:
+        HfApi().model_info(model, timeout=10)
+    except HfHubHTTPError as error:
+        status = getattr(error.response, "status_code", None)
+        if status in (401, 403, 404):
+            raise InputError(
+                f"model not found: {model} is not a local directory, and the Hub has no model of that name "
+                f"(or it is private: log in with `hf auth login`)"
+            ) from error
+        raise InputError(f"cannot ask the Hub for {model}: {error}") from error
+    except Exception as error:  # no network: httpx / OS errors
+        raise InputError(
+            f"model not found: {model} is not a local directory or in the Hub cache, "
+            f"and the Hub cannot be reached ({type(error).__name__}: {error})"
+        ) from error
 
 
 def check_local_path(model: str) -> None:

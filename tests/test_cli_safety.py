@@ -306,3 +306,16 @@ def test_missing_tokenizer_and_local_looking_paths(capsys, tmp_path):
     for path in ("./converted/dnabert2", "../converted/dnabert2", "models/converted/dnabert2", "~/nothing/here"):
         line = one_line_error(*run(capsys, "fill-mask", MASKED, "-m", path)[::2])
         assert f"model not found: {path} (no such directory" in line  # not sent to the Hub
+
+
+def test_hub_looking_name_that_is_nowhere_fails_at_once(capsys, monkeypatch, tmp_path):
+    """`converted/dnabert2` typed from the wrong directory: not a directory, not cached, and the Hub (unreachable
+    here, or reachable and without such a model) is asked once, without transformers' retries."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "fill-mask", MASKED, "-m", "converted/dnabert2")
+    assert "model not found: converted/dnabert2 is not a local directory" in one_line_error(code, err)
+    assert "Retrying" not in err
