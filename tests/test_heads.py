@@ -87,9 +87,9 @@ def test_every_head_trains_with_trainer(demo, head, windows, tmp_path):
         collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.3, seed=0)
     else:
         collator = DataCollatorWithPadding(tokenizer)
-    train = features(tokenizer, windows[:16], head)
+    train = features(tokenizer, windows[:8], head)
     torch.manual_seed(0)
-    held = collator(train[:8])  # one fixed batch (and, for masked LM, one fixed masking) to measure the loss on
+    held = collator(train[:4])  # one fixed batch (and, for masked LM, one fixed masking) to measure the loss on
 
     def loss() -> float:
         model.eval()
@@ -100,7 +100,7 @@ def test_every_head_trains_with_trainer(demo, head, windows, tmp_path):
     args = TrainingArguments(
         output_dir=str(tmp_path),
         max_steps=3,
-        per_device_train_batch_size=4,
+        per_device_train_batch_size=2,
         gradient_accumulation_steps=2,  # Trainer passes num_items_in_batch, which the loss honours
         learning_rate=1e-4 if head == "masked_lm" else 1e-3,  # the pre-trained head only needs nudging
         report_to=[],
