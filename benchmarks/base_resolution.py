@@ -19,10 +19,11 @@ import argparse
 import gzip
 import importlib.metadata
 import random
+import tempfile
 import time
 
 import torch
-from transformers import Trainer, TrainingArguments
+from transformers import AutoTokenizer, Trainer, TrainingArguments
 
 from multimolecule import AutoModelForTokenPrediction
 from multimolecule.demo import demo_model_path
@@ -105,11 +106,9 @@ def main() -> None:
         torch.manual_seed(args.seed)
         path = demo_model_path(name)
         model = AutoModelForTokenPrediction.from_pretrained(path, num_labels=2)
-        from transformers import AutoTokenizer
-
         collator = Collator(AutoTokenizer.from_pretrained(path))
         training_args = TrainingArguments(
-            output_dir="/tmp/base_resolution",
+            output_dir=tempfile.mkdtemp(),  # nothing is saved
             per_device_train_batch_size=args.batch_size,
             num_train_epochs=args.epochs,
             learning_rate=args.learning_rate,
