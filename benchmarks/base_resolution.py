@@ -102,13 +102,14 @@ def main() -> None:
     rng = random.Random(args.seed)
     train_texts = windows(genome[:cut], args.train_windows, args.length, rng)
     test_texts = windows(genome[cut:], args.test_windows, args.length, rng)
+    output_dir = tempfile.TemporaryDirectory()  # nothing is saved there
     for name in args.model:
         torch.manual_seed(args.seed)
         path = demo_model_path(name)
         model = AutoModelForTokenPrediction.from_pretrained(path, num_labels=2)
         collator = Collator(AutoTokenizer.from_pretrained(path))
         training_args = TrainingArguments(
-            output_dir=tempfile.mkdtemp(),  # nothing is saved
+            output_dir=output_dir.name,
             per_device_train_batch_size=args.batch_size,
             num_train_epochs=args.epochs,
             learning_rate=args.learning_rate,
