@@ -9,8 +9,9 @@ For each model it measures, each configuration in a fresh subprocess:
       into batches of 8; every `--mixed-stride`-th batch is timed (the same batches for every configuration,
       and the same sequences shuffled into unsorted batches of 8 for the naive baseline);
   (c) single inputs of 1k, 2k, 4k and 8k tokens;
-each with the default attention (sdpa: padding-free for DNABERT-2) and with eager attention on padded batches,
-the baseline. The mixed job also runs its baseline on unsorted batches (the naive order), for reference.
+each with the attention implementations of `--attention` (default: sdpa, padding-free, and eager on padded
+batches, the baseline; `flex_attention` adds FlexAttention). The mixed job also runs on unsorted batches (the
+naive order).
 
 Reported per configuration: real tokens/s (padding not counted), peak memory, and the fraction of the measured
 matmul rate reached, with useful FLOPs counted from the architecture:
@@ -130,6 +131,12 @@ def run_worker(spec: dict) -> dict:
     rate = matmul_rate(device, dtype, config.hidden_size)  # just before the workload: shared machines drift
     with torch.inference_mode():
         model(*padded_batch([64, 40], info["pad"], device, generator))  # warm-up: kernels, allocator, threads
+        if spec["attention"] == "flex_attention":  # compile each token bucket before timing (steady state)
+            from multimolecule.modules.flex_attention import token_bucket
+
+            first_of_bucket = {token_bucket(sum(lengths)): index for index, lengths in enumerate(spec["batches"])}
+            for index in sorted(first_of_bucket.values()):
+                model(batches[index][0], attention_mask=batches[index][1])
         in_use = reset_peak_memory(device)
         synchronize(device)
         start = time.perf_counter()
@@ -200,8 +207,10 @@ def tokenizer_throughput(tokenizer, sequences: list[str]) -> float:
     return sum(map(len, sequences)) / min(times)
 
 
-def configurations(model: str, lengths: list[int], quick: bool, stride: int) -> list[tuple[str, str, list]]:
-    """(name, attention, batches) for the full, mixed and long workloads."""
+def configurations(
+    model: str, lengths: list[int], quick: bool, stride: int, attentions: list[str]
+) -> list[tuple[str, str, list]]:
+    """(name, attention, batches) for the full, mixed and long workloads; eager also runs unsorted batches."""
     batch_size, full_length = MODELS[model]["full"]
     if quick:
         batch_size, full_length = 2, 128
@@ -214,12 +223,12 @@ def configurations(model: str, lengths: list[int], quick: bool, stride: int) -> 
     unsorted_batches = [shuffled[i : i + 8] for i in range(0, len(shuffled), 8)]
     long_lengths = [256, 512] if quick else [1024, 2048, 4096, 8192]
     runs = []
-    for attention in ("sdpa", "eager"):
+    for attention in attentions:
         runs.append(("full", attention, full))
         runs.append(("mixed (sorted)", attention, sorted_batches))
-    runs.append(("mixed (unsorted)", "eager", unsorted_batches))
+        runs.append(("mixed (unsorted)", attention, unsorted_batches))
     for length in long_lengths:
-        for attention in ("sdpa", "eager"):
+        for attention in attentions:
             runs.append((f"long {length}", attention, [[length]]))
     return runs
 
@@ -238,7 +247,7 @@ def benchmark_model(model: str, args) -> dict | None:
         "mixed_job": {"sequences": len(sequences), "tokens": sum(lengths), "timed_every": args.mixed_stride},
         "runs": [],
     }
-    for name, attention, batches in configurations(model, lengths, args.quick, args.mixed_stride):
+    for name, attention, batches in configurations(model, lengths, args.quick, args.mixed_stride, args.attention):
         spec = {
             "model": model,
             "device": args.device,
@@ -258,7 +267,7 @@ def row(model: str, measured: dict) -> str:
     if "error" in measured:
         return f"{model:24} {measured['workload']:18} {measured['attention']:6} error: {measured['error']}"
     return (
-        f"{model:24} {measured['workload']:18} {measured['attention']:6} {measured['tokens_per_second']:10.1f} "
+        f"{model:24} {measured['workload']:18} {measured['attention'][:6]:6} {measured['tokens_per_second']:10.1f} "
         f"{measured['peak_memory_mib']:10.0f} {measured['matmul_flops_per_second'] / 1e9:7.1f} "
         f"{measured['matmul_fraction']:8.1%} {measured['seconds']:8.1f}"
     )
@@ -270,6 +279,9 @@ def main():
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--dtype", choices=["float32", "bfloat16"], default=None, help="float32 on CPU, else bf16")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument(
+        "--attention", nargs="+", default=["sdpa", "eager"], help="attn_implementation values (default sdpa eager)"
+    )
     parser.add_argument("--quick", action="store_true", help="2-layer models, tiny workloads: a smoke test")
     parser.add_argument("--mixed-stride", type=int, default=4, help="time every n-th batch of the mixed job")
     parser.add_argument("--worker", help=argparse.SUPPRESS)

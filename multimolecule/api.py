@@ -14,17 +14,19 @@ one-line message.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
+import shutil
 import sys
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 
 import torch
 
+from .batching import map_batches
 from .conversion import ConversionReport
 from .demo import DEFAULT_MODEL, DEMO_MODELS, demo_model_path
 from .models.registry import MODELS, detect_model_type
@@ -41,9 +43,13 @@ from .seqio import (  # noqa: F401  (InputError, read_sequences, revcomp and Emb
     check_output,
     check_overwrite,
     check_positive,
+    raise_on_sigterm,
     read_sequences,
     revcomp,
 )
+
+# Token budget of a forward pass (padding included) when not given: (CPU and other devices, CUDA).
+DEFAULT_MAX_TOKENS = (1024, 32768)
 
 # ----------------------------------------------------------------------------------------------------- models
 
@@ -164,7 +170,7 @@ def load_model(model: str | None = None, device: str | None = "cpu", dtype: str 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
 
 
-def max_tokens(tokenizer, config) -> int:
+def trained_window(tokenizer, config) -> int:
     """Tokens per window, `<cls>` and `<eos>` included: the tokenizer's `model_max_length` (the trained length)
     if set, else `config.max_position_embeddings`, else 512."""
     if 4 <= tokenizer.model_max_length < 1_000_000:
@@ -233,7 +239,7 @@ def fill_mask(
             raise InputError(f"sequence {name!r} has no {MASK}")
     network, tokenizer = load_model(model, device, dtype)
     prefix, suffix = special_template(tokenizer)
-    body = max_tokens(tokenizer, network.config) - len(prefix) - len(suffix)
+    body = trained_window(tokenizer, network.config) - len(prefix) - len(suffix)
     candidate_ids, candidate_tokens = dna_token_ids(tokenizer)
     candidate_index = torch.tensor(candidate_ids)
     first_base = torch.tensor([DNA.index(token[0]) for token in candidate_tokens])
@@ -248,20 +254,16 @@ def fill_mask(
             start = min(max(0, position - body // 2), max(0, len(ids) - body))
             windows.append([*prefix, *ids[start : start + body], *suffix])
             items.append((number, mask, position - start + len(prefix)))
-    input_ids, attention_mask = pad(windows, tokenizer.pad_token_id)
-    probabilities = []
-    for batch in range(0, len(windows), 32):
-        rows = slice(batch, batch + 32)
-        logits = (
-            network(
-                input_ids=input_ids[rows].to(network.device), attention_mask=attention_mask[rows].to(network.device)
-            )
-            .logits.float()
-            .cpu()
-        )
-        where = torch.tensor([position for _, _, position in items[rows]])
-        probabilities.append(logits[torch.arange(len(where)), where][:, candidate_index].softmax(-1))
-    probabilities = torch.cat(probabilities)
+
+    def mask_probabilities(batch: list[tuple[list[int], int]]) -> list[torch.Tensor]:
+        input_ids, attention_mask = pad([window for window, _ in batch], tokenizer.pad_token_id)
+        logits = network(input_ids=input_ids.to(network.device), attention_mask=attention_mask.to(network.device))
+        where = torch.tensor([position for _, position in batch])
+        return list(logits.logits.float().cpu()[torch.arange(len(batch)), where][:, candidate_index].softmax(-1))
+
+    jobs = [(window, position) for window, (_, _, position) in zip(windows, items)]
+    budget = DEFAULT_MAX_TOKENS[network.device.type == "cuda"]
+    probabilities = map_batches(mask_probabilities, jobs, [len(window) for window in windows], budget)
 
     best = {(number, mask): candidate_tokens[int(p.argmax())] for (number, mask, _), p in zip(items, probabilities)}
     results: list[list[dict]] = [[] for _ in records]
@@ -334,10 +336,14 @@ def embed(
     pooling: str = "mean",
     per_base: bool = False,
     reverse_complement: bool = False,
-    batch_size: int = 16,
+    batch_size: int | None = None,
     device: str | None = "cpu",
     dtype: str | None = None,
     progress: bool = False,
+    max_tokens: int | None = None,
+    window: int | None = None,
+    stride: int | None = None,
+    resume: bool = False,
     overwrite: bool = False,
 ) -> Embeddings:
     """Embed DNA sequences with the last hidden layer of `model`.
@@ -345,16 +351,24 @@ def embed(
     Args:
         inputs: a FASTA file (plain or gzip) or a file of one sequence per line (`str`/`Path`), a list of
             sequences, or an {id: sequence} mapping.
-        output: if given, also write the result there (`.safetensors`, `.npz`, or `.npy` without `per_base`),
-            atomically; an existing file is replaced only with `overwrite=True`.
+        output: if given, the result is written there as it is computed (`.safetensors`, `.npz`, or `.npy`
+            without `per_base`), atomically; an existing file is replaced only with `overwrite=True`. Per-base
+            vectors are then read back from the file when indexed.
         pooling: `"mean"` over the sequence's tokens (`<cls>`, `<eos>` and padding excluded) or `"cls"`.
         per_base: also return one vector per base: each base takes its token's vector (`expand_to_bases`).
         reverse_complement: average with the reverse complement's embeddings (per-base ones flipped back).
-        batch_size: windows per forward pass; sequences are sorted by length for batching, order is restored.
+        batch_size: at most this many windows per forward pass (default: as many as `max_tokens` allows).
+        max_tokens: token budget of a forward pass, padding included (default 1024 on CPU, 32768 on GPUs);
+            windows are batched longest first under it (`multimolecule.batching`), results come back in order.
+        window: tokens per window, special tokens included (default: the model's trained length, `max_tokens`).
+        stride: tokens between window starts (default: half a window with `per_base`, a whole window without).
+        resume: keep finished shards in `<output>.shards/` and skip them when the same job is run again.
+        overwrite: replace an existing `output`.
 
-    Sequences longer than the model's trained length (`max_tokens`) are cut into overlapping windows of that
-    many tokens with a stride of half a window (the last window ends at the sequence's end). Per-base vectors
-    are averaged where windows overlap; the per-sequence vector is the mean of the windows' pooled vectors.
+    Sequences longer than a window are cut into windows every `stride` tokens (the last window ends at the
+    sequence's end). Per-base vectors are averaged where windows overlap; the per-sequence vector is the mean of
+    the windows' pooled vectors. Under `torchrun --nproc-per-node N -m multimolecule embed ...` each process embeds
+    every N-th shard of 64 records (`multimolecule.embedding`) and rank 0 merges them into `output`.
 
     Example:
         >>> from multimolecule.api import embed
@@ -362,125 +376,159 @@ def embed(
         >>> result.embeddings.shape, [tuple(x.shape) for x in result.per_base]
         (torch.Size([2, 128]), [(23, 128), (6, 128)])
     """
+    from .embedding import (
+        EmbeddingWriter,
+        EmbedSettings,
+        WindowEmbedder,
+        barrier,
+        default_stride,
+        distributed_context,
+        end_distributed,
+        job_manifest,
+        merge_shards,
+        prepare_shards,
+        shard_directory,
+        shard_path,
+        shard_ranges,
+    )
+
     check_choice("pooling", pooling, ("mean", "cls"))
-    check_positive("batch_size", batch_size)
+    for name, value in (("batch_size", batch_size), ("max_tokens", max_tokens), ("window", window), ("stride", stride)):
+        check_positive(name, value)
     if output is not None:
         check_output(output, per_base, overwrite)
+    elif resume:
+        raise InputError("resume needs an output file: its finished shards are kept beside it")
     records = as_records(inputs)
+    rank, world, local_rank = distributed_context()
+    if world > 1 and output is None:
+        raise InputError("several processes need an output file to write their shards to")
+    if world > 1 and device in (None, "auto") and torch.cuda.is_available():
+        device = f"cuda:{local_rank}"
     encoder, tokenizer = load_model(model, device, dtype, task="feature-extraction")
-    lengths = token_lengths(encoder, tokenizer)
     template = special_template(tokenizer)
-    body = max_tokens(tokenizer, encoder.config) - len(template[0]) - len(template[1])
+    window = window or trained_window(tokenizer, encoder.config)
+    body = window - len(template[0]) - len(template[1])
+    if body < 1:
+        raise InputError(f"window must hold at least one token besides the special tokens, got {window}")
+    if stride is not None and stride > body:
+        raise InputError(
+            f"stride ({stride}) must not exceed the window's {body} sequence tokens: bases would be skipped"
+        )
+    budget = max_tokens or DEFAULT_MAX_TOKENS[encoder.device.type == "cuda"]
+    settings = EmbedSettings(
+        model=str(model or DEFAULT_MODEL),
+        pooling=pooling,
+        per_base=per_base,
+        reverse_complement=reverse_complement,
+        window=window,
+        stride=stride or default_stride(body, per_base),
+        max_tokens=max(budget, window),
+        max_batch_size=batch_size,
+    )
+    embedder = WindowEmbedder(encoder, tokenizer, template, token_lengths(encoder, tokenizer), settings)
     names, sequences = list(records), list(records.values())
-    strands = [sequences, [revcomp(s) for s in sequences]] if reverse_complement else [sequences]
+    lengths = [len(s) for s in sequences]
+    hidden = encoder.config.hidden_size
+    shards = shard_ranges(len(sequences))
+    mine = [shard for shard in range(len(shards)) if shard % world == rank]
+    bar = progress_bar(sum(lengths[i] for shard in mine for i in shards[shard]), progress and rank == 0)
+    progress_state = Progress(bar, sum(len(shards[shard]) for shard in mine))
 
-    pooled = torch.zeros(len(strands), len(sequences), encoder.config.hidden_size)
-    bases = [[None] * len(sequences) for _ in strands] if per_base else None
-    order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i]))  # longest first: fail fast on memory
-    bar = progress_bar(sum(map(len, sequences)), progress)
-    started, done = time.time(), 0
-    for group in range(0, len(order), batch_size):
-        chosen = order[group : group + batch_size]
-        for strand, texts in enumerate(strands):
-            results = embed_group(
-                [texts[i] for i in chosen],
-                encoder,
-                tokenizer,
-                template,
-                lengths,
-                body,
-                batch_size,
-                pooling,
-                per_base,
-                tick=lambda n: bar.update(min(n / len(strands), bar.total - bar.n)),
-            )
-            for i, (vector, base_states) in zip(chosen, results):
-                pooled[strand, i] = vector
-                if per_base:
-                    bases[strand][i] = base_states if strand == 0 else base_states.flip(0)
-        done += len(chosen)
-        bar.set_postfix_str(f"{done}/{len(sequences)} sequences, {done / max(time.time() - started, 1e-9):.2f} seq/s")
-    bar.close()
-    per_base_out = [torch.stack([b[i] for b in bases]).mean(0) for i in range(len(sequences))] if per_base else None
-    metadata = {
-        "model": str(model or DEFAULT_MODEL),
-        "pooling": pooling,
-        "reverse_complement": str(reverse_complement).lower(),
-        "max_tokens": str(body + sum(map(len, template))),
-        "stride_tokens": str(max(1, body // 2)),
-    }
-    result = Embeddings(names, pooled.mean(0), per_base_out, metadata, [len(s) for s in sequences])
-    if output is not None:
-        result.save(output, overwrite)
-    return result
+    def embed_shards(writer, directory: Path | None = None) -> None:
+        """Every shard of this rank, into `writer` (one process, no shards kept) or into its own shard file."""
+        for shard in mine:
+            indices = list(shards[shard])
+            texts = [sequences[i] for i in indices]
+            if directory is None:
+                embedder.run(
+                    texts, functools.partial(record_sink, writer, indices, progress_state), progress_state.tick
+                )
+                continue
+            path = shard_path(directory, shard, len(shards))
+            if path.is_file():  # finished before an interruption (resume)
+                progress_state.tick(sum(lengths[i] for i in indices))
+                progress_state.finished(len(indices))
+                continue
+            shard_lengths = [lengths[i] for i in indices]
+            with EmbeddingWriter(path, [names[i] for i in indices], shard_lengths, hidden, per_base, {}) as shard_out:
+                sink = functools.partial(record_sink, shard_out, range(len(indices)), progress_state)
+                embedder.run(texts, sink, progress_state.tick)
 
-
-def windows_of(ids: list[int], body: int) -> list[int]:
-    """Start indices of windows of `body` tokens with a stride of `body // 2`; the last one ends at the end.
-
-    Example:
-        >>> windows_of(list(range(10)), 4)
-        [0, 2, 4, 6]
-        >>> windows_of(list(range(3)), 4)
-        [0]
-    """
-    if len(ids) <= body:
-        return [0]
-    stride = max(1, body // 2)
-    starts = list(range(0, len(ids) - body, stride))
-    return starts + [len(ids) - body]
-
-
-def embed_group(texts, encoder, tokenizer, template, lengths, body, batch_size, pooling, per_base, tick=None):
-    """[(pooled vector, per-base states or None)] for each text, running all their windows in batches.
-
-    `tick(n)` is called after each batch with the bases it completed (a text's length shared among its windows).
-    """
-    from .modules import expand_to_bases
-
-    encoded = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
-    jobs = []  # (text index, base offset, window ids)
-    for t, (text, ids) in enumerate(zip(texts, encoded)):
-        offsets = torch.cat([torch.zeros(1, dtype=torch.long), lengths[torch.tensor(ids, dtype=torch.long)].cumsum(0)])
-        if int(offsets[-1]) != len(text):
-            raise InputError(f"the tokenizer covers {int(offsets[-1])} of the {len(text)} bases of a sequence")
-        starts = windows_of(ids, body)
-        for start in starts:
-            window = [*template[0], *ids[start : start + body], *template[1]]
-            jobs.append((t, int(offsets[start]), window, len(text) / len(starts)))
-    hidden_size = encoder.config.hidden_size
-    vectors = [[] for _ in texts]
-    sums = [torch.zeros(len(text), hidden_size) for text in texts] if per_base else None
-    counts = [torch.zeros(len(text), 1) for text in texts] if per_base else None
-    jobs.sort(key=lambda job: len(job[2]))
-    for batch in range(0, len(jobs), batch_size):
-        chunk = jobs[batch : batch + batch_size]
-        input_ids, attention_mask = pad([job[2] for job in chunk], tokenizer.pad_token_id)
-        device = encoder.device
-        hidden = encoder(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).last_hidden_state
-        hidden = hidden.float().cpu()
-        if pooling == "cls":
-            pooled = hidden[:, 0]
+    with raise_on_sigterm():
+        if output is None:
+            writer = MemoryWriter(names, lengths, hidden, per_base)
+            embed_shards(writer)
+        elif not (world > 1 or resume):
+            with EmbeddingWriter(output, names, lengths, hidden, per_base, settings.metadata(), overwrite) as writer:
+                embed_shards(writer)
         else:
-            positions = torch.arange(input_ids.shape[1])[None, :]
-            ends = attention_mask.sum(1, keepdim=True) - len(template[1])
-            inner = (positions >= len(template[0])) & (positions < ends)  # the sequence's tokens: no <cls>/<eos>
-            weights = inner[..., None].float()
-            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
-        for row, (t, *_) in enumerate(chunk):
-            vectors[t].append(pooled[row])
-        if per_base:
-            states, base_mask = expand_to_bases(hidden, input_ids, attention_mask, lengths)
-            for row, (t, offset, *_) in enumerate(chunk):
-                n = int(base_mask[row].sum())
-                sums[t][offset : offset + n] += states[row, :n]
-                counts[t][offset : offset + n] += 1
-        if tick is not None:
-            tick(sum(job[3] for job in chunk))
-    return [
-        (torch.stack(vectors[t]).mean(0), sums[t] / counts[t].clamp(min=1) if per_base else None)
-        for t in range(len(texts))
-    ]
+            directory = shard_directory(Path(output))
+            if rank == 0:
+                prepare_shards(directory, job_manifest(settings, names, lengths), resume)
+            barrier(world)
+            embed_shards(None, directory)
+            barrier(world)
+            if rank == 0:
+                with EmbeddingWriter(
+                    output, names, lengths, hidden, per_base, settings.metadata(), overwrite
+                ) as writer:
+                    merge_shards(directory, len(shards), writer)
+                shutil.rmtree(directory)
+            end_distributed(world)
+    bar.close()
+    if output is None:
+        return Embeddings(names, writer.embeddings, writer.per_base if per_base else None, settings.metadata(), lengths)
+    return stored_result(output, names, per_base, settings.metadata(), lengths)
+
+
+def stored_result(output, names: list[str], per_base: bool, metadata: dict, lengths: list[int]) -> Embeddings:
+    """The `Embeddings` of a written file: the matrix read, per-base tensors read from the file when indexed."""
+    if Path(output).suffix.lower() == ".safetensors":
+        from safetensors import safe_open
+
+        with safe_open(output, "pt") as file:
+            embeddings = file.get_tensor("embeddings")
+    else:
+        import numpy as np
+
+        embeddings = torch.from_numpy(np.load(output)["embeddings"] if per_base else np.load(output))
+    from .embedding import StoredPerBase
+
+    stored = StoredPerBase(Path(output), len(names)) if per_base else None
+    return Embeddings(names, embeddings, stored, metadata, lengths)
+
+
+def record_sink(writer, positions: Sequence[int], progress: Progress, index: int, *vectors) -> None:
+    """Where a finished record goes: record `index` of a shard is record `positions[index]` of `writer`."""
+    writer.write(positions[index], *vectors)
+    progress.finished()
+
+
+class Progress:
+    """Advances the progress bar by bases after every forward pass and counts finished sequences."""
+
+    def __init__(self, bar, records: int):
+        self.bar, self.records, self.done = bar, records, 0
+
+    def tick(self, bases: float) -> None:
+        self.bar.update(min(bases, self.bar.total - self.bar.n))
+
+    def finished(self, count: int = 1) -> None:
+        self.done += count
+        self.bar.set_postfix_str(f"{self.done}/{self.records} sequences", refresh=False)
+
+
+class MemoryWriter:
+    """Keeps `embed`'s results in memory when no output file is given."""
+
+    def __init__(self, ids: list[str], lengths: list[int], hidden: int, per_base: bool):
+        self.embeddings = torch.zeros(len(ids), hidden)
+        self.per_base = [None] * len(ids)
+
+    def write(self, index: int, embedding: torch.Tensor, per_base: torch.Tensor | None) -> None:
+        self.embeddings[index] = embedding
+        self.per_base[index] = per_base
 
 
 def progress_bar(total_bases: int, enabled: bool):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -61,9 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     emb.add_argument("--pooling", choices=("mean", "cls"), default="mean", help="per-sequence pooling (default mean)")
     emb.add_argument("--per-base", action="store_true", help="also write one vector per base")
     emb.add_argument("--reverse-complement", action="store_true", help="average with the reverse complement")
+    emb.add_argument("-b", "--batch-size", type=int, help="at most this many windows per forward pass")
     emb.add_argument(
-        "-b", "--batch-size", type=int, default=16, help="windows per forward pass, at least 1 (default 16)"
+        "--max-tokens", type=int, help="tokens per forward pass, padding included (default 1024 on CPU, 32768 on GPU)"
     )
+    emb.add_argument("--window", type=int, help="tokens per window (default: the model's trained length)")
+    emb.add_argument(
+        "--stride", type=int, help="tokens between windows (default: half a window with --per-base, else a window)"
+    )
+    emb.add_argument("--resume", action="store_true", help="keep finished shards and skip them when rerun")
     emb.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_runtime(emb)
     emb.set_defaults(handler=run_embed)
@@ -141,7 +148,13 @@ def run_embed(args: argparse.Namespace) -> None:
         raise InputError("give an input file or --example, not both")
     if args.input is None and not args.example:
         raise InputError("give an input file (FASTA or one sequence per line) or --example")
-    check_positive("-b/--batch-size", args.batch_size)
+    for option, value in (
+        ("-b/--batch-size", args.batch_size),
+        ("--max-tokens", args.max_tokens),
+        ("--window", args.window),
+        ("--stride", args.stride),
+    ):
+        check_positive(option, value)
     check_runtime(args)
     from . import api
     from .demo import EXAMPLE_FASTA
@@ -159,7 +172,13 @@ def run_embed(args: argparse.Namespace) -> None:
         dtype=args.dtype,
         progress=not args.quiet,
         overwrite=args.overwrite,
+        max_tokens=args.max_tokens,
+        window=args.window,
+        stride=args.stride,
+        resume=args.resume,
     )
+    if int(os.environ.get("RANK", "0")):
+        return  # rank 0 reports
     count, hidden = result.embeddings.shape
     kind = "per-sequence and per-base" if result.per_base else "per-sequence"
     print(f"wrote {args.output}: {kind} embeddings of {count} sequences, hidden size {hidden}")

@@ -20,6 +20,7 @@ from safetensors import safe_open
 from multimolecule import api
 from multimolecule.cli import main
 from multimolecule.demo import EXAMPLE_FASTA, demo_model_path
+from multimolecule.embedding import window_starts
 
 from .conftest import fixture_dir
 
@@ -139,7 +140,7 @@ def test_embed_reverse_complement_is_strand_symmetric():
 
 def test_embed_windows_long_sequences():
     network, tokenizer = api.load_model(None, "cpu", None)
-    window = api.max_tokens(tokenizer, network.config)
+    window = api.trained_window(tokenizer, network.config)
     sequence = random_dna(window * 12, 4)  # many more tokens than one window
     assert len(tokenizer(sequence, add_special_tokens=False)["input_ids"]) > 2 * window
     result = api.embed([sequence, sequence[:50]], per_base=True)
@@ -152,7 +153,7 @@ def test_embed_windows_long_sequences():
     hidden = network.base_model(**ids).last_hidden_state[0, 1:-1]
     lengths = api.token_lengths(network, tokenizer)[ids["input_ids"][0, 1:-1]]
     torch.testing.assert_close(result.per_base[1], hidden.repeat_interleave(lengths, dim=0), atol=1e-5, rtol=1e-5)
-    assert api.windows_of(list(range(10)), 4) == [0, 2, 4, 6]
+    assert window_starts(10, 4, 2) == [0, 2, 4, 6]
 
 
 # ------------------------------------------------------------------------------------------------ bad input

@@ -194,7 +194,7 @@ def test_a_packed_kernel_is_one_registration(monkeypatch):
     assert slopes.tolist() == [0.25, 0.0625, 0.015625, 0.00390625]
     with pytest.raises(ValueError, match="no kernel for packed batches"):
         model = build(DnaBert2Model, "sdpa")
-        model.config._attn_implementation = "flex_attention"  # a transformers kernel without a packed version here
+        model.config._attn_implementation = "flash_attention_3"  # a transformers kernel without a packed version here
         model(input_ids, attention_mask=attention_mask)
 
 

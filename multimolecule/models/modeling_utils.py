@@ -111,8 +111,8 @@ class MultiMoleculePreTrainedModel(ExpectedDifferencesMixin, PreTrainedModel):
     prologue `embed_and_encode`, and one line for the checkpoint differences a class declares as expected
     (`ExpectedDifferencesMixin`).
 
-    `attn_implementation` may be `"sdpa"` (the default), `"eager"`, `"flash_attention_2"`, or any name with a
-    packed kernel in `multimolecule.modules.attention.PackedAttentionInterface`.
+    `attn_implementation` may be `"sdpa"` (the default), `"eager"`, `"flex_attention"`, `"flash_attention_2"`, or
+    any name with a packed kernel in `multimolecule.modules.attention.PackedAttentionInterface`.
 
     Example:
         >>> from multimolecule import DnaBert2Config, DnaBert2ForMaskedLM
@@ -126,6 +126,7 @@ class MultiMoleculePreTrainedModel(ExpectedDifferencesMixin, PreTrainedModel):
     supports_gradient_checkpointing = True
     _supports_sdpa = True
     _supports_flash_attn = True
+    _supports_flex_attn = True  # the packed kernel in modules/flex_attention.py
     # flash-attn 2's varlen kernel takes ALiBi slopes: transformers falls back to it if another version is asked for
     _compatible_flash_implementations = ["flash_attention_2"]
     _input_embed_layer = "word_embeddings"

@@ -12,6 +12,12 @@ whose kernels attend within each sequence of the packed batch:
 - `"eager"` and `"sdpa"`: `attention_by_runs` calls the padded kernel (ours for eager, as in every transformers
   model; `ALL_ATTENTION_FUNCTIONS["sdpa"]`) once per run of equal-length sequences, `query_chunk_size` query
   rows at a time, with the ALiBi bias of just those rows as the additive mask: memory linear in the length.
+  On CUDA, `"sdpa"` instead makes one call per layer with PyTorch's own kernels, as `"flex_attention"` does
+  (`one_call_is_faster`).
+  The ALiBi biases are built once per batch and shared by the layers (`packed_alibi_bias`).
+- `"flex_attention"`: one FlexAttention call per layer over all sequences, a block-sparse document mask and
+  ALiBi as a score modification; PyTorch's varlen flash kernel for models without ALiBi on CUDA in fp16/bf16
+  (`flex_attention.py`). Needs no package besides PyTorch; compiled once per token bucket.
 - `"flash_attention_2"`: flash-attn's varlen kernel, which takes ALiBi slopes (transformers' flash path does not).
 
 Adding a packed kernel is one call, `register_packed_attention(name, kernel)`; a `name` transformers does not
@@ -42,6 +48,7 @@ from torch.nn import functional as F
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, AttentionInterface
 
 from .alibi import alibi_bias
+from .flex_attention import flex_attention_packed
 from .packing import PackedBatch
 from .rotary import apply_rotary
 
@@ -100,19 +107,19 @@ def attention_by_runs(implementation: str) -> Callable:
         query, key, value = (tensor[0].transpose(0, 1) for tensor in (query, key, value))  # (tokens, heads, dim)
         num_heads, head_dim = query.shape[1:]
         chunk = packed_batch.query_chunk_size
-        contexts = []
+        context = query.new_empty(query.shape)  # (tokens, heads, head_dim), filled run by run
         for run in packed_batch.runs:
             tokens = slice(run.start, run.start + run.count * run.length)
             run_query, run_key, run_value = (
-                tensor[tokens].reshape(run.count, run.length, num_heads, head_dim).transpose(1, 2)
+                tensor[tokens].view(run.count, run.length, num_heads, head_dim).transpose(1, 2)
                 for tensor in (query, key, value)
             )  # (count, heads, length, head_dim)
-            blocks = []
+            run_context = context[tokens].view(run.count, run.length, num_heads, head_dim)
             for row_start in range(0, run.length, chunk):
                 row_end = min(row_start + chunk, run.length)
                 bias = None
                 if alibi_slopes is not None:
-                    bias = alibi_bias(alibi_slopes, row_start, row_end, run.length, query.dtype)
+                    bias = packed_alibi_bias(packed_batch, row_start, row_end, run.length, query.dtype)
                 block, _ = attention(
                     module,
                     run_query[:, :, row_start:row_end],
@@ -123,11 +130,29 @@ def attention_by_runs(implementation: str) -> Callable:
                     scaling=scaling,
                     is_causal=False,
                 )  # (count, rows, heads, head_dim)
-                blocks.append(block)
-            contexts.append(torch.cat(blocks, dim=1).reshape(-1, num_heads, head_dim))
-        return torch.cat(contexts)[None], None
+                run_context[:, row_start:row_end] = block
+        return context[None], None
 
     return kernel
+
+
+# ALiBi biases of one packed batch are built once and reused by every layer, up to this many bytes in all.
+ALIBI_CACHE_BYTES = 256 * 2**20
+
+
+def packed_alibi_bias(
+    packed: PackedBatch, row_start: int, row_end: int, length: int, dtype: torch.dtype
+) -> torch.Tensor:
+    """`alibi_bias` for query rows `row_start:row_end` of a sequence of `length` tokens, kept in `packed.cache`
+    for the next layers while the biases cached so far take less than `ALIBI_CACHE_BYTES`."""
+    key = ("alibi", row_start, row_end, length, dtype)
+    if key in packed.cache:
+        return packed.cache[key]
+    bias = alibi_bias(packed.alibi_slopes, row_start, row_end, length, dtype)
+    cached_bytes = packed.cache.get("alibi_bytes", 0) + bias.numel() * bias.element_size()
+    if cached_bytes <= ALIBI_CACHE_BYTES:
+        packed.cache[key], packed.cache["alibi_bytes"] = bias, cached_bytes
+    return bias
 
 
 def flash_attention_2_packed(
@@ -166,19 +191,43 @@ def flash_attention_2_packed(
     return context[None], None
 
 
+sdpa_by_runs = attention_by_runs("sdpa")
+
+
+def sdpa_packed(module: nn.Module | None, query: torch.Tensor, *args, dropout: float = 0.0, **kwargs):
+    """The packed kernel of `"sdpa"`: one call per layer with PyTorch's own kernels (`flex_attention_packed`:
+    varlen flash, or FlexAttention for ALiBi) where `one_call_is_faster`, else sdpa run by run."""
+    if one_call_is_faster(query, dropout):
+        return flex_attention_packed(module, query, *args, dropout=dropout, **kwargs)
+    return sdpa_by_runs(module, query, *args, dropout=dropout, **kwargs)
+
+
+def one_call_is_faster(query: torch.Tensor, dropout: float) -> bool:
+    """Whether the packed sdpa kernel makes one FlexAttention/varlen call per layer: on CUDA, without attention
+    dropout (neither kernel has it). On CPU sdpa runs run by run: FlexAttention's gain there was within the
+    noise of the side-by-side benchmark, and compiling a bucket delays the first batch (docs/performance.md).
+
+    Example:
+        >>> one_call_is_faster(torch.zeros(1, 2, 100, 8), dropout=0.0)  # CPU: sdpa run by run
+        False
+    """
+    return query.is_cuda and not dropout
+
+
 class PackedAttentionInterface(AttentionInterface):
     """Packed-batch kernels by `attn_implementation` name; a registry apart from `ALL_ATTENTION_FUNCTIONS`,
     whose kernels of the same names take padded batches.
 
     Example:
         >>> sorted(PackedAttentionInterface._global_mapping)
-        ['eager', 'flash_attention_2', 'sdpa']
+        ['eager', 'flash_attention_2', 'flex_attention', 'sdpa']
     """
 
     _global_mapping = {
         "eager": attention_by_runs("eager"),
-        "sdpa": attention_by_runs("sdpa"),
+        "sdpa": sdpa_packed,
         "flash_attention_2": flash_attention_2_packed,
+        "flex_attention": flex_attention_packed,
     }
 
 

@@ -9,7 +9,7 @@ it, and runs of equal-length sequences for the CPU kernels). Outputs are padded 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import torch
@@ -44,6 +44,8 @@ class PackedBatch:
         seq_length: Columns of the padded batch.
         alibi_slopes: (heads,) fp32 ALiBi slopes when attention adds the bias `-slope * |i - j|`.
         query_chunk_size: Query rows per attention block on the eager and sdpa paths.
+        cache: Values built on first use and shared by every layer of one forward (ALiBi biases, FlexAttention's
+            block mask).
 
     Example:
         >>> mask = torch.tensor([[1, 1, 1], [1, 1, 0]])
@@ -65,6 +67,7 @@ class PackedBatch:
     seq_length: int
     alibi_slopes: torch.Tensor | None = None
     query_chunk_size: int = DEFAULT_QUERY_CHUNK_SIZE
+    cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_attention_mask(
