@@ -492,7 +492,11 @@ def stored_result(output, names: list[str], per_base: bool, metadata: dict, leng
     else:
         import numpy as np
 
-        embeddings = torch.from_numpy(np.load(output)["embeddings"] if per_base else np.load(output))
+        if Path(output).suffix.lower() == ".npz":
+            with np.load(output) as archive:
+                embeddings = torch.from_numpy(archive["embeddings"])
+        else:
+            embeddings = torch.from_numpy(np.load(output))
     from .embedding import StoredPerBase
 
     stored = StoredPerBase(Path(output), len(names)) if per_base else None

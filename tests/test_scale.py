@@ -102,6 +102,10 @@ def test_streamed_output_equals_memory_and_budget_does_not_change_results(tmp_pa
     assert torch.equal(streamed.embeddings, in_memory.embeddings)
     for index in range(len(records)):
         assert torch.equal(streamed.per_base[index], in_memory.per_base[index])  # read back from the file
+    for suffix in (".npz", ".npy"):  # per-sequence only, in the other formats
+        written = api.embed(records, output=tmp_path / f"out{suffix}", max_tokens=2048)
+        plain = api.embed(records, max_tokens=2048)
+        assert torch.equal(written.embeddings, plain.embeddings)
     metadata, tensors = read_all(tmp_path / "out.safetensors")
     assert metadata["stride_tokens"] == str(int(metadata["window_tokens"]) // 2 - 1)  # per-base: half the body
     assert sorted(tensors) == ["embeddings", *sorted(f"per_base.{i}" for i in range(5))]
