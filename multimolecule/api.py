@@ -455,7 +455,7 @@ def embed(
                 sink = functools.partial(record_sink, shard_out, range(len(indices)), progress_state)
                 embedder.run(texts, sink, progress_state.tick)
 
-    with raise_on_sigterm():
+    with raise_on_sigterm(), bar:  # the bar is closed before an error or interruption is reported
         if output is None:
             writer = MemoryWriter(names, lengths, hidden, per_base)
             embed_shards(writer)
@@ -476,7 +476,6 @@ def embed(
                     merge_shards(directory, len(shards), writer)
                 shutil.rmtree(directory)
             end_distributed(world)
-    bar.close()
     if output is None:
         return Embeddings(names, writer.embeddings, writer.per_base if per_base else None, settings.metadata(), lengths)
     return stored_result(output, names, per_base, settings.metadata(), lengths)
