@@ -1,0 +1,341 @@
+"""Fine-tuning with transformers' `Trainer`: model and head, optimiser groups, LoRA, checkpoints, outputs.
+
+`torchrun --nproc-per-node N -m multimolecule train ...` (or `accelerate launch`) runs the same code on N
+processes; `Trainer` does the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from transformers import Trainer, TrainerCallback, TrainingArguments
+
+from ..seqio import InputError
+from .collator import IGNORE_INDEX, DataCollatorForBaseLevelLabels
+from .config import TrainConfig
+from .data import encode_rows, read_splits
+from .metrics import HIGHER_IS_BETTER, TaskMetrics, default_metric
+from .tasks import Task
+
+HEAD_CLASSES = {"sequence": "SequencePrediction", "token": "TokenPrediction", "contact": "ContactPrediction"}
+RESULT_FILES = ("metrics.json", "task.json", "train_config.yaml", "log.jsonl")
+
+
+def is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def say(message: str, quiet: bool = False) -> None:
+    if is_main_process() and not quiet:
+        print(message, flush=True)
+
+
+def head_parameter_names(model) -> set[str]:
+    """Names of the parameters outside the pretrained backbone (`model.base_model_prefix`): the new head."""
+    backbone = {id(p) for p in getattr(model, model.base_model_prefix).parameters()}
+    return {name for name, p in model.named_parameters() if id(p) not in backbone}
+
+
+def head_module_names(model) -> list[str]:
+    """The top-level modules that are not the backbone: the head(s), which LoRA must train in full and save."""
+    return [name for name, _ in model.named_children() if name != model.base_model_prefix]
+
+
+class FineTuningTrainer(Trainer):
+    """`Trainer` with a learning rate of its own for the new head, and base-level evaluation that keeps only the
+    labelled positions of each batch (so base-pair predictions of any length can be gathered and scored)."""
+
+    def __init__(self, *args, task: Task, head_learning_rate: float | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.task = task
+        self.head_learning_rate = head_learning_rate
+        # our heads average their loss over the labelled items of the batch themselves
+        self.model_accepts_loss_kwargs = False
+
+    def create_optimizer(self, model=None):
+        model = self.model if model is None else model
+        if self.optimizer is None and self.head_learning_rate is not None:
+            inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+            head = {id(p) for name, p in inner.named_parameters() if name in head_parameter_names(inner)}
+            decay = set(self.get_decay_parameter_names(model))
+            groups = []
+            for is_head, lr in ((False, self.args.learning_rate), (True, self.head_learning_rate)):
+                for decays in (True, False):
+                    params = [
+                        p
+                        for n, p in model.named_parameters()
+                        if p.requires_grad and (id(p) in head) == is_head and (n in decay) == decays
+                    ]
+                    if params:
+                        groups.append({"params": params, "lr": lr, "weight_decay": self.args.weight_decay * decays})
+            optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, model)
+            optimizer_kwargs.pop("lr", None)
+            self.optimizer = optimizer_cls(groups, lr=self.args.learning_rate, **optimizer_kwargs)
+        return super().create_optimizer(model)
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        loss, logits, labels = super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)
+        if self.task.level == "sequence" or logits is None or labels is None:
+            return loss, logits, labels
+        if isinstance(logits, (tuple, list)):
+            logits = logits[0]
+        logits = logits[(slice(None), *[slice(0, size) for size in labels.shape[1:]])]
+        keep = labels != IGNORE_INDEX
+        return loss, logits[keep][None], labels[keep][None]  # (1, labelled positions, num_labels), (1, positions)
+
+
+class JsonLinesLog(TrainerCallback):
+    """Append every log entry (training losses, dev metrics) to a JSON-lines file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero and logs:
+            with open(self.path, "a") as handle:
+                handle.write(json.dumps({"step": state.global_step, "epoch": state.epoch, **logs}) + "\n")
+
+
+# ------------------------------------------------------------------------------------------------- model
+
+
+def load_model_for(task: Task, model: str, tokenizer=None):
+    """(model with a `task` head, tokenizer) from a model directory, Hub id or demo name."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    import multimolecule
+
+    from ..api import resolve_model
+
+    path = resolve_model(model)
+    try:
+        config = AutoConfig.from_pretrained(path)
+        tokenizer = tokenizer or AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError, KeyError) as error:
+        raise InputError(f"cannot load model {model}: {error}") from error
+    if config.model_type not in ("dnabert2", "nucleotide_transformer"):
+        raise InputError(f"{model} is a {config.model_type!r} model; fine-tuning supports dnabert2 and nucleotide_transformer")
+    head = HEAD_CLASSES[task.level]
+    if any(a.endswith(head) for a in config.architectures or []) and config.num_labels != task.num_labels:
+        raise InputError(
+            f"{model} already has a {head} head with {config.num_labels} labels, but the task has {task.num_labels}; "
+            "start from the pretrained model instead"
+        )
+    if any(a.endswith(h) for a in config.architectures or [] for h in HEAD_CLASSES.values() if h != head):
+        raise InputError(f"{model} is fine-tuned for another kind of task ({', '.join(config.architectures)})")
+    auto_class = getattr(multimolecule, f"AutoModelFor{head}")
+    labels = task.classes if task.problem_type != "regression" else [f"output_{i}" for i in range(task.num_labels)]
+    if task.problem_type == "multi_label_classification":
+        labels = task.label_columns
+    extra = {}
+    if task.level != "sequence" and getattr(config, "token_lengths", None) is None:
+        extra["token_lengths"] = tokenizer.token_lengths
+    try:
+        network = auto_class.from_pretrained(
+            path,
+            num_labels=task.num_labels,
+            problem_type=task.problem_type,
+            id2label=dict(enumerate(labels)),
+            label2id={name: i for i, name in enumerate(labels)},
+            **extra,
+        )
+    except (OSError, ValueError, KeyError, RuntimeError) as error:
+        raise InputError(f"cannot load model {model} for a {task.level}-level task: {error}") from error
+    return network, tokenizer
+
+
+def add_lora(model, config: TrainConfig):
+    """Wrap `model` with PEFT LoRA adapters on `config.lora_target_modules`; the head is trained in full."""
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError as error:
+        raise InputError("--lora needs peft: pip install peft") from error
+    lora = LoraConfig(
+        r=config.lora_rank,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=list(config.lora_target_modules),
+        modules_to_save=head_module_names(model),
+    )
+    try:
+        return get_peft_model(model, lora)
+    except ValueError as error:
+        raise InputError(f"cannot add LoRA adapters: {error}") from error
+
+
+# ---------------------------------------------------------------------------------------------- training
+
+
+def training_arguments(config: TrainConfig, task: Task, steps_per_epoch: int, checkpoints: Path) -> TrainingArguments:
+    dtype = str(config.dtype or "float32").replace("fp16", "float16").replace("bf16", "bfloat16")
+    if dtype not in ("float32", "float16", "bfloat16"):
+        raise InputError(f"unknown dtype {config.dtype!r}; choose float32, float16 or bfloat16")
+    device = str(config.device or "auto")
+    use_cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available() and not torch.backends.mps.is_available())
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA GPU is available")
+    if dtype == "float16" and (use_cpu or not torch.cuda.is_available()):
+        raise InputError("float16 mixed precision needs a CUDA GPU; use bfloat16 or float32")
+    if dtype == "bfloat16" and not use_cpu and torch.cuda.is_available() and not torch.cuda.is_bf16_supported():
+        raise InputError("this GPU does not support bfloat16; use float16")
+    metric = config.metric or default_metric(task)
+    known = {"accuracy", "f1", "mcc", "precision", "recall", "auroc", "auprc", "mse", "mae", "r2", "pearson", "spearman"}
+    if metric not in known:
+        raise InputError(f"unknown metric {metric!r}; choose from {', '.join(sorted(known))}")
+    if metric in ("auroc", "auprc") and task.level != "sequence":
+        raise InputError("auroc/auprc are not computed for per-base tasks; choose mcc, f1 or accuracy")
+    if (metric in HIGHER_IS_BETTER or metric in ("r2", "pearson", "spearman")) != (task.kind == "regression"):
+        raise InputError(f"metric {metric!r} does not fit a {task.kind} task")
+    eval_steps = config.eval_steps
+    if eval_steps is None and config.max_steps and config.max_steps > 0:
+        eval_steps = min(steps_per_epoch, config.max_steps)
+    strategy = "steps" if eval_steps else "epoch"
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    return TrainingArguments(
+        output_dir=str(checkpoints),
+        num_train_epochs=float(config.epochs),
+        max_steps=int(config.max_steps or -1),
+        per_device_train_batch_size=int(config.batch_size),
+        per_device_eval_batch_size=int(config.eval_batch_size or config.batch_size),
+        gradient_accumulation_steps=int(config.gradient_accumulation_steps),
+        learning_rate=float(config.learning_rate),
+        weight_decay=float(config.weight_decay),
+        warmup_steps=float(config.warmup_ratio),
+        lr_scheduler_type=config.scheduler,
+        seed=int(config.seed),
+        data_seed=int(config.seed),
+        eval_strategy=strategy,
+        save_strategy=strategy,
+        eval_steps=eval_steps,
+        save_steps=eval_steps,
+        logging_steps=int(config.logging_steps),
+        load_best_model_at_end=True,
+        metric_for_best_model=metric,
+        greater_is_better=HIGHER_IS_BETTER.get(metric, True),
+        save_total_limit=int(config.save_total_limit),
+        batch_eval_metrics=True,
+        bf16=dtype == "bfloat16",
+        fp16=dtype == "float16",
+        use_cpu=use_cpu,
+        ddp_backend="gloo" if use_cpu and world_size > 1 else None,
+        **({"gradient_checkpointing": True} if config.gradient_checkpointing else {}),
+        dataloader_num_workers=int(config.num_workers),
+        report_to="none",
+        disable_tqdm=not config.progress,
+        remove_unused_columns=False,
+        save_only_model=False,
+    )
+
+
+def prepare_output(output: Path, resume: bool, overwrite: bool) -> None:
+    if resume:
+        if not output.is_dir():
+            raise InputError(f"nothing to resume: {output} does not exist")
+        return
+    if output.exists() and any(output.iterdir()):
+        if not overwrite:
+            raise InputError(f"output directory {output} is not empty; pass --resume to continue or --overwrite")
+        if is_main_process():
+            shutil.rmtree(output)
+    output.mkdir(parents=True, exist_ok=True)
+
+
+def run_training(config: TrainConfig) -> dict:
+    """Fine-tune `config.model` on `config`'s data; returns `{"dev": {...}, "test": {...}}` (also in metrics.json)."""
+    from transformers import EarlyStoppingCallback, set_seed
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if not config.output_dir:
+        raise InputError("give an output directory (--output-dir)")
+    output = Path(config.output_dir)
+    splits = read_splits(config.data, config.train, config.dev, config.test, config.sequence_column, config.label_column)
+    task = splits.task
+    say(splits.summary(), not config.progress)
+    checkpoints = output / "checkpoints"
+    last = None
+    if config.resume:
+        last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+        if last is None:
+            raise InputError(f"nothing to resume: no checkpoint in {checkpoints}")
+        saved = output / "task.json"
+        if saved.is_file() and Task.from_dict(json.loads(saved.read_text())) != task:
+            raise InputError(f"the data's task differs from the one {output} was trained on")
+    set_seed(int(config.seed))
+    model, tokenizer = load_model_for(task, config.model)
+    from ..api import max_tokens
+
+    max_length = int(config.max_length or max_tokens(tokenizer, model.config))
+    token_lengths = tokenizer.token_lengths
+    datasets = {}
+    for split, rows in splits.rows.items():
+        datasets[split], cut = encode_rows(rows, task, tokenizer, max_length, token_lengths, splits.files[split])
+        if cut:
+            say(f"note: {cut:,} {split} sequences are longer than {max_length} tokens and were cut", not config.progress)
+    prepare_output(output, config.resume, config.overwrite)
+    if is_main_process():
+        config.yaml(str(output / "train_config.yaml"))
+        write_json(output / "task.json", task.to_dict())
+    if config.lora:
+        model = add_lora(model, config)
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    batch = int(config.batch_size) * int(config.gradient_accumulation_steps) * world_size
+    steps_per_epoch = max(1, math.ceil(len(datasets["train"]) / batch))
+    callbacks = [JsonLinesLog(output / "log.jsonl")]
+    if config.early_stopping_patience and int(config.early_stopping_patience) > 0:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=int(config.early_stopping_patience)))
+    trainer = FineTuningTrainer(
+        model=model,
+        args=training_arguments(config, task, steps_per_epoch, checkpoints),
+        train_dataset=datasets["train"],
+        eval_dataset=datasets["dev"],
+        data_collator=DataCollatorForBaseLevelLabels(tokenizer),
+        processing_class=tokenizer,
+        compute_metrics=TaskMetrics(task),
+        callbacks=callbacks,
+        task=task,
+        head_learning_rate=float(config.head_learning_rate) if config.head_learning_rate else None,
+    )
+    trainer.train(resume_from_checkpoint=last)
+    trainer.remove_callback(EarlyStoppingCallback)  # the final evaluations are not part of the search
+    metrics = {"dev": task_metrics(trainer.evaluate(datasets["dev"], metric_key_prefix="dev"), "dev")}
+    if "test" in datasets:
+        metrics["test"] = task_metrics(trainer.evaluate(datasets["test"], metric_key_prefix="test"), "test")
+    if trainer.is_world_process_zero():
+        save_final_model(trainer.model, tokenizer, output)
+        write_json(output / "metrics.json", metrics)
+    trainer.accelerator.wait_for_everyone()
+    return metrics
+
+
+def task_metrics(metrics: dict, prefix: str) -> dict:
+    """`Trainer`'s evaluation output without its timing entries, names without the split prefix."""
+    timing = ("runtime", "samples_per_second", "steps_per_second", "model_preparation_time", "epoch")
+    names = {key.removeprefix(f"{prefix}_"): value for key, value in metrics.items()}
+    return {key: round(float(value), 6) for key, value in names.items() if key not in timing}
+
+
+def save_final_model(model, tokenizer, output: Path) -> None:
+    """Write the model (LoRA merged in) and tokenizer into `output`; `config.json` is moved in last, so an
+    interrupted save never leaves a directory that loads as a model."""
+    if hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    staging = output / ".final-model.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    (output / "config.json").unlink(missing_ok=True)
+    files = sorted(staging.iterdir(), key=lambda p: p.name == "config.json")
+    for file in files:
+        os.replace(file, output / file.name)
+    staging.rmdir()
+
+
+def write_json(path: Path, value) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(value, indent=2) + "\n")
+    os.replace(temporary, path)
