@@ -705,3 +705,94 @@ def prod(values: Iterable[int]) -> int:
     for value in values:
         result *= value
     return result
+
+
+# ------------------------------------------------------------------------------------ train / evaluate / predict
+
+
+def train(
+    data: str | os.PathLike | None = None,
+    output_dir: str | os.PathLike | None = None,
+    config: str | os.PathLike | None = None,
+    **settings,
+) -> dict:
+    """Fine-tune a model on labelled sequences with transformers' `Trainer`; returns `{"dev": {...}, "test": {...}}`.
+
+    Args:
+        data: a folder with `train.csv`, `dev.csv` and optionally `test.csv` (`sequence,label`, or
+            `sequence1,sequence2,label` for pairs; TSV, JSON lines and Parquet work too). Or name the files with
+            `train=`, `dev=`, `test=`.
+        output_dir: where the fine-tuned model, its tokenizer, `train_config.yaml`, `task.json`, `log.jsonl`,
+            `metrics.json` and the checkpoints (`checkpoints/`) are written.
+        config: a YAML or JSON file of settings; `settings` (any key of
+            `multimolecule.training.TrainConfig`: `model`, `epochs`, `learning_rate`, `lora`, ...) override it.
+
+    The task (binary, multiclass, multi-label, regression; per sequence, per base or per base pair) is inferred
+    from the training labels and printed first. Bad input raises `InputError` before any training.
+
+    Example:
+        >>> from multimolecule.api import train
+        >>> metrics = train("ecoli/sequence", "finetuned", epochs=1)  # doctest: +SKIP
+        >>> sorted(metrics["test"])  # doctest: +SKIP
+        ['accuracy', 'auprc', 'auroc', 'f1', 'loss', 'mcc', 'precision', 'recall']
+    """
+    from .training.config import resolve_config
+    from .training.engine import run_training
+
+    if output_dir is not None and settings.get("resume") and config is None:
+        saved = Path(output_dir) / "train_config.yaml"
+        config = saved if saved.is_file() else None
+    run = resolve_config(config, {"data": data, "output_dir": output_dir, **settings})
+    return run_training(run)
+
+
+def evaluate(
+    model: str | os.PathLike,
+    data: str | os.PathLike | None = None,
+    file: str | os.PathLike | None = None,
+    split: str = "test",
+    batch_size: int = 32,
+    device: str | None = "cpu",
+    dtype: str | None = None,
+    progress: bool = False,
+) -> dict:
+    """Metrics of a fine-tuned model (a `train` output directory) on labelled data: the `split` of a GUE folder
+    (`data`) or one labelled `file`, in the layout it was trained on.
+
+    Example:
+        >>> from multimolecule.api import evaluate
+        >>> evaluate("finetuned", "ecoli/sequence")["mcc"]  # doctest: +SKIP
+        0.8
+    """
+    from .training.inference import evaluate_model
+
+    return evaluate_model(model, data, file, split, batch_size, device, dtype, progress)
+
+
+def predict(
+    inputs: Inputs,
+    model: str | os.PathLike,
+    output: str | os.PathLike | None = None,
+    batch_size: int = 32,
+    device: str | None = "cpu",
+    dtype: str | None = None,
+    progress: bool = False,
+) -> list[dict]:
+    """Predictions of a fine-tuned model (a `train` output directory) for new sequences.
+
+    `inputs` is a FASTA file, a table (CSV/TSV/JSON lines/Parquet with the training's sequence column and an
+    optional `id` column), a list of sequences or an {id: sequence} mapping. Each result has the `id` and, for
+    classification, the `label` and the `probability_<class>` of every class; for regression the value(s);
+    per base, one label character (and probabilities) per base; for base pairs, the predicted `pairs`.
+    `output` (`.csv`, `.tsv` or `.jsonl`; per-base results need `.jsonl`) also writes them there.
+
+    Example:
+        >>> from multimolecule.api import predict
+        >>> predict(["ACGTAGCTAGCTAGCTAGGATCC"], "finetuned")[0]["label"]  # doctest: +SKIP
+        '1'
+    """
+    from .training.inference import predict_model
+
+    if batch_size < 1:
+        raise InputError("batch size must be at least 1")
+    return predict_model(inputs, model, output, batch_size, device, dtype, progress)

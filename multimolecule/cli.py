@@ -4,6 +4,8 @@
     multimolecule embed sequences.fasta -o embeddings.safetensors --per-base
     multimolecule convert path/to/DNABERT-2-117M converted/dnabert2
     multimolecule info nt-demo
+    multimolecule train --data ecoli/sequence --output-dir finetuned
+    multimolecule predict sequences.fasta --model finetuned -o predictions.csv
 
 Without `--model`, the bundled DNABERT-2 demo model is used. Errors are reported as one `error: ...` line on
 stderr with exit status 1 (2 for bad arguments); `--debug` shows the traceback instead.
@@ -86,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     about.add_argument("model", nargs="?", help=MODEL_HELP)
     about.add_argument("--json", action="store_true", help="print JSON")
     about.set_defaults(handler=run_info)
+
+    add_train(commands)
+    add_evaluate(commands)
+    add_predict(commands)
     return parser
 
 
@@ -206,6 +212,156 @@ def run_info(args: argparse.Namespace) -> None:
     for key, value in details.items():
         if value is not None:
             print(f"{key:<{width}}  {f'{value:,}' if isinstance(value, int) else value}")
+
+
+# ---------------------------------------------------------------------------------- train / evaluate / predict
+
+TRAIN_DESCRIPTION = """Fine-tune a DNA language model on labelled sequences.
+
+DATA is a folder with train.csv, dev.csv and (optionally) test.csv, each with a header line: `sequence,label`
+(or `sequence1,sequence2,label` for pairs of sequences). TSV, JSON-lines and Parquet files work too, and
+--train/--dev/--test name files one by one. What to learn is read from the labels and printed first:
+  whole numbers or words (one per sequence)  -> classification (2 classes: binary; more: multiclass)
+  decimal numbers                            -> regression
+  several label columns                      -> multi-label (0/1) or several regression targets
+  a string with one character per base       -> one prediction per base, e.g. 0001112220
+  a list of base pairs [[0, 9], [1, 8]]      -> base-pair (contact) prediction
+The best model on the dev set is kept; training stops early when the dev score stops improving.
+OUTPUT_DIR then holds the model (load it with `multimolecule predict`/`evaluate` or transformers),
+metrics.json (dev and test scores), log.jsonl (losses and dev scores) and train_config.yaml.
+
+Settings come from defaults, then --config run.yaml, then the options below. Multi-GPU:
+  torchrun --nproc-per-node 4 -m multimolecule train --data DIR --output-dir OUT
+"""
+
+
+def add_train(commands) -> None:
+    train = commands.add_parser(
+        "train",
+        help="fine-tune a model on labelled sequences",
+        description=TRAIN_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    data = train.add_argument_group("data")
+    data.add_argument("--data", metavar="DIR", help="folder with train.csv, dev.csv and test.csv")
+    data.add_argument("--train", metavar="FILE", help="training table (instead of --data, or to replace its file)")
+    data.add_argument("--dev", metavar="FILE", help="validation table, used to pick the best model")
+    data.add_argument("--test", metavar="FILE", help="test table, scored once at the end")
+    data.add_argument("--sequence-column", help="sequence column(s), comma-separated (default: sequence)")
+    data.add_argument("--label-column", help="label column(s), comma-separated (default: label)")
+    data.add_argument("--max-length", type=int, help="tokens per sequence (default: the model's trained length)")
+    run = train.add_argument_group("model and output")
+    run.add_argument("-m", "--model", help=MODEL_HELP)
+    run.add_argument("-o", "--output-dir", metavar="OUT", help="where the fine-tuned model and its results go")
+    run.add_argument("--config", metavar="FILE", help="YAML/JSON file of settings (any option below, with _)")
+    run.add_argument("--resume", action="store_true", default=None, help="continue an interrupted run in OUT")
+    run.add_argument("--overwrite", action="store_true", default=None, help="replace an existing OUT")
+    optim = train.add_argument_group("training")
+    optim.add_argument("--epochs", type=float, help="passes over the training data (default 10)")
+    optim.add_argument("--max-steps", type=int, help="stop after this many optimiser steps (overrides --epochs)")
+    optim.add_argument("-b", "--batch-size", type=int, help="sequences per step and device (default 32)")
+    optim.add_argument("--learning-rate", type=float, help="for the pretrained model (default 1e-4)")
+    optim.add_argument("--head-learning-rate", type=float, help="for the new prediction head (default 1e-3)")
+    optim.add_argument("--weight-decay", type=float, help="AdamW weight decay (default 0.01)")
+    optim.add_argument("--seed", type=int, help="random seed; the same seed gives the same results (default 42)")
+    optim.add_argument("--metric", help="dev score that picks the best model (default mcc; mse for regression)")
+    optim.add_argument("--eval-steps", type=int, help="score the dev set every N steps (default: every epoch)")
+    optim.add_argument(
+        "--early-stopping-patience", type=int, help="dev scores without progress before stopping (default 3; 0: never)"
+    )
+    optim.add_argument(
+        "--lora", action="store_true", default=None, help="train LoRA adapters instead of the whole model"
+    )
+    optim.add_argument("--lora-rank", type=int, help="LoRA rank (default 8)")
+    optim.add_argument("--gradient-checkpointing", action="store_true", default=None, help="save memory, cost time")
+    hardware = train.add_argument_group("hardware")
+    hardware.add_argument("--device", help="auto (default), cpu, cuda or mps")
+    hardware.add_argument(
+        "--dtype", choices=("float32", "float16", "bfloat16"), help="float16/bfloat16: mixed precision"
+    )
+    hardware.add_argument("--threads", type=int, help="CPU threads when training on the CPU (default 1; 0: all)")
+    hardware.add_argument("-q", "--quiet", action="store_true", help="no progress bar or log lines")
+    train.set_defaults(handler=run_train)
+
+
+def run_train(args: argparse.Namespace) -> None:
+    from . import api
+
+    settings = {
+        name: getattr(args, name)
+        for name in (
+            "train", "dev", "test", "sequence_column", "label_column", "max_length", "model", "resume", "overwrite",
+            "epochs", "max_steps", "batch_size", "learning_rate", "head_learning_rate", "weight_decay", "seed",
+            "metric", "eval_steps", "early_stopping_patience", "lora", "lora_rank", "gradient_checkpointing",
+            "device", "dtype", "threads",
+        )
+    }  # fmt: skip
+    if args.quiet:
+        settings["progress"] = False
+    metrics = api.train(args.data, args.output_dir, config=args.config, **settings)
+    from .training.engine import is_main_process
+
+    if is_main_process():
+        for split, values in metrics.items():
+            print(f"{split}: " + "  ".join(f"{name} {value:.4f}" for name, value in values.items()))
+
+
+def add_evaluate(commands) -> None:
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score a fine-tuned model on labelled data",
+        description="Score a model made by `multimolecule train` on labelled sequences in its training layout.",
+    )
+    evaluate.add_argument("file", nargs="?", help="a labelled table (CSV/TSV/JSON lines/Parquet)")
+    evaluate.add_argument("-m", "--model", required=True, help="the output directory of `multimolecule train`")
+    evaluate.add_argument("--data", metavar="DIR", help="a folder with train/dev/test tables (instead of FILE)")
+    evaluate.add_argument("--split", default="test", help="which split of --data to score (default test)")
+    evaluate.add_argument("-o", "--output", help="also write the metrics to this JSON file")
+    evaluate.add_argument("-b", "--batch-size", type=int, default=32, help="sequences per forward pass (default 32)")
+    evaluate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_runtime(evaluate)
+    evaluate.set_defaults(handler=run_evaluate)
+
+
+def run_evaluate(args: argparse.Namespace) -> None:
+    from . import api
+
+    if (args.file is None) == (args.data is None):
+        raise api.InputError("give a labelled FILE or --data DIR (one of them)")
+    metrics = api.evaluate(
+        args.model, args.data, args.file, args.split, args.batch_size, args.device, args.dtype, not args.quiet
+    )
+    if args.output:
+        from pathlib import Path
+
+        Path(args.output).write_text(json.dumps(metrics, indent=2) + "\n")
+    for name, value in metrics.items():
+        print(f"{name:<10} {value:.4f}")
+
+
+def add_predict(commands) -> None:
+    predict = commands.add_parser(
+        "predict",
+        help="predict labels or values with a fine-tuned model",
+        description="Predict with a model made by `multimolecule train`: labels and probabilities of each class "
+        "(or values; per base for per-base models) for each sequence of a FASTA file or table.",
+    )
+    predict.add_argument("input", help="FASTA (plain or .gz), one sequence per line, or a table with a sequence column")
+    predict.add_argument("-m", "--model", required=True, help="the output directory of `multimolecule train`")
+    predict.add_argument(
+        "-o", "--output", required=True, help="predictions file: .csv, .tsv or .jsonl (per base: .jsonl)"
+    )
+    predict.add_argument("-b", "--batch-size", type=int, default=32, help="sequences per forward pass (default 32)")
+    predict.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_runtime(predict)
+    predict.set_defaults(handler=run_predict)
+
+
+def run_predict(args: argparse.Namespace) -> None:
+    from . import api
+
+    results = api.predict(args.input, args.model, args.output, args.batch_size, args.device, args.dtype, not args.quiet)
+    print(f"wrote {args.output}: predictions for {len(results)} sequences")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -62,9 +62,10 @@ def build(output: Path) -> None:
     for level in ("sequence", "base"):
         (output / level).mkdir(parents=True, exist_ok=True)
     for split, positions in starts.items():
-        with open(output / "sequence" / f"{split}.csv", "w", newline="") as seq_file, open(
-            output / "base" / f"{split}.csv", "w", newline=""
-        ) as base_file:
+        with (
+            open(output / "sequence" / f"{split}.csv", "w", newline="") as seq_file,
+            open(output / "base" / f"{split}.csv", "w", newline="") as base_file,
+        ):
             sequence_rows, base_rows = csv.writer(seq_file), csv.writer(base_file)
             sequence_rows.writerow(["sequence", "label"])
             base_rows.writerow(["sequence", "label"])
@@ -133,7 +134,7 @@ def fit_logistic_regression(x, y, x_dev, y_dev, num_classes: int) -> torch.nn.Li
         optimizer = torch.optim.LBFGS(model.parameters(), max_iter=300, line_search_fn="strong_wolfe")
         inputs = (x - mean) / std
 
-        def closure():
+        def closure(optimizer=optimizer, model=model, inputs=inputs, l2=l2):
             optimizer.zero_grad()
             loss = torch.nn.functional.cross_entropy(model(inputs), y) + l2 * model.weight.square().sum()
             loss.backward()

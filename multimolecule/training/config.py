@@ -64,6 +64,7 @@ class TrainConfig(chanfig.Config):
         self.gradient_checkpointing = False
         self.dtype = "float32"  # float16 / bfloat16: mixed-precision training where the device supports it
         self.device = "auto"  # auto, cpu, cuda, mps
+        self.threads = 1  # CPU threads for training on the CPU (0: torch's default, all cores)
         self.num_workers = 0
         self.resume = False
         self.overwrite = False

@@ -119,7 +119,9 @@ def load_model_for(task: Task, model: str, tokenizer=None):
     except (OSError, ValueError, KeyError) as error:
         raise InputError(f"cannot load model {model}: {error}") from error
     if config.model_type not in ("dnabert2", "nucleotide_transformer"):
-        raise InputError(f"{model} is a {config.model_type!r} model; fine-tuning supports dnabert2 and nucleotide_transformer")
+        raise InputError(
+            f"{model} is a {config.model_type!r} model; fine-tuning supports dnabert2 and nucleotide_transformer"
+        )
     head = HEAD_CLASSES[task.level]
     if any(a.endswith(head) for a in config.architectures or []) and config.num_labels != task.num_labels:
         raise InputError(
@@ -176,7 +178,9 @@ def training_arguments(config: TrainConfig, task: Task, steps_per_epoch: int, ch
     if dtype not in ("float32", "float16", "bfloat16"):
         raise InputError(f"unknown dtype {config.dtype!r}; choose float32, float16 or bfloat16")
     device = str(config.device or "auto")
-    use_cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available() and not torch.backends.mps.is_available())
+    use_cpu = device == "cpu" or (
+        device == "auto" and not torch.cuda.is_available() and not torch.backends.mps.is_available()
+    )
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError("--device cuda: no CUDA GPU is available")
     if dtype == "float16" and (use_cpu or not torch.cuda.is_available()):
@@ -184,7 +188,20 @@ def training_arguments(config: TrainConfig, task: Task, steps_per_epoch: int, ch
     if dtype == "bfloat16" and not use_cpu and torch.cuda.is_available() and not torch.cuda.is_bf16_supported():
         raise InputError("this GPU does not support bfloat16; use float16")
     metric = config.metric or default_metric(task)
-    known = {"accuracy", "f1", "mcc", "precision", "recall", "auroc", "auprc", "mse", "mae", "r2", "pearson", "spearman"}
+    known = {
+        "accuracy",
+        "f1",
+        "mcc",
+        "precision",
+        "recall",
+        "auroc",
+        "auprc",
+        "mse",
+        "mae",
+        "r2",
+        "pearson",
+        "spearman",
+    }
     if metric not in known:
         raise InputError(f"unknown metric {metric!r}; choose from {', '.join(sorted(known))}")
     if metric in ("auroc", "auprc") and task.level != "sequence":
@@ -253,7 +270,9 @@ def run_training(config: TrainConfig) -> dict:
     if not config.output_dir:
         raise InputError("give an output directory (--output-dir)")
     output = Path(config.output_dir)
-    splits = read_splits(config.data, config.train, config.dev, config.test, config.sequence_column, config.label_column)
+    splits = read_splits(
+        config.data, config.train, config.dev, config.test, config.sequence_column, config.label_column
+    )
     task = splits.task
     say(splits.summary(), not config.progress)
     checkpoints = output / "checkpoints"
@@ -265,6 +284,8 @@ def run_training(config: TrainConfig) -> dict:
         saved = output / "task.json"
         if saved.is_file() and Task.from_dict(json.loads(saved.read_text())) != task:
             raise InputError(f"the data's task differs from the one {output} was trained on")
+    if config.threads and int(config.threads) > 0:
+        torch.set_num_threads(int(config.threads))
     set_seed(int(config.seed))
     model, tokenizer = load_model_for(task, config.model)
     from ..api import max_tokens
@@ -275,7 +296,9 @@ def run_training(config: TrainConfig) -> dict:
     for split, rows in splits.rows.items():
         datasets[split], cut = encode_rows(rows, task, tokenizer, max_length, token_lengths, splits.files[split])
         if cut:
-            say(f"note: {cut:,} {split} sequences are longer than {max_length} tokens and were cut", not config.progress)
+            say(
+                f"note: {cut:,} {split} sequences are longer than {max_length} tokens and were cut", not config.progress
+            )
     prepare_output(output, config.resume, config.overwrite)
     if is_main_process():
         config.yaml(str(output / "train_config.yaml"))

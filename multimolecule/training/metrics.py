@@ -51,7 +51,10 @@ def build_metrics(task: Task) -> GlobalMetrics:
             dm.multiclass_recall(num_classes=n, name="recall"),
         ]
         if not base_level:
-            functions += [dm.multiclass_auroc(num_classes=n, name="auroc"), dm.multiclass_auprc(num_classes=n, name="auprc")]
+            functions += [
+                dm.multiclass_auroc(num_classes=n, name="auroc"),
+                dm.multiclass_auprc(num_classes=n, name="auprc"),
+            ]
     else:
         functions = [
             dm.multilabel_accuracy(num_labels=n, name="accuracy"),
@@ -61,7 +64,10 @@ def build_metrics(task: Task) -> GlobalMetrics:
             dm.multilabel_recall(num_labels=n, name="recall"),
         ]
         if not base_level:
-            functions += [dm.multilabel_auroc(num_labels=n, name="auroc"), dm.multilabel_auprc(num_labels=n, name="auprc")]
+            functions += [
+                dm.multilabel_auroc(num_labels=n, name="auroc"),
+                dm.multilabel_auprc(num_labels=n, name="auprc"),
+            ]
     return GlobalMetrics(*functions, distributed=False)
 
 

@@ -100,7 +100,9 @@ def split_files(
     if data is not None:
         folder = Path(data)
         if folder.is_file():
-            raise InputError(f"--data takes a folder with train.csv, dev.csv, test.csv; for files use --train etc.: {data}")
+            raise InputError(
+                f"--data takes a folder with train.csv, dev.csv, test.csv; for files use --train etc.: {data}"
+            )
         if not folder.is_dir():
             raise InputError(f"data folder not found: {data}")
         for split in SPLITS:

@@ -50,7 +50,9 @@ class Task:
     def describe(self) -> str:
         level = {"sequence": "sequence-level", "token": "per-base", "contact": "base-pair (contact)"}[self.level]
         if self.kind == "regression":
-            outputs = f"{self.num_labels} outputs: {', '.join(self.label_columns)}" if self.num_labels > 1 else "1 value"
+            outputs = (
+                f"{self.num_labels} outputs: {', '.join(self.label_columns)}" if self.num_labels > 1 else "1 value"
+            )
             return f"{level} regression ({outputs})"
         if self.kind == "multilabel":
             return f"{level} multi-label classification ({self.num_labels} labels: {', '.join(self.label_columns)})"
@@ -83,7 +85,9 @@ def resolve_columns(
     elif "sequence1" in columns and "sequence2" in columns:
         sequences = ["sequence1", "sequence2"]
     else:
-        raise InputError(f"{where} has no 'sequence' column (columns: {', '.join(columns)}); name it with --sequence-column")
+        raise InputError(
+            f"{where} has no 'sequence' column (columns: {', '.join(columns)}); name it with --sequence-column"
+        )
     if label_columns:
         labels = list(label_columns)
     elif "label" in columns:
@@ -164,7 +168,7 @@ def infer_task(rows: list[dict], sequences: list[str], labels: list[str], where:
     missing values and per-base labels whose length does not match the sequence.
 
     Example:
-        >>> rows = [{"sequence": "ACGTACGTAC", "label": "0001112220"}, {"sequence": "GGGGCCCCAA", "label": "1111111100"}]
+        >>> rows = [{"sequence": "ACGTACGTAC", "label": "0001112220"}, {"sequence": "GGCCAA", "label": "111100"}]
         >>> infer_task(rows, ["sequence"], ["label"]).describe()
         'per-base multiclass classification (3 classes: 0, 1, 2)'
     """

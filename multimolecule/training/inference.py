@@ -1,0 +1,195 @@
+"""Using a fine-tuned model: predictions for new sequences, and metrics on labelled data."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from ..seqio import InputError
+from .collator import DataCollatorForBaseLevelLabels
+from .data import encode_rows, read_splits
+from .metrics import TaskMetrics
+from .tables import read_table, table_format
+from .tasks import Task
+
+
+def load_fine_tuned(model: str | os.PathLike, device: str | None = "cpu", dtype: str | None = None):
+    """(model in eval mode, tokenizer, task) of a `multimolecule train` output directory."""
+    from transformers import AutoTokenizer
+    from transformers.utils import logging
+
+    import multimolecule
+
+    from ..api import resolve_device, resolve_dtype, resolve_model
+    from .engine import HEAD_CLASSES
+
+    path = Path(resolve_model(model))
+    if not (path / "task.json").is_file():
+        raise InputError(f"{model} is not a fine-tuned model (no task.json); train one with `multimolecule train`")
+    task = Task.from_dict(json.loads((path / "task.json").read_text()))
+    logging.set_verbosity_error()
+    auto_class = getattr(multimolecule, f"AutoModelFor{HEAD_CLASSES[task.level]}")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        network = auto_class.from_pretrained(path, dtype=resolve_dtype(dtype))
+    except (OSError, ValueError, KeyError) as error:
+        raise InputError(f"cannot load model {model}: {error}") from error
+    return network.to(resolve_device(device)).eval(), tokenizer, task
+
+
+def read_inputs(inputs, task: Task) -> tuple[list[str], list[dict]]:
+    """(ids, rows with the task's sequence columns) from a FASTA file, a table, a list or a mapping."""
+    from ..seqio import as_records
+
+    if isinstance(inputs, (str, os.PathLike)) and Path(inputs).is_file():
+        path = Path(inputs)
+        suffixes = [s.lower() for s in path.suffixes if s != ".gz"]
+        if suffixes and suffixes[-1] in (".csv", ".tsv", ".jsonl", ".json", ".parquet"):
+            table_format(path)
+            rows = read_table(path)
+            if not rows:
+                raise InputError(f"{path} is empty")
+            for column in task.sequence_columns:
+                if column not in rows[0]:
+                    raise InputError(f"{path} has no column {column!r} (columns: {', '.join(rows[0])})")
+            id_column = next((c for c in rows[0] if c.lower() in ("id", "name")), None)
+            ids = [str(row[id_column]) if id_column else str(i) for i, row in enumerate(rows)]
+            return ids, rows
+    if len(task.sequence_columns) > 1:
+        raise InputError(
+            "this model takes pairs of sequences: give a table with columns " + ", ".join(task.sequence_columns)
+        )
+    records = as_records(inputs)
+    return list(records), [{task.sequence_columns[0]: sequence} for sequence in records.values()]
+
+
+@torch.no_grad()
+def run_model(
+    network, tokenizer, task: Task, rows: list[dict], batch_size: int, labels: bool, progress: bool, on_batch
+):
+    """Encode `rows`, run them longest first in batches, and call `on_batch(indices, logits, batch)`."""
+    from ..api import max_tokens, progress_bar
+
+    max_length = max_tokens(tokenizer, network.config)
+    examples, cut = encode_rows(rows, task, tokenizer, max_length, tokenizer.token_lengths, "input", labels=labels)
+    if cut and task.level != "sequence":
+        raise InputError(
+            f"{cut} sequences are longer than the model's {max_length} tokens; per-base predictions need them cut "
+            "into windows first"
+        )
+    if cut:
+        print(f"note: {cut} sequences are longer than {max_length} tokens; only their start is used")
+    collator = DataCollatorForBaseLevelLabels(tokenizer)
+    order = sorted(range(len(examples)), key=lambda i: -len(examples[i]["input_ids"]))
+    lengths = [sum(len(str(rows[i][c])) for c in task.sequence_columns) for i in range(len(rows))]
+    bar = progress_bar(sum(lengths), progress)
+    for start in range(0, len(order), batch_size):
+        chosen = order[start : start + batch_size]
+        batch = collator([examples[i] for i in chosen])
+        target = batch.pop("labels", None)
+        batch = {k: v.to(network.device) for k, v in batch.items()}
+        logits = network(**batch).logits.float().cpu()
+        on_batch(chosen, logits, target)
+        bar.update(sum(lengths[i] for i in chosen))
+    bar.close()
+
+
+def evaluate_model(
+    model, data=None, file=None, split: str = "test", batch_size: int = 32, device=None, dtype=None, progress=False
+) -> dict:
+    """Metrics of a fine-tuned model on a labelled split (a GUE folder's `split`, or one file)."""
+    network, tokenizer, task = load_fine_tuned(model, device, dtype)
+    if data is None and file is None:
+        raise InputError("give labelled data: a folder (--data) or a file")
+    given = {split: file} if file is not None else {}
+    splits = read_splits(data, **given, require=(split,), task=task)
+    metrics = TaskMetrics(task)
+    from transformers import EvalPrediction
+
+    def on_batch(indices, logits, labels):
+        metrics(EvalPrediction(predictions=logits, label_ids=labels), compute_result=False)
+
+    run_model(network, tokenizer, task, splits.rows[split], batch_size, True, progress, on_batch)
+    return metrics(EvalPrediction(predictions=torch.zeros(0, task.num_labels), label_ids=torch.zeros(0)), True)
+
+
+def predict_model(
+    inputs, model, output=None, batch_size: int = 32, device=None, dtype=None, progress=False
+) -> list[dict]:
+    """Predictions of a fine-tuned model for each input sequence (see `multimolecule.api.predict`)."""
+    network, tokenizer, task = load_fine_tuned(model, device, dtype)
+    if output is not None:
+        output_format(output, task)
+    ids, rows = read_inputs(inputs, task)
+    results: list[dict | None] = [None] * len(rows)
+
+    def on_batch(indices, logits, _):
+        for row, index in enumerate(indices):
+            length = len(str(rows[index][task.sequence_columns[0]]))
+            results[index] = {"id": ids[index], **describe(logits[row], task, length)}
+
+    run_model(network, tokenizer, task, rows, batch_size, False, progress, on_batch)
+    if output is not None:
+        write_predictions(results, output, task)
+    return results
+
+
+def describe(logits: torch.Tensor, task: Task, length: int) -> dict:
+    """One sequence's prediction: label(s) and probabilities, or values; per base for per-base tasks."""
+    names = task.classes or task.label_columns
+    if task.level == "contact":
+        probabilities = logits[:length, :length].softmax(-1)[..., 1]
+        i, j = torch.nonzero(torch.triu(probabilities > 0.5, diagonal=1), as_tuple=True)
+        return {
+            "pairs": [[int(a), int(b)] for a, b in zip(i, j)],
+            "probabilities": [round(float(probabilities[a, b]), 4) for a, b in zip(i, j)],
+        }
+    if task.level == "token":
+        logits = logits[:length]
+        if task.problem_type == "regression":
+            return {"values": [round(float(v), 4) for v in logits.squeeze(-1)]}
+        probabilities = logits.softmax(-1)
+        labels = [names[int(k)] for k in probabilities.argmax(-1)]
+        label = "".join(labels) if all(len(n) == 1 for n in names) else labels
+        return {"label": label, "probabilities": [[round(float(p), 4) for p in row] for row in probabilities]}
+    if task.problem_type == "regression":
+        return {name: float(v) for name, v in zip(names if task.num_labels > 1 else ["value"], logits)}
+    if task.problem_type == "multi_label_classification":
+        probabilities = logits.sigmoid()
+        chosen = [n for n, p in zip(names, probabilities) if p > 0.5]
+        return {"labels": ";".join(chosen), **{f"probability_{n}": float(p) for n, p in zip(names, probabilities)}}
+    probabilities = logits.softmax(-1)
+    return {
+        "label": names[int(probabilities.argmax())],
+        **{f"probability_{n}": float(p) for n, p in zip(names, probabilities)},
+    }
+
+
+def output_format(output, task: Task) -> str:
+    suffix = Path(output).suffix.lower()
+    kind = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}.get(suffix)
+    if kind is None:
+        raise InputError(f"predictions are written as .csv, .tsv or .jsonl, not {suffix or 'no extension'}: {output}")
+    if kind != "jsonl" and task.level != "sequence":
+        raise InputError("per-base and base-pair predictions are written as JSON lines: use an .jsonl output")
+    return kind
+
+
+def write_predictions(results: list[dict], output, task: Task) -> None:
+    """Write `results` atomically as CSV/TSV (sequence level) or JSON lines (any level)."""
+    path = Path(output)
+    kind = output_format(path, task)
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "w", newline="") as handle:
+        if kind == "jsonl":
+            for result in results:
+                handle.write(json.dumps(result) + "\n")
+        else:
+            writer = csv.DictWriter(handle, fieldnames=list(results[0]), delimiter="," if kind == "csv" else "\t")
+            writer.writeheader()
+            writer.writerows(results)
+    os.replace(temporary, path)
