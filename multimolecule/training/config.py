@@ -90,6 +90,7 @@ def resolve_config(config_file: str | os.PathLike | None = None, overrides: dict
         check_keys(values, known, str(config_file))
         config.merge(values)
     values = {k.replace("-", "_"): v for k, v in (overrides or {}).items() if v is not None}
+    values = {k: str(v) if isinstance(v, os.PathLike) else v for k, v in values.items()}
     check_keys(values, known, "overrides")
     config.merge(values)
     return config

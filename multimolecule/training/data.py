@@ -57,6 +57,7 @@ def read_splits(
             for column in task.sequence_columns:
                 if not isinstance(row[column], str) or not row[column].strip():
                     raise InputError(f"{files[split]}, row {number}: the sequence is empty")
+            encode_label(row, task, f"{files[split]}, row {number}")  # every label fits the task
     return Splits(task, rows, {split: str(path) for split, path in files.items()})
 
 

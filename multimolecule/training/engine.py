@@ -107,6 +107,7 @@ class JsonLinesLog(TrainerCallback):
 def load_model_for(task: Task, model: str, tokenizer=None):
     """(model with a `task` head, tokenizer) from a model directory, Hub id or demo name."""
     from transformers import AutoConfig, AutoTokenizer
+    from transformers.utils import logging
 
     import multimolecule
 
@@ -137,6 +138,9 @@ def load_model_for(task: Task, model: str, tokenizer=None):
     extra = {}
     if task.level != "sequence" and getattr(config, "token_lengths", None) is None:
         extra["token_lengths"] = tokenizer.token_lengths
+    verbosity, progress_bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
+    logging.set_verbosity_error()  # the load report lists the new head's weights as missing: expected here
+    logging.disable_progress_bar()
     try:
         network = auto_class.from_pretrained(
             path,
@@ -148,6 +152,10 @@ def load_model_for(task: Task, model: str, tokenizer=None):
         )
     except (OSError, ValueError, KeyError, RuntimeError) as error:
         raise InputError(f"cannot load model {model} for a {task.level}-level task: {error}") from error
+    finally:
+        logging.set_verbosity(verbosity)
+        if progress_bars:
+            logging.enable_progress_bar()
     return network, tokenizer
 
 
@@ -249,16 +257,17 @@ def training_arguments(config: TrainConfig, task: Task, steps_per_epoch: int, ch
     )
 
 
+def check_output(output: Path, resume: bool, overwrite: bool) -> None:
+    if output.exists() and not output.is_dir():
+        raise InputError(f"output directory {output} is a file")
+    if not resume and output.is_dir() and any(output.iterdir()) and not overwrite:
+        raise InputError(f"output directory {output} is not empty; pass --resume to continue or --overwrite")
+
+
 def prepare_output(output: Path, resume: bool, overwrite: bool) -> None:
-    if resume:
-        if not output.is_dir():
-            raise InputError(f"nothing to resume: {output} does not exist")
-        return
-    if output.exists() and any(output.iterdir()):
-        if not overwrite:
-            raise InputError(f"output directory {output} is not empty; pass --resume to continue or --overwrite")
-        if is_main_process():
-            shutil.rmtree(output)
+    check_output(output, resume, overwrite)
+    if not resume and overwrite and output.is_dir() and is_main_process():
+        shutil.rmtree(output)
     output.mkdir(parents=True, exist_ok=True)
 
 
@@ -287,6 +296,7 @@ def run_training(config: TrainConfig) -> dict:
     if config.threads and int(config.threads) > 0:
         torch.set_num_threads(int(config.threads))
     set_seed(int(config.seed))
+    check_output(output, config.resume, config.overwrite)
     model, tokenizer = load_model_for(task, config.model)
     from ..api import max_tokens
 

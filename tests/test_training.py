@@ -1,0 +1,275 @@
+"""Fine-tuning: `multimolecule train`, `evaluate`, `predict`, their data checks, and the pieces for your own Trainer."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from multimolecule import api
+from multimolecule.cli import main
+from multimolecule.training import DataCollatorForBaseLevelLabels, Task, TaskMetrics, infer_task, read_splits
+
+FAST = ["--max-steps", "12", "--eval-steps", "6", "-q", "--device", "cpu"]
+
+
+def random_dna(rng: random.Random, length: int, gc: float = 0.5) -> str:
+    return "".join(rng.choice("GC") if rng.random() < gc else rng.choice("AT") for _ in range(length))
+
+
+def write_csv(path: Path, header: str, rows: list[tuple]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(header + "\n" + "".join(",".join(map(str, row)) + "\n" for row in rows))
+
+
+def gc_task(folder: Path, per_base: bool = False, sizes=(64, 24, 24), seed: int = 0) -> Path:
+    """GC-rich (label 1) versus AT-rich (label 0) sequences of 40 to 80 bases; per base: is the base G or C."""
+    rng = random.Random(seed)
+    for split, count in zip(("train", "dev", "test"), sizes):
+        rows = []
+        for i in range(count):
+            label = i % 2
+            sequence = random_dna(rng, rng.randint(40, 80), 0.8 if label else 0.2)
+            rows.append((sequence, "".join("1" if b in "GC" else "0" for b in sequence) if per_base else label))
+        write_csv(folder / f"{split}.csv", "sequence,label", rows)
+    return folder
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def one_line_error(capsys, *argv) -> str:
+    code, _, err = run(capsys, *argv)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 1 and len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def gc_data(tmp_path_factory) -> Path:
+    return gc_task(tmp_path_factory.mktemp("gc") / "data")
+
+
+@pytest.fixture(scope="module")
+def trained(gc_data, tmp_path_factory) -> Path:
+    """The bundled DNABERT-2 demo (the default model) fine-tuned for a few steps on the GC task."""
+    output = tmp_path_factory.mktemp("trained") / "out"
+    assert main(["train", "--data", str(gc_data), "--output-dir", str(output), *FAST]) == 0
+    return output
+
+
+# ---------------------------------------------------------------------------------------- task inference
+
+
+@pytest.mark.parametrize(
+    ("header", "rows", "expected"),
+    [
+        ("sequence,label", [("ACGTACGTAA", 0), ("ACGTTTGTAA", 1)], "sequence-level binary classification"),
+        ("sequence,label", [("ACGTACGTAA", 0), ("ACGTTTGTAA", 2), ("AAAA", 1)], "sequence-level multiclass"),
+        ("sequence,label", [("ACGTACGTAA", "enhancer"), ("ACGTTTGTAA", "other")], "binary classification"),
+        ("sequence,label", [("ACGTACGTAA", 0.5), ("ACGTTTGTAA", 1)], "sequence-level regression"),
+        ("sequence,a,b", [("ACGTACGTAA", 0, 1), ("ACGTTTGTAA", 1, 1)], "multi-label classification"),
+        ("sequence,a,b", [("ACGTACGTAA", 0.5, 1), ("ACGTTTGTAA", 1, 2)], "regression (2 outputs"),
+        ("sequence1,sequence2,label", [("ACGTAC", "GGTA", 0), ("ACGT", "AA", 1)], "sequence-level binary"),
+        ("sequence,label", [("ACGTACGTAA", "0001112220"), ("acgun", "00110")], "per-base multiclass"),
+        ("sequence\tlabel", [("ACGTACGTAA", "[0.5, 1, 0, 0, 0, 0, 0, 0, 0, 1]")], "per-base regression"),
+        ("sequence\tlabel", [("ACGTACGTAA", "[[0, 9], [1, 8]]")], "base-pair (contact) binary"),
+    ],
+)
+def test_task_inference(tmp_path, header, rows, expected):
+    separator = "\t" if "\t" in header else ","
+    path = tmp_path / ("train.tsv" if separator == "\t" else "train.csv")
+    path.write_text(header + "\n" + "".join(separator.join(map(str, row)) + "\n" for row in rows))
+    splits = read_splits(train=path, require=("train",))
+    assert expected in splits.task.describe()
+
+
+@pytest.mark.parametrize(
+    ("train_rows", "dev_rows", "message"),
+    [
+        ([("ACGTACGTAA", 0), ("ACGT", "")], None, "row 2.*missing"),
+        ([("ACGTACGTAA", 0), ("ACGT", "nan")], None, "missing"),
+        ([("ACGTACGTAA", 0), ("ACGT", "enhancer")], None, "mixed label types"),
+        ([("ACGTACGTAA", "0001112220"), ("ACGTAC", "0001")], None, "row 2: 4 labels for a sequence of 6 bases"),
+        ([("ACGTACGTAA", 1), ("ACGT", 1)], None, "at least two classes"),
+        ([("ACGTACGTAA", 0), ("ACGT", 1)], [("ACGT", 2)], "label 2 is not one of the training classes"),
+        ([("ACGTACGTAA", 0), ("ACGT", 1)], [], "dev split is empty"),
+    ],
+)
+def test_bad_labels_fail_before_training(capsys, tmp_path, train_rows, dev_rows, message):
+    write_csv(tmp_path / "train.csv", "sequence,label", train_rows)
+    write_csv(tmp_path / "dev.csv", "sequence,label", train_rows if dev_rows is None else dev_rows)
+    error = one_line_error(capsys, "train", "--data", tmp_path, "--output-dir", tmp_path / "out", "-q")
+    assert re.search(message, error), error
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_setup_fails_before_training(capsys, tmp_path, gc_data):
+    out = tmp_path / "out"
+    assert "no dev split" in one_line_error(capsys, "train", "--train", gc_data / "train.csv", "--output-dir", out)
+    assert "not found" in one_line_error(capsys, "train", "--data", tmp_path / "missing", "--output-dir", out)
+    error = one_line_error(capsys, "train", "--data", gc_data, "-o", out, "--label-column", "score")
+    assert "no column 'score'" in error
+    assert "model not found" in one_line_error(capsys, "train", "--data", gc_data, "-o", out, "-m", "no-such-model")
+    (tmp_path / "run.yaml").write_text("learning_rat: 0.1\n")
+    error = one_line_error(capsys, "train", "--data", gc_data, "-o", out, "--config", tmp_path / "run.yaml")
+    assert "unknown setting(s) in" in error and "learning_rat" in error
+    assert not out.exists()
+
+
+def test_a_head_that_does_not_fit_the_task(capsys, trained, tmp_path):
+    per_base = gc_task(tmp_path / "per_base", per_base=True, sizes=(4, 2, 2))
+    error = one_line_error(capsys, "train", "--data", per_base, "-o", tmp_path / "out", "-m", trained, *FAST)
+    assert "fine-tuned for another kind of task" in error
+
+
+# ------------------------------------------------------------------------------------------------ train
+
+
+def test_train_outputs(trained, gc_data):
+    from transformers import AutoModelForSequenceClassification
+
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert set(metrics) == {"dev", "test"}
+    assert {"accuracy", "f1", "mcc", "precision", "recall", "auroc", "auprc", "loss"} <= set(metrics["test"])
+    assert all(name == name.lower() for name in metrics["test"])
+    config = (trained / "train_config.yaml").read_text()
+    assert "max_steps: 12" in config and "model: dnabert2-demo" in config
+    log = [json.loads(line) for line in (trained / "log.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in log if "eval_mcc" in entry] == [6, 12]
+    assert any("loss" in entry for entry in log)
+    model = AutoModelForSequenceClassification.from_pretrained(trained)
+    assert model.config.id2label == {0: "0", 1: "1"}
+    assert not any(path.name.endswith(".tmp") for path in trained.iterdir())
+    # the model really learned the task, and `evaluate` reproduces the test score of the saved model
+    assert metrics["test"]["accuracy"] >= 0.9, metrics
+    scores = api.evaluate(trained, gc_data)
+    assert scores["accuracy"] == pytest.approx(metrics["test"]["accuracy"], abs=1e-6)
+    assert scores["mcc"] == pytest.approx(metrics["test"]["mcc"], abs=1e-4)
+
+
+def test_same_seed_same_metrics(trained, gc_data, tmp_path):
+    again = tmp_path / "again"
+    assert main(["train", "--data", str(gc_data), "--output-dir", str(again), *FAST]) == 0
+    assert (again / "metrics.json").read_text() == (trained / "metrics.json").read_text()
+
+
+def test_output_dir_is_protected_and_resumable(capsys, gc_data, trained, tmp_path):
+    error = one_line_error(capsys, "train", "--data", gc_data, "--output-dir", trained, *FAST)
+    assert "not empty; pass --resume" in error
+    out = tmp_path / "out"
+    assert main(["train", "--data", str(gc_data), "-o", str(out), "--max-steps", "4", "--eval-steps", "2", "-q"]) == 0
+    # continue the finished run up to step 8: the settings come back from OUT/train_config.yaml
+    assert main(["train", "-o", str(out), "--resume", "--max-steps", "8"]) == 0
+    steps = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()]
+    assert max(steps) == 8 and steps.count(2) == 1  # steps 1 to 4 were not trained again
+    assert (out / "checkpoints" / "checkpoint-8").is_dir()
+
+
+# ---------------------------------------------------------------------------------------------- predict
+
+
+def test_predict_and_evaluate_commands(capsys, trained, gc_data, tmp_path):
+    rng = random.Random(5)
+    fasta = tmp_path / "new.fasta"
+    fasta.write_text(">gc_rich\n" + random_dna(rng, 60, 0.9) + "\n>at_rich\n" + random_dna(rng, 70, 0.1) + "\n")
+    code, out, _ = run(capsys, "predict", fasta, "--model", trained, "-o", tmp_path / "p.csv", "-q")
+    assert code == 0 and "2 sequences" in out
+    lines = (tmp_path / "p.csv").read_text().splitlines()
+    assert lines[0] == "id,label,probability_0,probability_1"
+    rows = [line.split(",") for line in lines[1:]]
+    assert [row[0] for row in rows] == ["gc_rich", "at_rich"] and [row[1] for row in rows] == ["1", "0"]
+    assert all(abs(float(row[2]) + float(row[3]) - 1) < 1e-5 for row in rows)
+    code, out, _ = run(capsys, "evaluate", gc_data / "test.csv", "--model", trained, "-o", tmp_path / "m.json", "-q")
+    assert code == 0 and re.search(r"mcc\s+[01]\.\d{4}", out)
+    assert json.loads((tmp_path / "m.json").read_text())["accuracy"] >= 0.9
+    assert "not a fine-tuned model" in one_line_error(
+        capsys, "predict", fasta, "--model", "dnabert2-demo", "-o", "x.csv"
+    )
+
+
+@pytest.mark.parametrize("model", ["nt-demo", "dnabert2-demo"])
+def test_per_base_task(tmp_path, model):
+    """A per-base task trains on either demo model; predictions come one label per base."""
+    data = gc_task(tmp_path / "data", per_base=True, sizes=(32, 8, 8))
+    metrics = api.train(data, tmp_path / "out", model=model, max_steps=4, eval_steps=4, progress=False, device="cpu")
+    assert "auroc" not in metrics["test"] and 0 <= metrics["test"]["accuracy"] <= 1
+    assert json.loads((tmp_path / "out" / "task.json").read_text())["level"] == "token"
+    results = api.predict(["ACGTAGCTAGCTAGGATCCAAT", "GGCCA"], tmp_path / "out", output=tmp_path / "p.jsonl")
+    assert [len(r["label"]) for r in results] == [22, 5] and set("".join(r["label"] for r in results)) <= {"0", "1"}
+    assert len(results[1]["probabilities"]) == 5
+    assert len((tmp_path / "p.jsonl").read_text().splitlines()) == 2
+
+
+def test_lora_keeps_the_head_trained_and_saves_a_merged_model(tmp_path, gc_data):
+    from multimolecule import AutoModelForSequencePrediction
+
+    out = tmp_path / "lora"
+    api.train(gc_data, out, lora=True, max_steps=6, eval_steps=6, progress=False, device="cpu", head_learning_rate=1e-2)
+    model = AutoModelForSequencePrediction.from_pretrained(out)  # a plain model: adapters merged in
+    demo = AutoModelForSequencePrediction.from_pretrained(api.resolve_model("dnabert2-demo"), num_labels=2)
+    query = "model.encoder.layer.0.attention.self.query.weight"
+    assert not torch.equal(model.state_dict()[query], demo.state_dict()[query])  # adapters were trained and merged
+    assert not any("lora" in key for key in model.state_dict())
+    ffn = "model.encoder.layer.0.mlp.up_proj.weight"
+    assert torch.equal(model.state_dict()[ffn], demo.state_dict()[ffn])  # not a LoRA target: frozen
+    results = api.predict(["GCGCGGCCGCGGCGCCGC" * 3, "ATATTATAATTTATAAAT" * 3], out)
+    assert results == api.predict(["GCGCGGCCGCGGCGCCGC" * 3, "ATATTATAATTTATAAAT" * 3], out)  # deterministic
+
+
+# ------------------------------------------------------------------------------- pieces for your Trainer
+
+
+def test_contact_head_evaluates_over_batches_of_different_lengths(tmp_path):
+    """Plain `Trainer.evaluate` with our collator and `TaskMetrics` on base-pair labels of several lengths."""
+    from transformers import AutoTokenizer, Trainer, TrainingArguments
+
+    from multimolecule import AutoModelForContactPrediction
+
+    path = api.resolve_model("nt-demo")
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForContactPrediction.from_pretrained(path, num_labels=2)
+    rng = random.Random(0)
+    examples = []
+    for length in (12, 30, 18, 24, 9):
+        sequence = random_dna(rng, length)
+        pairs = torch.zeros(length, length, dtype=torch.long)
+        for i in range(length // 3):
+            pairs[i, length - 1 - i] = pairs[length - 1 - i, i] = 1
+        examples.append({"input_ids": tokenizer(sequence)["input_ids"], "labels": pairs.tolist()})
+    task = Task("contact", "single_label_classification", 2, ["0", "1"], ["label"], ["sequence"], "pairs")
+    args = TrainingArguments(
+        str(tmp_path), per_device_eval_batch_size=2, batch_eval_metrics=True, report_to="none", use_cpu=True
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        eval_dataset=examples,
+        data_collator=DataCollatorForBaseLevelLabels(tokenizer),
+        compute_metrics=TaskMetrics(task),
+    )
+    trainer.model_accepts_loss_kwargs = False  # until the heads take Trainer's `num_items_in_batch`
+    metrics = trainer.evaluate()
+    assert {"eval_mcc", "eval_accuracy", "eval_f1"} <= set(metrics)
+    # the same numbers as scoring every labelled pair at once
+    model.eval()
+    scores, targets = [], []
+    with torch.no_grad():
+        for example in examples:
+            logits = model(input_ids=torch.tensor([example["input_ids"]])).logits[0]
+            scores.append(logits.softmax(-1)[..., 1].flatten())
+            targets.append(torch.tensor(example["labels"]).flatten())
+    accuracy = float(((torch.cat(scores) > 0.5).long() == torch.cat(targets)).float().mean())
+    assert metrics["eval_accuracy"] == pytest.approx(accuracy, abs=1e-6)
+
+
+def test_infer_task_is_importable_for_python_users():
+    rows = [{"sequence": "ACGTACGTAC", "label": "1"}, {"sequence": "ACGTAC", "label": "0"}]
+    assert infer_task(rows, ["sequence"], ["label"]).kind == "binary"
