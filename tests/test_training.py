@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 from pathlib import Path
@@ -159,6 +160,22 @@ def test_same_seed_same_metrics(trained, gc_data, tmp_path):
     again = tmp_path / "again"
     assert main(["train", "--data", str(gc_data), "--output-dir", str(again), *FAST]) == 0
     assert (again / "metrics.json").read_text() == (trained / "metrics.json").read_text()
+
+
+def test_two_processes_on_the_cpu(trained, gc_data, tmp_path):
+    """`torchrun --nproc-per-node 2` (gloo): half the batch per process, the same task metrics."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "multimolecule"]
+    command += ["train", "--data", str(gc_data), "-o", str(out), "--batch-size", "16", *FAST]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    single, double = (json.loads((path / "metrics.json").read_text())["test"] for path in (trained, out))
+    assert double["accuracy"] == pytest.approx(single["accuracy"], abs=0.1)
+    assert double["mcc"] == pytest.approx(single["mcc"], abs=0.2)
 
 
 def test_output_dir_is_protected_and_resumable(capsys, gc_data, trained, tmp_path):

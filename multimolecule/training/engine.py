@@ -252,6 +252,7 @@ def training_arguments(config: TrainConfig, task: Task, steps_per_epoch: int, ch
         dataloader_num_workers=int(config.num_workers),
         report_to="none",
         disable_tqdm=not config.progress,
+        ddp_find_unused_parameters=False,
         remove_unused_columns=False,
         save_only_model=False,
     )
@@ -273,7 +274,7 @@ def prepare_output(output: Path, resume: bool, overwrite: bool) -> None:
 
 def run_training(config: TrainConfig) -> dict:
     """Fine-tune `config.model` on `config`'s data; returns `{"dev": {...}, "test": {...}}` (also in metrics.json)."""
-    from transformers import EarlyStoppingCallback, set_seed
+    from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
     from transformers.trainer_utils import get_last_checkpoint
 
     if not config.output_dir:
@@ -310,6 +311,10 @@ def run_training(config: TrainConfig) -> dict:
                 f"note: {cut:,} {split} sequences are longer than {max_length} tokens and were cut", not config.progress
             )
     prepare_output(output, config.resume, config.overwrite)
+    if not config.progress:
+        from transformers.utils import logging
+
+        logging.disable_progress_bar()  # "Writing model shards" at each checkpoint
     if is_main_process():
         config.yaml(str(output / "train_config.yaml"))
         write_json(output / "task.json", task.to_dict())
@@ -333,6 +338,8 @@ def run_training(config: TrainConfig) -> dict:
         task=task,
         head_learning_rate=float(config.head_learning_rate) if config.head_learning_rate else None,
     )
+    if not config.progress:
+        trainer.remove_callback(PrinterCallback)  # the log lines printed without a progress bar
     trainer.train(resume_from_checkpoint=last)
     trainer.remove_callback(EarlyStoppingCallback)  # the final evaluations are not part of the search
     metrics = {"dev": task_metrics(trainer.evaluate(datasets["dev"], metric_key_prefix="dev"), "dev")}
