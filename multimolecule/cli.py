@@ -218,7 +218,7 @@ def run_info(args: argparse.Namespace) -> None:
 
 TRAIN_DESCRIPTION = """Fine-tune a DNA language model on labelled sequences.
 
-DATA is a folder with train.csv, dev.csv and (optionally) test.csv, each with a header line: `sequence,label`
+--data DIR is a folder with train.csv, dev.csv and (optionally) test.csv, each with a header line: `sequence,label`
 (or `sequence1,sequence2,label` for pairs of sequences). TSV, JSON-lines and Parquet files work too, and
 --train/--dev/--test name files one by one. What to learn is read from the labels and printed first:
   whole numbers or words (one per sequence)  -> classification (2 classes: binary; more: multiclass)
@@ -227,7 +227,7 @@ DATA is a folder with train.csv, dev.csv and (optionally) test.csv, each with a 
   a string with one character per base       -> one prediction per base, e.g. 0001112220
   a list of base pairs [[0, 9], [1, 8]]      -> base-pair (contact) prediction
 The best model on the dev set is kept; training stops early when the dev score stops improving.
-OUTPUT_DIR then holds the model (load it with `multimolecule predict`/`evaluate` or transformers),
+OUT then holds the model (load it with `multimolecule predict`/`evaluate` or transformers),
 metrics.json (dev and test scores), log.jsonl (losses and dev scores) and train_config.yaml.
 
 Settings come from defaults, then --config run.yaml, then the options below. Multi-GPU:
@@ -247,9 +247,9 @@ def add_train(commands) -> None:
     data.add_argument("--train", metavar="FILE", help="training table (instead of --data, or to replace its file)")
     data.add_argument("--dev", metavar="FILE", help="validation table, used to pick the best model")
     data.add_argument("--test", metavar="FILE", help="test table, scored once at the end")
-    data.add_argument("--sequence-column", help="sequence column(s), comma-separated (default: sequence)")
-    data.add_argument("--label-column", help="label column(s), comma-separated (default: label)")
-    data.add_argument("--max-length", type=int, help="tokens per sequence (default: the model's trained length)")
+    data.add_argument("--sequence-column", metavar="NAME", help="sequence column(s), comma-separated (default: sequence)")
+    data.add_argument("--label-column", metavar="NAME", help="label column(s), comma-separated (default: label)")
+    data.add_argument("--max-length", type=int, metavar="TOKENS", help="tokens per sequence (default: the model's trained length)")
     run = train.add_argument_group("model and output")
     run.add_argument("-m", "--model", help=MODEL_HELP)
     run.add_argument("-o", "--output-dir", metavar="OUT", help="where the fine-tuned model and its results go")

@@ -53,6 +53,15 @@ def one_line_error(capsys, *argv) -> str:
     return lines[0]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One CPU thread, as `multimolecule train` uses by default: these tiny models gain nothing from more."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def gc_data(tmp_path_factory) -> Path:
     return gc_task(tmp_path_factory.mktemp("gc") / "data")
@@ -219,6 +228,8 @@ def test_per_base_task(tmp_path, model):
     metrics = api.train(data, tmp_path / "out", model=model, max_steps=4, eval_steps=4, progress=False, device="cpu")
     assert "auroc" not in metrics["test"] and 0 <= metrics["test"]["accuracy"] <= 1
     assert json.loads((tmp_path / "out" / "task.json").read_text())["level"] == "token"
+    # scored base by base, the same in `evaluate` as in training's evaluation
+    assert api.evaluate(tmp_path / "out", data)["mcc"] == pytest.approx(metrics["test"]["mcc"], abs=1e-4)
     results = api.predict(["ACGTAGCTAGCTAGGATCCAAT", "GGCCA"], tmp_path / "out", output=tmp_path / "p.jsonl")
     assert [len(r["label"]) for r in results] == [22, 5] and set("".join(r["label"] for r in results)) <= {"0", "1"}
     assert len(results[1]["probabilities"]) == 5
@@ -290,3 +301,51 @@ def test_contact_head_evaluates_over_batches_of_different_lengths(tmp_path):
 def test_infer_task_is_importable_for_python_users():
     rows = [{"sequence": "ACGTACGTAC", "label": "1"}, {"sequence": "ACGTAC", "label": "0"}]
     assert infer_task(rows, ["sequence"], ["label"]).kind == "binary"
+
+
+@pytest.mark.parametrize("family", ["dnabert2-demo", "nt-demo"])
+@pytest.mark.parametrize("head", ["masked_lm", "sequence", "token", "contact"])
+def test_every_head_trains_with_a_plain_trainer(tmp_path, family, head):
+    """Each head of both families, a plain `Trainer` and the collator that fits: the loss goes down."""
+    from transformers import (
+        AutoModelForMaskedLM,
+        AutoTokenizer,
+        DataCollatorForLanguageModeling,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+    )
+
+    import multimolecule
+
+    path = api.resolve_model(family)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    rng = random.Random(1)
+    sequences = [random_dna(rng, rng.randint(20, 40), 0.8 if i % 2 else 0.2) for i in range(8)]
+    examples = [{"input_ids": tokenizer(sequence)["input_ids"]} for sequence in sequences]
+    if head == "masked_lm":
+        model = AutoModelForMaskedLM.from_pretrained(path)
+        collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.3, seed=0)
+    else:
+        auto = {"sequence": "Sequence", "token": "Token", "contact": "Contact"}[head]
+        model = getattr(multimolecule, f"AutoModelFor{auto}Prediction").from_pretrained(path, num_labels=2)
+        for example, sequence in zip(examples, sequences):
+            gc = [int(base in "GC") for base in sequence]
+            example["labels"] = {
+                "sequence": int(sum(gc) > len(gc) / 2),
+                "token": gc,
+                "contact": [[a * b for b in gc] for a in gc],
+            }[head]
+        collator = (
+            DataCollatorWithPadding(tokenizer) if head == "sequence" else DataCollatorForBaseLevelLabels(tokenizer)
+        )
+    args = TrainingArguments(
+        str(tmp_path), max_steps=10, per_device_train_batch_size=8, learning_rate=1e-3, logging_steps=1,
+        report_to="none", use_cpu=True, seed=0, save_strategy="no", disable_tqdm=True,
+    )  # fmt: skip
+    trainer = Trainer(model=model, args=args, train_dataset=examples, data_collator=collator)
+    trainer.model_accepts_loss_kwargs = False  # until the heads take Trainer's `num_items_in_batch`
+    trainer.train()
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    assert len(losses) == 10 and all(map(torch.isfinite, torch.tensor(losses)))
+    assert sum(losses[-3:]) < sum(losses[:3]), losses

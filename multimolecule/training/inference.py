@@ -32,6 +32,7 @@ def load_fine_tuned(model: str | os.PathLike, device: str | None = "cpu", dtype:
         raise InputError(f"{model} is not a fine-tuned model (no task.json); train one with `multimolecule train`")
     task = Task.from_dict(json.loads((path / "task.json").read_text()))
     logging.set_verbosity_error()
+    logging.disable_progress_bar()
     auto_class = getattr(multimolecule, f"AutoModelFor{HEAD_CLASSES[task.level]}")
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
@@ -114,7 +115,7 @@ def evaluate_model(
         metrics(EvalPrediction(predictions=logits, label_ids=labels), compute_result=False)
 
     run_model(network, tokenizer, task, splits.rows[split], batch_size, True, progress, on_batch)
-    return metrics(EvalPrediction(predictions=torch.zeros(0, task.num_labels), label_ids=torch.zeros(0)), True)
+    return metrics.result()
 
 
 def predict_model(

@@ -1,6 +1,6 @@
 """Task metrics with `danling`, as a `compute_metrics` function for transformers' `Trainer`.
 
-Classification: accuracy, macro F1, MCC, macro precision and recall, and, for sequence-level tasks, AUROC and
+Classification: accuracy (the share of right answers), macro F1, MCC, macro precision and recall, and, for sequence-level tasks, AUROC and
 AUPRC. Regression: MSE, MAE, Pearson, Spearman and R². Per-base and base-pair tasks are scored over every
 labelled base (pair), accumulated batch by batch (`TrainingArguments(batch_eval_metrics=True)`): classification
 keeps only a confusion matrix, so memory does not grow with the evaluation set (which is also why AUROC/AUPRC,
@@ -44,7 +44,7 @@ def build_metrics(task: Task) -> GlobalMetrics:
             functions += [dm.binary_auroc(name="auroc"), dm.binary_auprc(name="auprc")]
     elif kind == "multiclass":
         functions = [
-            dm.multiclass_accuracy(num_classes=n, name="accuracy"),
+            dm.multiclass_accuracy(num_classes=n, average="micro", name="accuracy"),
             dm.multiclass_f1_score(num_classes=n, name="f1"),
             dm.mcc(task="multiclass", num_classes=n, name="mcc"),
             dm.multiclass_precision(num_classes=n, name="precision"),
@@ -57,7 +57,7 @@ def build_metrics(task: Task) -> GlobalMetrics:
             ]
     else:
         functions = [
-            dm.multilabel_accuracy(num_labels=n, name="accuracy"),
+            dm.multilabel_accuracy(num_labels=n, average="micro", name="accuracy"),
             dm.multilabel_f1_score(num_labels=n, name="f1"),
             dm.mcc(task="multilabel", num_labels=n, name="mcc"),
             dm.multilabel_precision(num_labels=n, name="precision"),
@@ -127,8 +127,10 @@ class TaskMetrics:
         scores, targets = scores_and_targets(logits, eval_prediction.label_ids, self.task)
         if len(targets):
             self.metrics.update(scores.cpu(), targets.cpu())
-        if not compute_result:
-            return {}
+        return self.result() if compute_result else {}
+
+    def result(self) -> dict[str, float]:
+        """The metrics over everything seen since the last result, and a fresh start."""
         # several regression outputs: the mean over outputs
         result = {name: float(torch.as_tensor(value).float().mean()) for name, value in self.metrics.average().items()}
         self.metrics = build_metrics(self.task)
