@@ -247,9 +247,13 @@ def add_train(commands) -> None:
     data.add_argument("--train", metavar="FILE", help="training table (instead of --data, or to replace its file)")
     data.add_argument("--dev", metavar="FILE", help="validation table, used to pick the best model")
     data.add_argument("--test", metavar="FILE", help="test table, scored once at the end")
-    data.add_argument("--sequence-column", metavar="NAME", help="sequence column(s), comma-separated (default: sequence)")
+    data.add_argument(
+        "--sequence-column", metavar="NAME", help="sequence column(s), comma-separated (default: sequence)"
+    )
     data.add_argument("--label-column", metavar="NAME", help="label column(s), comma-separated (default: label)")
-    data.add_argument("--max-length", type=int, metavar="TOKENS", help="tokens per sequence (default: the model's trained length)")
+    data.add_argument(
+        "--max-length", type=int, metavar="TOKENS", help="tokens per sequence (default: the model's trained length)"
+    )
     run = train.add_argument_group("model and output")
     run.add_argument("-m", "--model", help=MODEL_HELP)
     run.add_argument("-o", "--output-dir", metavar="OUT", help="where the fine-tuned model and its results go")

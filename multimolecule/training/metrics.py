@@ -1,10 +1,11 @@
 """Task metrics with `danling`, as a `compute_metrics` function for transformers' `Trainer`.
 
-Classification: accuracy (the share of right answers), macro F1, MCC, macro precision and recall, and, for sequence-level tasks, AUROC and
-AUPRC. Regression: MSE, MAE, Pearson, Spearman and R². Per-base and base-pair tasks are scored over every
-labelled base (pair), accumulated batch by batch (`TrainingArguments(batch_eval_metrics=True)`): classification
-keeps only a confusion matrix, so memory does not grow with the evaluation set (which is also why AUROC/AUPRC,
-which need every score, are left out at base level); per-base regression keeps one value per base.
+Classification: accuracy (the share of right answers), macro F1, MCC, macro precision and recall, and, for
+sequence-level tasks, AUROC and AUPRC. Regression: MSE, MAE, Pearson, Spearman and R². Per-base and base-pair
+tasks are scored over every labelled base (pair), accumulated batch by batch
+(`TrainingArguments(batch_eval_metrics=True)`): classification keeps only a confusion matrix, so memory does not
+grow with the evaluation set (which is also why AUROC/AUPRC, which need every score, are left out at base level);
+per-base regression keeps one value per base.
 """
 
 from __future__ import annotations
