@@ -199,6 +199,30 @@ def test_output_dir_is_protected_and_resumable(capsys, gc_data, trained, tmp_pat
     assert (out / "checkpoints" / "checkpoint-8").is_dir()
 
 
+def test_an_interrupted_run_resumes(gc_data, tmp_path):
+    """Killed mid-run: OUT has checkpoints but no final model; `--resume` finishes it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "multimolecule", "train", "--data", str(gc_data), "-o", str(out)]
+    command += ["--max-steps", "400", "--eval-steps", "2", "-q", "--device", "cpu"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (out / "checkpoints" / "checkpoint-4" / "trainer_state.json").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert (out / "checkpoints" / "checkpoint-2" / "trainer_state.json").exists()
+    assert not (out / "config.json").exists() and not (out / "metrics.json").exists()
+    assert main(["train", "-o", str(out), "--resume", "--max-steps", "8"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["test"]["accuracy"] >= 0
+    assert (out / "config.json").exists()
+
+
 # ---------------------------------------------------------------------------------------------- predict
 
 

@@ -30,6 +30,12 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
+def synchronize() -> None:
+    """Wait for every process of a distributed run (nothing to wait for in a single process)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+
+
 def say(message: str, quiet: bool = False) -> None:
     if is_main_process() and not quiet:
         print(message, flush=True)
@@ -275,7 +281,6 @@ def prepare_output(output: Path, resume: bool, overwrite: bool) -> None:
 def run_training(config: TrainConfig) -> dict:
     """Fine-tune `config.model` on `config`'s data; returns `{"dev": {...}, "test": {...}}` (also in metrics.json)."""
     from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
-    from transformers.trainer_utils import get_last_checkpoint
 
     if not config.output_dir:
         raise InputError("give an output directory (--output-dir)")
@@ -288,7 +293,7 @@ def run_training(config: TrainConfig) -> dict:
     checkpoints = output / "checkpoints"
     last = None
     if config.resume:
-        last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+        last = last_complete_checkpoint(checkpoints)
         if last is None:
             raise InputError(f"nothing to resume: no checkpoint in {checkpoints}")
         saved = output / "task.json"
@@ -310,25 +315,28 @@ def run_training(config: TrainConfig) -> dict:
             say(
                 f"note: {cut:,} {split} sequences are longer than {max_length} tokens and were cut", not config.progress
             )
-    prepare_output(output, config.resume, config.overwrite)
-    if not config.progress:
-        from transformers.utils import logging
-
-        logging.disable_progress_bar()  # "Writing model shards" at each checkpoint
-    if is_main_process():
-        config.yaml(str(output / "train_config.yaml"))
-        write_json(output / "task.json", task.to_dict())
     if config.lora:
         model = add_lora(model, config)
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     batch = int(config.batch_size) * int(config.gradient_accumulation_steps) * world_size
     steps_per_epoch = max(1, math.ceil(len(datasets["train"]) / batch))
+    args = training_arguments(config, task, steps_per_epoch, checkpoints)  # also starts the process group
+    synchronize()  # every process has checked OUT before the main one writes into it
+    if is_main_process():
+        prepare_output(output, config.resume, config.overwrite)
+        config.yaml(str(output / "train_config.yaml"))
+        write_json(output / "task.json", task.to_dict())
+    synchronize()
+    if not config.progress:
+        from transformers.utils import logging
+
+        logging.disable_progress_bar()  # "Writing model shards" at each checkpoint
     callbacks = [JsonLinesLog(output / "log.jsonl")]
     if config.early_stopping_patience and int(config.early_stopping_patience) > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=int(config.early_stopping_patience)))
     trainer = FineTuningTrainer(
         model=model,
-        args=training_arguments(config, task, steps_per_epoch, checkpoints),
+        args=args,
         train_dataset=datasets["train"],
         eval_dataset=datasets["dev"],
         data_collator=DataCollatorForBaseLevelLabels(tokenizer),
@@ -350,6 +358,14 @@ def run_training(config: TrainConfig) -> dict:
         write_json(output / "metrics.json", metrics)
     trainer.accelerator.wait_for_everyone()
     return metrics
+
+
+def last_complete_checkpoint(checkpoints: Path) -> str | None:
+    """The newest `checkpoint-N` that was written to the end (`trainer_state.json` is written last), if any: a run
+    killed while saving leaves a partial one, which is skipped."""
+    complete = [p for p in checkpoints.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
+    complete = [p for p in complete if p.name.removeprefix("checkpoint-").isdigit()]
+    return str(max(complete, key=lambda p: int(p.name.removeprefix("checkpoint-")))) if complete else None
 
 
 def task_metrics(metrics: dict, prefix: str) -> dict:
