@@ -777,6 +777,7 @@ def predict(
     device: str | None = "cpu",
     dtype: str | None = None,
     progress: bool = False,
+    overwrite: bool = False,
 ) -> list[dict]:
     """Predictions of a fine-tuned model (a `train` output directory) for new sequences.
 
@@ -784,7 +785,8 @@ def predict(
     optional `id` column), a list of sequences or an {id: sequence} mapping. Each result has the `id` and, for
     classification, the `label` and the `probability_<class>` of every class; for regression the value(s);
     per base, one label character (and probabilities) per base; for base pairs, the predicted `pairs`.
-    `output` (`.csv`, `.tsv` or `.jsonl`; per-base results need `.jsonl`) also writes them there.
+    `output` (`.csv`, `.tsv` or `.jsonl`; per-base results need `.jsonl`) also writes them there, atomically; an
+    existing file is replaced only with `overwrite=True`.
 
     Example:
         >>> from multimolecule.api import predict
@@ -795,4 +797,4 @@ def predict(
 
     if batch_size < 1:
         raise InputError("batch size must be at least 1")
-    return predict_model(inputs, model, output, batch_size, device, dtype, progress)
+    return predict_model(inputs, model, output, batch_size, device, dtype, progress, overwrite)

@@ -289,6 +289,18 @@ def add_train(commands) -> None:
 
 
 def run_train(args: argparse.Namespace) -> None:
+    for option, value in (("--max-steps", args.max_steps), ("-b/--batch-size", args.batch_size)):
+        check_positive(option, value)
+    for option, value in (("--eval-steps", args.eval_steps), ("--lora-rank", args.lora_rank)):
+        check_positive(option, value)
+    check_positive("--threads", args.threads, allow_zero=True)
+    check_positive("--early-stopping-patience", args.early_stopping_patience, allow_zero=True)
+    for option, value in (("--epochs", args.epochs), ("--learning-rate", args.learning_rate)):
+        if value is not None and not value > 0:
+            raise OptionError(f"{option} must be a number above 0, got {value}")
+    check_dtype("--dtype", args.dtype)
+    if args.device is not None:
+        check_device("--device", args.device)
     from . import api
 
     settings = {
@@ -321,6 +333,7 @@ def add_evaluate(commands) -> None:
     evaluate.add_argument("--data", metavar="DIR", help="a folder with train/dev/test tables (instead of FILE)")
     evaluate.add_argument("--split", default="test", help="which split of --data to score (default test)")
     evaluate.add_argument("-o", "--output", help="also write the metrics to this JSON file")
+    add_overwrite(evaluate)
     evaluate.add_argument("-b", "--batch-size", type=int, default=32, help="sequences per forward pass (default 32)")
     evaluate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_runtime(evaluate)
@@ -328,17 +341,21 @@ def add_evaluate(commands) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> None:
-    from . import api
-
     if (args.file is None) == (args.data is None):
-        raise api.InputError("give a labelled FILE or --data DIR (one of them)")
+        raise InputError("give a labelled FILE or --data DIR (one of them)")
+    check_positive("-b/--batch-size", args.batch_size)
+    check_runtime(args)
+    from . import api
+    from .seqio import atomic_output, check_overwrite
+
+    if args.output:
+        check_overwrite(args.output, args.overwrite)
     metrics = api.evaluate(
         args.model, args.data, args.file, args.split, args.batch_size, args.device, args.dtype, not args.quiet
     )
     if args.output:
-        from pathlib import Path
-
-        Path(args.output).write_text(json.dumps(metrics, indent=2) + "\n")
+        with atomic_output(args.output, args.overwrite) as temporary:
+            temporary.write_text(json.dumps(metrics, indent=2) + "\n")
     for name, value in metrics.items():
         print(f"{name:<10} {value:.4f}")
 
@@ -355,6 +372,7 @@ def add_predict(commands) -> None:
     predict.add_argument(
         "-o", "--output", required=True, help="predictions file: .csv, .tsv or .jsonl (per base: .jsonl)"
     )
+    add_overwrite(predict)
     predict.add_argument("-b", "--batch-size", type=int, default=32, help="sequences per forward pass (default 32)")
     predict.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_runtime(predict)
@@ -362,9 +380,13 @@ def add_predict(commands) -> None:
 
 
 def run_predict(args: argparse.Namespace) -> None:
+    check_positive("-b/--batch-size", args.batch_size)
+    check_runtime(args)
     from . import api
 
-    results = api.predict(args.input, args.model, args.output, args.batch_size, args.device, args.dtype, not args.quiet)
+    results = api.predict(
+        args.input, args.model, args.output, args.batch_size, args.device, args.dtype, not args.quiet, args.overwrite
+    )
     print(f"wrote {args.output}: predictions for {len(results)} sequences")
 
 

@@ -15,6 +15,8 @@ from multimolecule import api
 from multimolecule.cli import main
 from multimolecule.training import DataCollatorForBaseLevelLabels, Task, TaskMetrics, infer_task, read_splits
 
+from .conftest import fixture_dir
+
 FAST = ["--max-steps", "12", "--eval-steps", "6", "-q", "--device", "cpu"]
 
 
@@ -373,3 +375,15 @@ def test_every_head_trains_with_a_plain_trainer(tmp_path, family, head):
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     assert len(losses) == 10 and all(map(torch.isfinite, torch.tensor(losses)))
     assert sum(losses[-3:]) < sum(losses[:3]), losses
+
+
+@pytest.mark.parametrize("fixture", [("dnabert2", "tiny_a"), ("nucleotide_transformer", "nt_v2_tiny_a")])
+def test_train_from_a_published_checkpoint(tmp_path, gc_data, fixture):
+    """`--model` takes an original checkpoint directory of either family, as its authors published it."""
+    from multimolecule import AutoModelForSequencePrediction
+
+    original = fixture_dir(*fixture)
+    out = tmp_path / "out"
+    assert main(["train", "--data", str(gc_data), "-o", str(out), "-m", str(original), "--max-steps", "2", "-q"]) == 0
+    model = AutoModelForSequencePrediction.from_pretrained(out)
+    assert model.config.model_type == fixture[0] and model.config.num_labels == 2

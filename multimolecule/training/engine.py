@@ -110,34 +110,31 @@ class JsonLinesLog(TrainerCallback):
 # ------------------------------------------------------------------------------------------------- model
 
 
-def load_model_for(task: Task, model: str, tokenizer=None):
-    """(model with a `task` head, tokenizer) from a model directory, Hub id or demo name."""
-    from transformers import AutoConfig, AutoTokenizer
+def load_model_for(task: Task, model: str):
+    """(model with a `task` head, tokenizer) from a demo name, a directory or a Hub id, in our layout or an
+    original one."""
     from transformers.utils import logging
 
-    import multimolecule
-
     from ..api import resolve_model
+    from ..loading import CheckpointError
+    from ..models.registry import from_pretrained, package_of, tokenizer_from_pretrained
 
     path = resolve_model(model)
-    try:
-        config = AutoConfig.from_pretrained(path)
-        tokenizer = tokenizer or AutoTokenizer.from_pretrained(path)
-    except (OSError, ValueError, KeyError) as error:
-        raise InputError(f"cannot load model {model}: {error}") from error
-    if config.model_type not in ("dnabert2", "nucleotide_transformer"):
-        raise InputError(
-            f"{model} is a {config.model_type!r} model; fine-tuning supports dnabert2 and nucleotide_transformer"
-        )
     head = HEAD_CLASSES[task.level]
-    if any(a.endswith(head) for a in config.architectures or []) and config.num_labels != task.num_labels:
+    try:
+        package = package_of(path)
+        config = package.model_classes["model"].config_class.from_pretrained(path)
+        tokenizer = tokenizer_from_pretrained(path)
+    except (OSError, ValueError, KeyError, CheckpointError) as error:
+        raise InputError(f"cannot load model {model}: {error}") from error
+    architectures = config.architectures or []
+    if any(a.endswith(head) for a in architectures) and config.num_labels != task.num_labels:
         raise InputError(
             f"{model} already has a {head} head with {config.num_labels} labels, but the task has {task.num_labels}; "
             "start from the pretrained model instead"
         )
-    if any(a.endswith(h) for a in config.architectures or [] for h in HEAD_CLASSES.values() if h != head):
-        raise InputError(f"{model} is fine-tuned for another kind of task ({', '.join(config.architectures)})")
-    auto_class = getattr(multimolecule, f"AutoModelFor{head}")
+    if any(a.endswith(h) for a in architectures for h in HEAD_CLASSES.values() if h != head):
+        raise InputError(f"{model} is fine-tuned for another kind of task ({', '.join(architectures)})")
     labels = task.classes if task.problem_type != "regression" else [f"output_{i}" for i in range(task.num_labels)]
     if task.problem_type == "multi_label_classification":
         labels = task.label_columns
@@ -148,15 +145,16 @@ def load_model_for(task: Task, model: str, tokenizer=None):
     logging.set_verbosity_error()  # the load report lists the new head's weights as missing: expected here
     logging.disable_progress_bar()
     try:
-        network = auto_class.from_pretrained(
+        network = from_pretrained(
             path,
+            task=f"{task.level}-prediction",
             num_labels=task.num_labels,
             problem_type=task.problem_type,
             id2label=dict(enumerate(labels)),
             label2id={name: i for i, name in enumerate(labels)},
             **extra,
         )
-    except (OSError, ValueError, KeyError, RuntimeError) as error:
+    except (OSError, ValueError, KeyError, RuntimeError, CheckpointError) as error:
         raise InputError(f"cannot load model {model} for a {task.level}-level task: {error}") from error
     finally:
         logging.set_verbosity(verbosity)

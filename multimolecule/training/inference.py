@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from ..seqio import InputError
+from ..seqio import InputError, atomic_output, check_overwrite
 from .collator import DataCollatorForBaseLevelLabels
 from .data import encode_rows, read_splits
 from .metrics import TaskMetrics
@@ -119,12 +119,13 @@ def evaluate_model(
 
 
 def predict_model(
-    inputs, model, output=None, batch_size: int = 32, device=None, dtype=None, progress=False
+    inputs, model, output=None, batch_size: int = 32, device=None, dtype=None, progress=False, overwrite=False
 ) -> list[dict]:
     """Predictions of a fine-tuned model for each input sequence (see `multimolecule.api.predict`)."""
     network, tokenizer, task = load_fine_tuned(model, device, dtype)
     if output is not None:
         output_format(output, task)
+        check_overwrite(output, overwrite)
     ids, rows = read_inputs(inputs, task)
     results: list[dict | None] = [None] * len(rows)
 
@@ -135,7 +136,7 @@ def predict_model(
 
     run_model(network, tokenizer, task, rows, batch_size, False, progress, on_batch)
     if output is not None:
-        write_predictions(results, output, task)
+        write_predictions(results, output, task, overwrite)
     return results
 
 
@@ -180,12 +181,10 @@ def output_format(output, task: Task) -> str:
     return kind
 
 
-def write_predictions(results: list[dict], output, task: Task) -> None:
+def write_predictions(results: list[dict], output, task: Task, overwrite: bool = False) -> None:
     """Write `results` atomically as CSV/TSV (sequence level) or JSON lines (any level)."""
-    path = Path(output)
-    kind = output_format(path, task)
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "w", newline="") as handle:
+    kind = output_format(output, task)
+    with atomic_output(output, overwrite) as temporary, open(temporary, "w", newline="") as handle:
         if kind == "jsonl":
             for result in results:
                 handle.write(json.dumps(result) + "\n")
@@ -193,4 +192,3 @@ def write_predictions(results: list[dict], output, task: Task) -> None:
             writer = csv.DictWriter(handle, fieldnames=list(results[0]), delimiter="," if kind == "csv" else "\t")
             writer.writeheader()
             writer.writerows(results)
-    os.replace(temporary, path)
