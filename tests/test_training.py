@@ -272,8 +272,8 @@ def test_lora_keeps_the_head_trained_and_saves_a_merged_model(tmp_path, gc_data)
     query = "model.encoder.layer.0.attention.self.query.weight"
     assert not torch.equal(model.state_dict()[query], demo.state_dict()[query])  # adapters were trained and merged
     assert not any("lora" in key for key in model.state_dict())
-    ffn = "model.encoder.layer.0.mlp.up_proj.weight"
-    assert torch.equal(model.state_dict()[ffn], demo.state_dict()[ffn])  # not a LoRA target: frozen
+    output = "model.encoder.layer.0.attention.output.dense.weight"
+    assert torch.equal(model.state_dict()[output], demo.state_dict()[output])  # not a LoRA target: frozen
     results = api.predict(["GCGCGGCCGCGGCGCCGC" * 3, "ATATTATAATTTATAAAT" * 3], out)
     assert results == api.predict(["GCGCGGCCGCGGCGCCGC" * 3, "ATATTATAATTTATAAAT" * 3], out)  # deterministic
 
@@ -309,7 +309,6 @@ def test_contact_head_evaluates_over_batches_of_different_lengths(tmp_path):
         data_collator=DataCollatorForBaseLevelLabels(tokenizer),
         compute_metrics=TaskMetrics(task),
     )
-    trainer.model_accepts_loss_kwargs = False  # until the heads take Trainer's `num_items_in_batch`
     metrics = trainer.evaluate()
     assert {"eval_mcc", "eval_accuracy", "eval_f1"} <= set(metrics)
     # the same numbers as scoring every labelled pair at once
@@ -370,7 +369,6 @@ def test_every_head_trains_with_a_plain_trainer(tmp_path, family, head):
         report_to="none", use_cpu=True, seed=0, save_strategy="no", disable_tqdm=True,
     )  # fmt: skip
     trainer = Trainer(model=model, args=args, train_dataset=examples, data_collator=collator)
-    trainer.model_accepts_loss_kwargs = False  # until the heads take Trainer's `num_items_in_batch`
     trainer.train()
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     assert len(losses) == 10 and all(map(torch.isfinite, torch.tensor(losses)))

@@ -9,9 +9,9 @@ import chanfig
 
 from ..seqio import InputError
 
-# LoRA adapters go into the attention projections of both model families (the Linear layers named so in
-# DnaBert2Layer and NucleotideTransformerLayer), matched by PEFT as suffixes of module names.
-LORA_TARGET_MODULES = ["query", "key", "value", "attention.output.dense"]
+# LoRA adapters go into the attention projections and the feed-forward layers of both model families (Linear
+# layers named so in every layer of DnaBert2 and the Nucleotide Transformer), matched by PEFT as name suffixes.
+LORA_TARGET_MODULES = ["query", "key", "value", "up_proj", "down_proj"]
 
 
 class TrainConfig(chanfig.Config):

@@ -60,8 +60,6 @@ class FineTuningTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self.task = task
         self.head_learning_rate = head_learning_rate
-        # our heads average their loss over the labelled items of the batch themselves
-        self.model_accepts_loss_kwargs = False
 
     def create_optimizer(self, model=None):
         model = self.model if model is None else model
