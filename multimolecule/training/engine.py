@@ -300,9 +300,9 @@ def run_training(config: TrainConfig) -> dict:
     set_seed(int(config.seed))
     check_output(output, config.resume, config.overwrite)
     model, tokenizer = load_model_for(task, config.model)
-    from ..api import max_tokens
+    from ..api import trained_window
 
-    max_length = int(config.max_length or max_tokens(tokenizer, model.config))
+    max_length = int(config.max_length or trained_window(tokenizer, model.config))
     token_lengths = tokenizer.token_lengths
     datasets = {}
     for split, rows in splits.rows.items():

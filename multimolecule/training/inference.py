@@ -73,9 +73,9 @@ def run_model(
     network, tokenizer, task: Task, rows: list[dict], batch_size: int, labels: bool, progress: bool, on_batch
 ):
     """Encode `rows`, run them longest first in batches, and call `on_batch(indices, logits, batch)`."""
-    from ..api import max_tokens, progress_bar
+    from ..api import progress_bar, trained_window
 
-    max_length = max_tokens(tokenizer, network.config)
+    max_length = trained_window(tokenizer, network.config)
     examples, cut = encode_rows(rows, task, tokenizer, max_length, tokenizer.token_lengths, "input", labels=labels)
     if cut and task.level != "sequence":
         raise InputError(
