@@ -751,13 +751,15 @@ def evaluate(
     data: str | os.PathLike | None = None,
     file: str | os.PathLike | None = None,
     split: str = "test",
-    batch_size: int = 32,
+    batch_size: int | None = None,
     device: str | None = "cpu",
     dtype: str | None = None,
     progress: bool = False,
+    max_tokens: int | None = None,
 ) -> dict:
     """Metrics of a fine-tuned model (a `train` output directory) on labelled data: the `split` of a GUE folder
-    (`data`) or one labelled `file`, in the layout it was trained on.
+    (`data`) or one labelled `file`, in the layout it was trained on. Batches hold at most `max_tokens` padded
+    tokens (default 1024 on CPU, 32768 on GPUs), longest first, and at most `batch_size` sequences if given.
 
     Example:
         >>> from multimolecule.api import evaluate
@@ -766,18 +768,22 @@ def evaluate(
     """
     from .training.inference import evaluate_model
 
-    return evaluate_model(model, data, file, split, batch_size, device, dtype, progress)
+    for name, value in (("batch_size", batch_size), ("max_tokens", max_tokens)):
+        if value is not None:
+            check_positive(name, value)
+    return evaluate_model(model, data, file, split, batch_size, device, dtype, progress, max_tokens)
 
 
 def predict(
     inputs: Inputs,
     model: str | os.PathLike,
     output: str | os.PathLike | None = None,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     device: str | None = "cpu",
     dtype: str | None = None,
     progress: bool = False,
     overwrite: bool = False,
+    max_tokens: int | None = None,
 ) -> list[dict]:
     """Predictions of a fine-tuned model (a `train` output directory) for new sequences.
 
@@ -786,7 +792,9 @@ def predict(
     classification, the `label` and the `probability_<class>` of every class; for regression the value(s);
     per base, one label character (and probabilities) per base; for base pairs, the predicted `pairs`.
     `output` (`.csv`, `.tsv` or `.jsonl`; per-base results need `.jsonl`) also writes them there, atomically; an
-    existing file is replaced only with `overwrite=True`.
+    existing file is replaced only with `overwrite=True`. Batches are formed as in `embed`: longest first, at most
+    `max_tokens` padded tokens each (default 1024 on CPU, 32768 on GPUs) and at most `batch_size` sequences if
+    given; results come back in the input order.
 
     Example:
         >>> from multimolecule.api import predict
@@ -795,6 +803,7 @@ def predict(
     """
     from .training.inference import predict_model
 
-    if batch_size < 1:
-        raise InputError("batch size must be at least 1")
-    return predict_model(inputs, model, output, batch_size, device, dtype, progress, overwrite)
+    for name, value in (("batch_size", batch_size), ("max_tokens", max_tokens)):
+        if value is not None:
+            check_positive(name, value)
+    return predict_model(inputs, model, output, batch_size, device, dtype, progress, overwrite, max_tokens)

@@ -322,6 +322,20 @@ def run_train(args: argparse.Namespace) -> None:
             print(f"{split}: " + "  ".join(f"{name} {value:.4f}" for name, value in values.items()))
 
 
+def add_batching(parser: argparse.ArgumentParser) -> None:
+    """`--max-tokens` and `-b/--batch-size` of the commands that run a fine-tuned model (as `embed` batches)."""
+    parser.add_argument(
+        "--max-tokens", type=int, help="tokens per forward pass, padding included (default 1024 on CPU, 32768 on GPU)"
+    )
+    parser.add_argument("-b", "--batch-size", type=int, help="at most this many sequences per forward pass")
+
+
+def check_batching(args: argparse.Namespace) -> None:
+    for option, value in (("-b/--batch-size", args.batch_size), ("--max-tokens", args.max_tokens)):
+        if value is not None:
+            check_positive(option, value)
+
+
 def add_evaluate(commands) -> None:
     evaluate = commands.add_parser(
         "evaluate",
@@ -334,7 +348,7 @@ def add_evaluate(commands) -> None:
     evaluate.add_argument("--split", default="test", help="which split of --data to score (default test)")
     evaluate.add_argument("-o", "--output", help="also write the metrics to this JSON file")
     add_overwrite(evaluate)
-    evaluate.add_argument("-b", "--batch-size", type=int, default=32, help="sequences per forward pass (default 32)")
+    add_batching(evaluate)
     evaluate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_runtime(evaluate)
     evaluate.set_defaults(handler=run_evaluate)
@@ -343,7 +357,7 @@ def add_evaluate(commands) -> None:
 def run_evaluate(args: argparse.Namespace) -> None:
     if (args.file is None) == (args.data is None):
         raise InputError("give a labelled FILE or --data DIR (one of them)")
-    check_positive("-b/--batch-size", args.batch_size)
+    check_batching(args)
     check_runtime(args)
     from . import api
     from .seqio import atomic_output, check_overwrite
@@ -351,7 +365,15 @@ def run_evaluate(args: argparse.Namespace) -> None:
     if args.output:
         check_overwrite(args.output, args.overwrite)
     metrics = api.evaluate(
-        args.model, args.data, args.file, args.split, args.batch_size, args.device, args.dtype, not args.quiet
+        args.model,
+        args.data,
+        args.file,
+        args.split,
+        args.batch_size,
+        args.device,
+        args.dtype,
+        not args.quiet,
+        max_tokens=args.max_tokens,
     )
     if args.output:
         with atomic_output(args.output, args.overwrite) as temporary:
@@ -373,19 +395,27 @@ def add_predict(commands) -> None:
         "-o", "--output", required=True, help="predictions file: .csv, .tsv or .jsonl (per base: .jsonl)"
     )
     add_overwrite(predict)
-    predict.add_argument("-b", "--batch-size", type=int, default=32, help="sequences per forward pass (default 32)")
+    add_batching(predict)
     predict.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_runtime(predict)
     predict.set_defaults(handler=run_predict)
 
 
 def run_predict(args: argparse.Namespace) -> None:
-    check_positive("-b/--batch-size", args.batch_size)
+    check_batching(args)
     check_runtime(args)
     from . import api
 
     results = api.predict(
-        args.input, args.model, args.output, args.batch_size, args.device, args.dtype, not args.quiet, args.overwrite
+        args.input,
+        args.model,
+        args.output,
+        args.batch_size,
+        args.device,
+        args.dtype,
+        not args.quiet,
+        args.overwrite,
+        max_tokens=args.max_tokens,
     )
     print(f"wrote {args.output}: predictions for {len(results)} sequences")
 

@@ -239,6 +239,13 @@ def test_predict_and_evaluate_commands(capsys, trained, gc_data, tmp_path):
     rows = [line.split(",") for line in lines[1:]]
     assert [row[0] for row in rows] == ["gc_rich", "at_rich"] and [row[1] for row in rows] == ["1", "0"]
     assert all(abs(float(row[2]) + float(row[3]) - 1) < 1e-5 for row in rows)
+    # a token budget of one sequence per forward pass: the same predictions, in the input order
+    code, _, _ = run(capsys, "predict", fasta, "--model", trained, "-o", tmp_path / "one.csv", "-q", "--max-tokens", 1)
+    alone = [line.split(",") for line in (tmp_path / "one.csv").read_text().splitlines()[1:]]
+    assert code == 0 and [row[:2] for row in alone] == [row[:2] for row in rows]
+    assert all(abs(float(a) - float(b)) < 1e-5 for x, y in zip(alone, rows) for a, b in zip(x[2:], y[2:]))
+    code, _, err = run(capsys, "predict", fasta, "--model", trained, "-o", tmp_path / "x.csv", "--max-tokens", 0)
+    assert code == 2 and "error: --max-tokens must be an integer of at least 1, got 0" in err
     code, out, _ = run(capsys, "evaluate", gc_data / "test.csv", "--model", trained, "-o", tmp_path / "m.json", "-q")
     assert code == 0 and re.search(r"mcc\s+[01]\.\d{4}", out)
     assert json.loads((tmp_path / "m.json").read_text())["accuracy"] >= 0.9

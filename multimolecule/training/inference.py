@@ -70,10 +70,20 @@ def read_inputs(inputs, task: Task) -> tuple[list[str], list[dict]]:
 
 @torch.no_grad()
 def run_model(
-    network, tokenizer, task: Task, rows: list[dict], batch_size: int, labels: bool, progress: bool, on_batch
+    network,
+    tokenizer,
+    task: Task,
+    rows: list[dict],
+    batch_size: int | None,
+    labels: bool,
+    progress: bool,
+    on_batch,
+    max_tokens: int | None = None,
 ):
-    """Encode `rows`, run them longest first in batches, and call `on_batch(indices, logits, batch)`."""
-    from ..api import progress_bar, trained_window
+    """Encode `rows`, run them longest first in batches of at most `max_tokens` padded tokens (and `batch_size`
+    rows), and call `on_batch(indices, logits, labels)`; see `multimolecule.batching`."""
+    from ..api import DEFAULT_MAX_TOKENS, progress_bar, trained_window
+    from ..batching import token_budget_batches
 
     max_length = trained_window(tokenizer, network.config)
     examples, cut = encode_rows(rows, task, tokenizer, max_length, tokenizer.token_lengths, "input", labels=labels)
@@ -85,22 +95,29 @@ def run_model(
     if cut:
         print(f"note: {cut} sequences are longer than {max_length} tokens; only their start is used")
     collator = DataCollatorForBaseLevelLabels(tokenizer)
-    order = sorted(range(len(examples)), key=lambda i: -len(examples[i]["input_ids"]))
+    budget = max_tokens or DEFAULT_MAX_TOKENS[network.device.type == "cuda"]
+    batches = token_budget_batches([len(example["input_ids"]) for example in examples], budget, batch_size)
     lengths = [sum(len(str(rows[i][c])) for c in task.sequence_columns) for i in range(len(rows))]
-    bar = progress_bar(sum(lengths), progress)
-    for start in range(0, len(order), batch_size):
-        chosen = order[start : start + batch_size]
-        batch = collator([examples[i] for i in chosen])
-        target = batch.pop("labels", None)
-        batch = {k: v.to(network.device) for k, v in batch.items()}
-        logits = network(**batch).logits.float().cpu()
-        on_batch(chosen, logits, target)
-        bar.update(sum(lengths[i] for i in chosen))
-    bar.close()
+    with progress_bar(sum(lengths), progress) as bar:
+        for chosen in batches:
+            batch = collator([examples[i] for i in chosen])
+            target = batch.pop("labels", None)
+            batch = {k: v.to(network.device) for k, v in batch.items()}
+            logits = network(**batch).logits.float().cpu()
+            on_batch(chosen, logits, target)
+            bar.update(sum(lengths[i] for i in chosen))
 
 
 def evaluate_model(
-    model, data=None, file=None, split: str = "test", batch_size: int = 32, device=None, dtype=None, progress=False
+    model,
+    data=None,
+    file=None,
+    split: str = "test",
+    batch_size: int | None = None,
+    device=None,
+    dtype=None,
+    progress=False,
+    max_tokens: int | None = None,
 ) -> dict:
     """Metrics of a fine-tuned model on a labelled split (a GUE folder's `split`, or one file)."""
     network, tokenizer, task = load_fine_tuned(model, device, dtype)
@@ -114,12 +131,20 @@ def evaluate_model(
     def on_batch(indices, logits, labels):
         metrics(EvalPrediction(predictions=logits, label_ids=labels), compute_result=False)
 
-    run_model(network, tokenizer, task, splits.rows[split], batch_size, True, progress, on_batch)
+    run_model(network, tokenizer, task, splits.rows[split], batch_size, True, progress, on_batch, max_tokens)
     return metrics.result()
 
 
 def predict_model(
-    inputs, model, output=None, batch_size: int = 32, device=None, dtype=None, progress=False, overwrite=False
+    inputs,
+    model,
+    output=None,
+    batch_size: int | None = None,
+    device=None,
+    dtype=None,
+    progress=False,
+    overwrite=False,
+    max_tokens: int | None = None,
 ) -> list[dict]:
     """Predictions of a fine-tuned model for each input sequence (see `multimolecule.api.predict`)."""
     network, tokenizer, task = load_fine_tuned(model, device, dtype)
@@ -134,7 +159,7 @@ def predict_model(
             length = len(str(rows[index][task.sequence_columns[0]]))
             results[index] = {"id": ids[index], **describe(logits[row], task, length)}
 
-    run_model(network, tokenizer, task, rows, batch_size, False, progress, on_batch)
+    run_model(network, tokenizer, task, rows, batch_size, False, progress, on_batch, max_tokens)
     if output is not None:
         write_predictions(results, output, task, overwrite)
     return results
