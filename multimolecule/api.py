@@ -386,7 +386,7 @@ def embed(
         end_distributed,
         job_manifest,
         merge_shards,
-        prepare_shards,
+        prepare_shards_everywhere,
         shard_directory,
         shard_path,
         shard_ranges,
@@ -464,9 +464,8 @@ def embed(
                 embed_shards(writer)
         else:
             directory = shard_directory(Path(output))
-            if rank == 0:
-                prepare_shards(directory, job_manifest(settings, names, lengths), resume)
-            barrier(world)
+            manifest = job_manifest(settings, names, lengths)
+            prepare_shards_everywhere(directory, manifest, resume, rank, world)
             embed_shards(None, directory)
             barrier(world)
             if rank == 0:

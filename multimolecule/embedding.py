@@ -349,6 +349,27 @@ def prepare_shards(directory: Path, manifest: dict, resume: bool) -> None:
     manifest_path.write_text(json.dumps(manifest, indent=1))
 
 
+def prepare_shards_everywhere(directory: Path, manifest: dict, resume: bool, rank: int, world: int) -> None:
+    """`prepare_shards` on rank 0; every rank then raises rank 0's error, if any, instead of waiting for it.
+
+    The error message goes to the other ranks with `broadcast_object_list`, which also keeps the ranks in step.
+    """
+    message = None
+    if rank == 0:
+        try:
+            prepare_shards(directory, manifest, resume)
+        except InputError as error:
+            message = str(error)
+    if world > 1:
+        import torch.distributed as dist
+
+        shared = [message]
+        dist.broadcast_object_list(shared, src=0)
+        message = shared[0]
+    if message is not None:
+        raise InputError(message)
+
+
 def merge_shards(directory: Path, shards: int, writer: EmbeddingWriter) -> None:
     """Copy every shard's records, in order, into `writer`, one record at a time."""
     from safetensors import safe_open

@@ -175,3 +175,18 @@ def test_resume_skips_finished_shards(tmp_path, monkeypatch):
     assert not directory.exists()
     with pytest.raises(api.InputError, match="resume needs an output"):
         api.embed(records, resume=True)
+
+
+def test_two_processes_refusing_a_resume_both_fail_with_the_reason(tmp_path):
+    """Rank 0 finds shards of another job: every rank stops with that error, none waits for the others."""
+    records = random_records(SHARD_RECORDS + 6, 5)
+    fasta = tmp_path / "input.fa"
+    fasta.write_text("".join(f">{name}\n{sequence}\n" for name, sequence in records.items()))
+    output = tmp_path / "out.safetensors"
+    directory = shard_directory(output)
+    directory.mkdir()
+    (directory / "manifest.json").write_text('{"another": "job"}')
+    result = run_embed(str(fasta), "-o", str(output), "--resume", processes=2)
+    assert result.returncode != 0
+    assert result.stderr.count("holds shards of another job") >= 2, result.stderr  # both ranks say why
+    assert not output.exists()
