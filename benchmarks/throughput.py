@@ -20,9 +20,11 @@ matmul rate reached, with useful FLOPs counted from the architecture:
 
 where P_linear is the number of weights of the encoder's Linear layers (embeddings and heads not counted) and
 4 * L^2 * hidden per layer covers the two attention matmuls (scores and context) of a sequence of L tokens.
-The matmul rate is that of one torch.mm of the model's feed-forward shape, (4096, hidden) x (hidden, 4*hidden),
-in the benchmark's dtype, best of 10, measured in each configuration's process just before its workload
-(shared machines drift: the fraction compares a configuration with the machine as it was at the time).
+The matmul rate is the best of 10 matmuls of the model's feed-forward shape, (4096, hidden) x (hidden, 4*hidden),
+in the benchmark's dtype, through each kernel the machine offers: `torch.mm` (PyTorch's BLAS, MKL on x86) and
+the `multimolecule.modules.Linear` layer in inference (oneDNN for fp32 on the CPU, cuBLAS on CUDA), whichever is
+faster. It is measured in each configuration's process just before its workload (shared machines drift: the
+fraction compares a configuration with the machine as it was at the time). `--matmul-only` prints both rates.
 
 Peak memory: on CPU, the growth of the process's peak resident set size (VmHWM, reset through
 /proc/self/clear_refs after the model is built and warmed up) while the workload runs; on CUDA,
@@ -59,18 +61,26 @@ MODELS = {
 
 
 # ---------------------------------------------------------------------------------------------- measurements
-def matmul_rate(device: str, dtype: torch.dtype, hidden: int) -> float:
-    """FLOP/s of one (4096, hidden) x (hidden, 4 * hidden) matmul, best of 10."""
+def matmul_rates(device: str, dtype: torch.dtype, hidden: int) -> dict[str, float]:
+    """FLOP/s of a (4096, hidden) x (hidden, 4 * hidden) matmul, best of 10: by `torch.mm` and by our `Linear`."""
+    from multimolecule.modules import Linear
+
     left = torch.randn(4096, hidden, device=device, dtype=dtype)
-    right = torch.randn(hidden, 4 * hidden, device=device, dtype=dtype)
-    times = []
-    for _ in range(10):
-        synchronize(device)
-        start = time.perf_counter()
-        torch.mm(left, right)
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    return 2 * 4096 * hidden * 4 * hidden / min(times)
+    layer = Linear(hidden, 4 * hidden, bias=False, device=device, dtype=dtype)
+    right = layer.weight.detach().t()
+    kernels = {"torch.mm": lambda: torch.mm(left, right), "Linear": lambda: layer(left)}
+    rates = {}
+    with torch.inference_mode():
+        for name, kernel in kernels.items():
+            times = []
+            for _ in range(10):
+                synchronize(device)
+                start = time.perf_counter()
+                kernel()
+                synchronize(device)
+                times.append(time.perf_counter() - start)
+            rates[name] = 2 * 4096 * hidden * 4 * hidden / min(times)
+    return rates
 
 
 def synchronize(device: str):
@@ -128,7 +138,8 @@ def run_worker(spec: dict) -> dict:
     model = model_class._from_config(config, attn_implementation=spec["attention"], dtype=dtype).to(device).eval()
     generator = torch.Generator().manual_seed(0)
     batches = [padded_batch(lengths, info["pad"], device, generator) for lengths in spec["batches"]]
-    rate = matmul_rate(device, dtype, config.hidden_size)  # just before the workload: shared machines drift
+    rates = matmul_rates(device, dtype, config.hidden_size)  # just before the workload: shared machines drift
+    rate = max(rates.values())
     with torch.inference_mode():
         model(*padded_batch([64, 40], info["pad"], device, generator))  # warm-up: kernels, allocator, threads
         if spec["attention"] == "flex_attention":  # compile each token bucket before timing (steady state)
@@ -158,6 +169,7 @@ def run_worker(spec: dict) -> dict:
         "flops": flops,
         "flops_per_second": flops / seconds,
         "matmul_flops_per_second": rate,
+        "matmul_rates": rates,
         "matmul_fraction": flops / seconds / rate,
     }
 
@@ -284,12 +296,21 @@ def main():
     )
     parser.add_argument("--quick", action="store_true", help="2-layer models, tiny workloads: a smoke test")
     parser.add_argument("--mixed-stride", type=int, default=4, help="time every n-th batch of the mixed job")
+    parser.add_argument("--matmul-only", action="store_true", help="print the matmul rate of each kernel and stop")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(run_worker(json.loads(args.worker))))
         return
     args.dtype = args.dtype or ("float32" if args.device == "cpu" else "bfloat16")
+    if args.matmul_only:
+        for hidden in (512, 768):
+            rates = matmul_rates(args.device, getattr(torch, args.dtype), hidden)
+            print(
+                f"(4096, {hidden}) x ({hidden}, {4 * hidden}), {args.dtype}: "
+                + ", ".join(f"{name} {rate / 1e9:.1f} GFLOP/s" for name, rate in rates.items())
+            )
+        return
 
     print(f"torch {torch.__version__}, {args.device}, {args.dtype}, {torch.get_num_threads()} threads", flush=True)
     print(

@@ -223,6 +223,7 @@ HUB_SCRIPT = """
 import json, sys, torch
 import multimolecule
 from multimolecule import DnaBert2ForMaskedLM, DnaBert2Tokenizer, NucleotideTransformerModel, api
+torch.set_grad_enabled(False)  # inference, as the comparison in the test computes it
 result = {}
 model = DnaBert2ForMaskedLM.from_pretrained(sys.argv[1])
 ids = DnaBert2Tokenizer.from_pretrained(sys.argv[1], revision=sys.argv[3])("ACGTAGCATCGG", return_tensors="pt")

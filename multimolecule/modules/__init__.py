@@ -23,6 +23,7 @@ from .heads import (
     prediction_loss,
     scatter_bases,
 )
+from .linear import Linear
 from .load_report import ExpectedDifferencesMixin
 from .outputs import ContactPredictorOutput, SequencePredictorOutput, TokenPredictorOutput
 from .prediction import (
@@ -35,6 +36,7 @@ from .prediction import (
 from .rotary import RotaryEmbedding, apply_rotary, rotate_half
 
 __all__ = [
+    "Linear",
     "NUCLEOTIDES",
     "BaseEmbeddings",
     "BaseLocations",

@@ -24,6 +24,8 @@ from torch.nn import functional as F
 from transformers import initialization as init
 from transformers.activations import ACT2FN
 
+from .linear import Linear
+
 PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
 # The nucleotides a base embedding knows; N also stands for any base the input does not name (<unk>, <mask>).
 NUCLEOTIDES = "ACGTN"
@@ -236,9 +238,9 @@ class MaskedLMHead(nn.Module):
     def __init__(self, config):
         super().__init__()
         self.transform = nn.Module()
-        self.transform.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.transform.dense = Linear(config.hidden_size, config.hidden_size)
         self.transform.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.decoder = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.decoder = Linear(config.hidden_size, config.vocab_size, bias=False)
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
@@ -264,9 +266,9 @@ class SequencePredictionHead(nn.Module):
         if self.pooling not in ("cls", "mean"):
             raise ValueError(f"head_pooling must be 'cls' or 'mean', got {self.pooling!r}")
         self.dropout = nn.Dropout(_classifier_dropout(config))
-        self.projection = nn.Linear(config.hidden_size, config.hidden_size)
+        self.projection = Linear(config.hidden_size, config.hidden_size)
         self.activation = nn.Tanh()
-        self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
+        self.out_proj = Linear(config.hidden_size, config.num_labels)
 
     def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         if self.pooling == "cls":  # the first real token, wherever padding puts it
@@ -328,9 +330,9 @@ class TokenPredictionHead(nn.Module):
         super().__init__()
         self.base_embeddings = BaseEmbeddings(config)
         self.dropout = nn.Dropout(_classifier_dropout(config))
-        self.projection = nn.Linear(config.hidden_size, config.hidden_size)
+        self.projection = Linear(config.hidden_size, config.hidden_size)
         self.activation = ACT2FN["gelu"]
-        self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
+        self.out_proj = Linear(config.hidden_size, config.num_labels)
 
     def forward(
         self, base_states: torch.Tensor, nucleotides: torch.Tensor, offsets: torch.Tensor, base_mask: torch.Tensor
@@ -362,8 +364,8 @@ class ContactPredictionHead(nn.Module):
         self.head_dim = getattr(config, "contact_head_dim", 64)
         self.base_embeddings = BaseEmbeddings(config)
         self.dropout = nn.Dropout(_classifier_dropout(config))
-        self.query_proj = nn.Linear(config.hidden_size, config.num_labels * self.head_dim)
-        self.key_proj = nn.Linear(config.hidden_size, config.num_labels * self.head_dim)
+        self.query_proj = Linear(config.hidden_size, config.num_labels * self.head_dim)
+        self.key_proj = Linear(config.hidden_size, config.num_labels * self.head_dim)
         self.bias = nn.Parameter(torch.zeros(config.num_labels))
 
     def forward(

@@ -12,6 +12,7 @@ from transformers.utils import can_return_tuple
 from ...modules import (
     AlibiPositionBias,
     ContactPredictionMixin,
+    Linear,
     MaskedLMMixin,
     SelfAttention,
     SequencePredictionMixin,
@@ -52,7 +53,7 @@ class DnaBert2Embeddings(nn.Module):
 class DnaBert2AttentionOutput(nn.Module):
     def __init__(self, config: DnaBert2Config):
         super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dense = Linear(config.hidden_size, config.hidden_size)
         self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
@@ -84,8 +85,8 @@ class DnaBert2Mlp(nn.Module):
 
     def __init__(self, config: DnaBert2Config):
         super().__init__()
-        self.up_proj = nn.Linear(config.hidden_size, 2 * config.intermediate_size, bias=False)
-        self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.up_proj = Linear(config.hidden_size, 2 * config.intermediate_size, bias=False)
+        self.down_proj = Linear(config.intermediate_size, config.hidden_size)
         self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.activation = ACT2FN[config.hidden_act]
         self.dropout = nn.Dropout(config.hidden_dropout)
@@ -138,7 +139,7 @@ class DnaBert2Pooler(nn.Module):
 
     def __init__(self, config: DnaBert2Config):
         super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dense = Linear(config.hidden_size, config.hidden_size)
         self.activation = nn.Tanh()
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,7 @@ from transformers.utils import can_return_tuple
 
 from ...modules import (
     ContactPredictionMixin,
+    Linear,
     MaskedLMMixin,
     RotaryEmbedding,
     SelfAttention,
@@ -78,7 +79,7 @@ class NucleotideTransformerEmbeddings(nn.Module):
 class NucleotideTransformerSelfOutput(nn.Module):
     def __init__(self, config: NucleotideTransformerConfig):
         super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dense = Linear(config.hidden_size, config.hidden_size)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
     def forward(self, context: torch.Tensor) -> torch.Tensor:
@@ -121,8 +122,8 @@ class NucleotideTransformerMlp(nn.Module):
         self.use_glu = config.use_glu
         up_size = 2 * config.intermediate_size if config.use_glu else config.intermediate_size
         self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.up_proj = nn.Linear(config.hidden_size, up_size, bias=config.add_bias_fnn)
-        self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size, bias=config.add_bias_fnn)
+        self.up_proj = Linear(config.hidden_size, up_size, bias=config.add_bias_fnn)
+        self.down_proj = Linear(config.intermediate_size, config.hidden_size, bias=config.add_bias_fnn)
         self.activation = ACT2FN[config.hidden_act]
         self.dropout = nn.Dropout(config.hidden_dropout)
 

@@ -1,0 +1,70 @@
+"""`Linear`: `nn.Linear` whose fp32 inference on the CPU runs on oneDNN.
+
+PyTorch computes `F.linear` on the CPU with its BLAS (MKL on x86). MKL picks its code path by CPU vendor: on AMD
+CPUs it runs AVX2 kernels even where the CPU has AVX-512, and reaches about half the matmul rate that oneDNN,
+PyTorch's other CPU kernel library, reaches on the same machine (`benchmarks/throughput.py --matmul-only`
+measures both). `Linear` hands fp32 CPU inference to oneDNN's inner product (the kernel `torch.compile` uses
+for frozen CPU linear layers), where neither the input nor the weight needs a gradient; everything else, training
+included, is `F.linear`. The two agree to fp32 rounding (sums in another order). The switch is PyTorch's own:
+`torch.backends.mkldnn.flags(enabled=False)` turns oneDNN off here as everywhere.
+
+Being an `nn.Linear`, it is found by PEFT's LoRA, transformers' weight initialisation and quantisers alike.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def onednn_linear_available() -> bool:
+    """Whether this PyTorch build has oneDNN's linear kernel and oneDNN is enabled (`torch.backends.mkldnn`)."""
+    return (
+        torch.backends.mkldnn.is_available()
+        and torch.backends.mkldnn.enabled
+        and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+    )
+
+
+def uses_onednn(input: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether `Linear` runs oneDNN for this call: fp32 on the CPU, no gradient needed, oneDNN available, and not
+    inside `torch.compile` (which chooses its own kernels for `F.linear`).
+
+    Example:
+        >>> weight = torch.randn(4, 3)
+        >>> with torch.no_grad():
+        ...     uses_onednn(torch.randn(2, 3), weight) == onednn_linear_available()
+        True
+        >>> uses_onednn(torch.randn(2, 3), weight.requires_grad_())  # training: F.linear
+        False
+    """
+    needs_grad = torch.is_grad_enabled() and (input.requires_grad or weight.requires_grad)
+    return (
+        not needs_grad
+        and input.device.type == "cpu"
+        and input.dtype == torch.float32
+        and weight.dtype == torch.float32
+        and not weight.is_mkldnn
+        and not torch.compiler.is_compiling()
+        and onednn_linear_available()
+    )
+
+
+class Linear(nn.Linear):
+    """`nn.Linear` (same parameters, same state dict) that runs fp32 CPU inference on oneDNN (module docstring).
+
+    Example:
+        >>> layer = Linear(8, 4)
+        >>> inputs = torch.randn(2, 5, 8)
+        >>> with torch.inference_mode():
+        ...     torch.allclose(layer(inputs), F.linear(inputs, layer.weight, layer.bias), atol=1e-6)
+        True
+        >>> layer(inputs).requires_grad  # with gradients: F.linear
+        True
+    """
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if uses_onednn(input, self.weight):
+            return torch.ops.mkldnn._linear_pointwise(input, self.weight, self.bias, "none", [], "")
+        return F.linear(input, self.weight, self.bias)
