@@ -256,6 +256,9 @@ def add_train(commands) -> None:
     )
     run = train.add_argument_group("model and output")
     run.add_argument("-m", "--model", help=MODEL_HELP)
+    run.add_argument(
+        "--pooling", choices=("mean", "cls"), help="sequence-level tasks: average the tokens (default) or use <cls>"
+    )
     run.add_argument("-o", "--output-dir", metavar="OUT", help="where the fine-tuned model and its results go")
     run.add_argument("--config", metavar="FILE", help="YAML/JSON file of settings (any option below, with _)")
     run.add_argument("--resume", action="store_true", default=None, help="continue an interrupted run in OUT")
@@ -264,7 +267,9 @@ def add_train(commands) -> None:
     optim.add_argument("--epochs", type=float, help="passes over the training data (default 10)")
     optim.add_argument("--max-steps", type=int, help="stop after this many optimiser steps (overrides --epochs)")
     optim.add_argument("-b", "--batch-size", type=int, help="sequences per step and device (default 32)")
-    optim.add_argument("--learning-rate", type=float, help="for the pretrained model (default 1e-4)")
+    optim.add_argument(
+        "--learning-rate", type=float, help="for the pretrained model (default 1e-4 x 768 / its hidden size)"
+    )
     optim.add_argument("--head-learning-rate", type=float, help="for the new prediction head (default 1e-3)")
     optim.add_argument("--weight-decay", type=float, help="AdamW weight decay (default 0.01)")
     optim.add_argument("--seed", type=int, help="random seed; the same seed gives the same results (default 42)")
@@ -306,9 +311,9 @@ def run_train(args: argparse.Namespace) -> None:
     settings = {
         name: getattr(args, name)
         for name in (
-            "train", "dev", "test", "sequence_column", "label_column", "max_length", "model", "resume", "overwrite",
-            "epochs", "max_steps", "batch_size", "learning_rate", "head_learning_rate", "weight_decay", "seed",
-            "metric", "eval_steps", "early_stopping_patience", "lora", "lora_rank", "gradient_checkpointing",
+            "train", "dev", "test", "sequence_column", "label_column", "max_length", "model", "pooling", "resume",
+            "overwrite", "epochs", "max_steps", "batch_size", "learning_rate", "head_learning_rate", "weight_decay",
+            "seed", "metric", "eval_steps", "early_stopping_patience", "lora", "lora_rank", "gradient_checkpointing",
             "device", "dtype", "threads",
         )
     }  # fmt: skip

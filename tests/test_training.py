@@ -14,6 +14,7 @@ import torch
 from multimolecule import api
 from multimolecule.cli import main
 from multimolecule.training import DataCollatorForBaseLevelLabels, Task, TaskMetrics, infer_task, read_splits
+from multimolecule.training.engine import last_complete_checkpoint
 
 from .conftest import fixture_dir
 
@@ -218,7 +219,7 @@ def test_an_interrupted_run_resumes(gc_data, tmp_path):
         time.sleep(0.2)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert (out / "checkpoints" / "checkpoint-2" / "trainer_state.json").exists()
+    assert last_complete_checkpoint(out / "checkpoints") is not None  # which one depends on the kill's timing
     assert not (out / "config.json").exists() and not (out / "metrics.json").exists()
     assert main(["train", "-o", str(out), "--resume", "--max-steps", "8"]) == 0
     assert json.loads((out / "metrics.json").read_text())["test"]["accuracy"] >= 0

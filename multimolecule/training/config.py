@@ -36,6 +36,7 @@ class TrainConfig(chanfig.Config):
         self.sequence_column = None  # default: "sequence", or "sequence1,sequence2" for pairs
         self.label_column = None  # default: "label", else every other column (comma-separated list)
         self.max_length = None  # tokens per sequence, <cls>/<eos> included; default: the model's trained length
+        self.pooling = "mean"  # sequence-level tasks: "mean" over the tokens, or "cls" (the first token's state)
         self.output_dir = None
         # optimisation
         self.epochs = 10.0
@@ -43,7 +44,7 @@ class TrainConfig(chanfig.Config):
         self.batch_size = 32
         self.eval_batch_size = 64
         self.gradient_accumulation_steps = 1
-        self.learning_rate = 1e-4  # the pretrained backbone
+        self.learning_rate = None  # the pretrained model; default: width_scaled_learning_rate(hidden size)
         self.head_learning_rate = 1e-3  # the new prediction head
         self.weight_decay = 0.01
         self.warmup_ratio = 0.1
@@ -69,6 +70,21 @@ class TrainConfig(chanfig.Config):
         self.resume = False
         self.overwrite = False
         self.progress = True
+
+
+# The pretrained model's default learning rate at the width of BERT-base; narrower models take larger steps.
+BASE_LEARNING_RATE, BASE_WIDTH = 1e-4, 768
+
+
+def width_scaled_learning_rate(hidden_size: int) -> float:
+    """The default learning rate of a pretrained model `hidden_size` wide: 1e-4 at 768 (DNABERT-2), scaled by
+    768 / `hidden_size`, the inverse-width rule of Adam learning rates across model widths (muP).
+
+    Example:
+        >>> width_scaled_learning_rate(768), width_scaled_learning_rate(128), width_scaled_learning_rate(2560)
+        (0.0001, 0.0006, 3e-05)
+    """
+    return round(BASE_LEARNING_RATE * BASE_WIDTH / hidden_size, 8)
 
 
 def resolve_config(config_file: str | os.PathLike | None = None, overrides: dict | None = None) -> TrainConfig:

@@ -17,7 +17,7 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from ..seqio import InputError
 from .collator import IGNORE_INDEX, DataCollatorForBaseLevelLabels
-from .config import TrainConfig
+from .config import TrainConfig, width_scaled_learning_rate
 from .data import encode_rows, read_splits
 from .metrics import HIGHER_IS_BETTER, TaskMetrics, default_metric
 from .tasks import Task
@@ -108,9 +108,9 @@ class JsonLinesLog(TrainerCallback):
 # ------------------------------------------------------------------------------------------------- model
 
 
-def load_model_for(task: Task, model: str):
+def load_model_for(task: Task, model: str, pooling: str = "mean"):
     """(model with a `task` head, tokenizer) from a demo name, a directory or a Hub id, in our layout or an
-    original one."""
+    original one; a new sequence-level head pools by `pooling` ("mean" or "cls")."""
     from transformers.utils import logging
 
     from ..api import resolve_model
@@ -139,6 +139,8 @@ def load_model_for(task: Task, model: str):
     extra = {}
     if task.level != "sequence" and getattr(config, "token_lengths", None) is None:
         extra["token_lengths"] = tokenizer.token_lengths
+    if task.level == "sequence" and not any(a.endswith(head) for a in architectures):
+        extra["head_pooling"] = pooling  # a fine-tuned model keeps the pooling it was trained with
     verbosity, progress_bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
     logging.set_verbosity_error()  # the load report lists the new head's weights as missing: expected here
     logging.disable_progress_bar()
@@ -280,6 +282,8 @@ def run_training(config: TrainConfig) -> dict:
 
     if not config.output_dir:
         raise InputError("give an output directory (--output-dir)")
+    if config.pooling not in ("mean", "cls"):
+        raise InputError(f"pooling must be mean or cls, got {config.pooling!r}")
     output = Path(config.output_dir)
     splits = read_splits(
         config.data, config.train, config.dev, config.test, config.sequence_column, config.label_column
@@ -299,7 +303,9 @@ def run_training(config: TrainConfig) -> dict:
         torch.set_num_threads(int(config.threads))
     set_seed(int(config.seed))
     check_output(output, config.resume, config.overwrite)
-    model, tokenizer = load_model_for(task, config.model)
+    model, tokenizer = load_model_for(task, config.model, config.pooling)
+    if config.learning_rate is None:
+        config.learning_rate = width_scaled_learning_rate(model.config.hidden_size)
     from ..api import trained_window
 
     max_length = int(config.max_length or trained_window(tokenizer, model.config))
