@@ -151,20 +151,53 @@ def fit_logistic_regression(x, y, x_dev, y_dev, num_classes: int) -> torch.nn.Li
     return lambda features: model((features - mean) / std)
 
 
+def token_frequencies(sequences: list[str], tokenizer) -> torch.Tensor:
+    """Frequencies of each token id of `tokenizer` in each sequence: (sequences, vocabulary)."""
+    encoded = tokenizer(sequences, add_special_tokens=False)["input_ids"]
+    counts = torch.stack([torch.bincount(torch.tensor(ids), minlength=len(tokenizer)).float() for ids in encoded])
+    return counts / counts.sum(1, keepdim=True).clamp(min=1)
+
+
+def sequence_baselines(data: Path) -> dict:
+    """Test MCC of logistic regression at sequence level on: the 1- to 6-mer frequencies (the baseline), the
+    3-mer frequencies alone (codon usage, counted in every frame), and the frequencies of each demo model's own
+    tokens (what a model that only counted its tokens would see)."""
+    from torchmetrics.functional import matthews_corrcoef
+
+    from multimolecule.api import resolve_model
+    from multimolecule.models.registry import tokenizer_from_pretrained
+
+    splits = {split: read_split(data / "sequence" / f"{split}.csv") for split in ("train", "dev", "test")}
+    targets = {s: torch.tensor([int(v) for v in labels]) for s, (_, labels) in splits.items()}
+    featurisers = {
+        "sequence": ("1- to 6-mer frequencies of the window", lambda seqs: [kmer_frequencies(q) for q in seqs]),
+        "sequence_3mers": (
+            "3-mer frequencies (codon usage, every frame)",
+            lambda s: [kmer_frequencies(q, (3,)) for q in s],
+        ),
+    }
+    for demo in ("dnabert2-demo", "nt-demo"):
+        tokenizer = tokenizer_from_pretrained(resolve_model(demo))
+        featurisers[f"sequence_{demo}_tokens"] = (
+            f"{demo} token frequencies",
+            lambda seqs, tokenizer=tokenizer: token_frequencies(seqs, tokenizer),
+        )
+    results = {}
+    for name, (description, featurise) in featurisers.items():
+        features = {s: torch.stack(list(featurise(seqs))) for s, (seqs, _) in splits.items()}
+        print(f"sequence level: {description}")
+        predict = fit_logistic_regression(features["train"], targets["train"], features["dev"], targets["dev"], 3)
+        with torch.no_grad():
+            predicted = predict(features["test"]).argmax(1)
+        results[name] = float(matthews_corrcoef(predicted, targets["test"], task="multiclass", num_classes=3))
+        print(f"  test MCC {results[name]:.3f}")
+    return results
+
+
 def baseline(data: Path) -> dict:
     from torchmetrics.functional import matthews_corrcoef
 
-    results = {}
-    splits = {split: read_split(data / "sequence" / f"{split}.csv") for split in ("train", "dev", "test")}
-    features = {s: torch.stack([kmer_frequencies(q) for q in seqs]) for s, (seqs, _) in splits.items()}
-    targets = {s: torch.tensor([int(v) for v in labels]) for s, (_, labels) in splits.items()}
-    print("sequence level: 1- to 6-mer frequencies of the window")
-    predict = fit_logistic_regression(features["train"], targets["train"], features["dev"], targets["dev"], 3)
-    with torch.no_grad():
-        predicted = predict(features["test"]).argmax(1)
-    results["sequence"] = float(matthews_corrcoef(predicted, targets["test"], task="multiclass", num_classes=3))
-    print(f"  test MCC {results['sequence']:.3f}")
-
+    results = sequence_baselines(data)
     splits = {split: read_split(data / "base" / f"{split}.csv") for split in ("train", "dev", "test")}
     generator = torch.Generator().manual_seed(SEED)
     features, targets = {}, {}

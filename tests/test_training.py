@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
+import multimolecule
 from multimolecule import api
 from multimolecule.cli import main
+from multimolecule.seqio import InputError
 from multimolecule.training import DataCollatorForBaseLevelLabels, Task, TaskMetrics, infer_task, read_splits
 from multimolecule.training.engine import last_complete_checkpoint
 
@@ -158,14 +160,23 @@ def test_train_outputs(trained, gc_data):
     log = [json.loads(line) for line in (trained / "log.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in log if "eval_mcc" in entry] == [6, 12]
     assert any("loss" in entry for entry in log)
+    assert "pooling: mean" in config and "learning_rate: 0.0006" in config  # the demo is 128 wide: 1e-4 x 768 / 128
     model = AutoModelForSequenceClassification.from_pretrained(trained)
-    assert model.config.id2label == {0: "0", 1: "1"}
+    assert model.config.id2label == {0: "0", 1: "1"} and model.config.head_pooling == "mean"
     assert not any(path.name.endswith(".tmp") for path in trained.iterdir())
     # the model really learned the task, and `evaluate` reproduces the test score of the saved model
     assert metrics["test"]["accuracy"] >= 0.9, metrics
     scores = api.evaluate(trained, gc_data)
     assert scores["accuracy"] == pytest.approx(metrics["test"]["accuracy"], abs=1e-6)
     assert scores["mcc"] == pytest.approx(metrics["test"]["mcc"], abs=1e-4)
+
+
+def test_pooling_setting(gc_data, tmp_path):
+    output = tmp_path / "cls"
+    assert main(["train", "--data", str(gc_data), "--output-dir", str(output), "--pooling", "cls", *FAST]) == 0
+    assert multimolecule.DnaBert2Config.from_pretrained(output).head_pooling == "cls"
+    with pytest.raises(InputError, match="pooling must be mean or cls"):
+        api.train(gc_data, tmp_path / "bad", pooling="max", max_steps=1, progress=False)
 
 
 def test_same_seed_same_metrics(trained, gc_data, tmp_path):
