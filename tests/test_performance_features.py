@@ -309,12 +309,12 @@ def test_nt_torch_compile_gives_the_same_numbers():
 
 
 def linear_kernels(model, input_ids: torch.Tensor, grad: bool) -> tuple[torch.Tensor, dict[str, int]]:
-    """The model's output and how often each linear kernel ran, from the profiler."""
+    """The model's output and how often each linear kernel and each activation ran, from the profiler."""
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU]) as trace, torch.set_grad_enabled(grad):
         output = model(input_ids).last_hidden_state
-    names = ("mkldnn::_linear_pointwise", "aten::linear")
+    names = ("mkldnn::_linear_pointwise", "aten::linear", "aten::gelu", "aten::silu")
     counts = {name: sum(event.count for event in trace.key_averages() if event.key == name) for name in names}
     return output, counts
 
@@ -322,23 +322,28 @@ def linear_kernels(model, input_ids: torch.Tensor, grad: bool) -> tuple[torch.Te
 @pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="this PyTorch build has no oneDNN")
 @pytest.mark.parametrize("family", ["dnabert2", "nucleotide_transformer"])
 def test_cpu_inference_runs_linear_layers_on_onednn(family):
+    """fp32 CPU inference: every Linear on oneDNN, the gated feed-forward's activation and product fused into
+    its two matmuls; with oneDNN off or with gradients, F.linear and the activation as they are."""
     from multimolecule.modules import Linear
 
     if family == "dnabert2":
-        model = DnaBert2Model(tiny_config()).eval()
+        model, activation = DnaBert2Model(tiny_config()).eval(), "aten::gelu"
     else:
         config = NucleotideTransformerConfig(
             vocab_size=4107, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64
         )
-        model = NucleotideTransformerModel(config).eval()
-    layers = sum(isinstance(module, Linear) for module in model.modules())
+        model, activation = NucleotideTransformerModel(config).eval(), "aten::silu"
+    linear_layers = sum(isinstance(module, Linear) for module in model.modules())
+    up_projections = len(model.encoder.layer)  # one gated up-projection per layer: two fused matmuls each
     input_ids = torch.randint(6, 400, (3, 17))
     onednn, counts = linear_kernels(model, input_ids, grad=False)
-    assert counts == {"mkldnn::_linear_pointwise": layers, "aten::linear": 0}
+    assert counts["mkldnn::_linear_pointwise"] == linear_layers + up_projections
+    assert counts["aten::linear"] == counts[activation] == 0
     with torch.backends.mkldnn.flags(enabled=False):  # PyTorch's own switch turns it off
         blas, counts = linear_kernels(model, input_ids, grad=False)
-    assert counts == {"mkldnn::_linear_pointwise": 0, "aten::linear": layers}
+    assert counts["mkldnn::_linear_pointwise"] == 0
+    assert counts["aten::linear"] == linear_layers and counts[activation] == up_projections
     assert (onednn - blas).abs().max() < TOLERANCE
     trained, counts = linear_kernels(model, input_ids, grad=True)  # gradients: F.linear, which has a backward
-    assert counts == {"mkldnn::_linear_pointwise": 0, "aten::linear": layers} and trained.requires_grad
-    assert (onednn - trained).abs().max() < TOLERANCE
+    assert counts["mkldnn::_linear_pointwise"] == 0 and counts["aten::linear"] == linear_layers
+    assert trained.requires_grad and (onednn - trained).abs().max() < TOLERANCE

@@ -9,6 +9,10 @@ included, is `F.linear`. The two agree to fp32 rounding (sums in another order).
 `torch.backends.mkldnn.flags(enabled=False)` turns oneDNN off here as everywhere.
 
 Being an `nn.Linear`, it is found by PEFT's LoRA, transformers' weight initialisation and quantisers alike.
+
+`gated_activation` is the gated feed-forward's first half, `act(gate) * value` from one up-projection: on the
+oneDNN path the activation and the product run inside the two matmuls (oneDNN post-ops), not as passes of their
+own over the (tokens, intermediate) activations.
 """
 
 from __future__ import annotations
@@ -16,6 +20,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.nn import functional as F
+from transformers.activations import ACT2FN
+
+# transformers' activation names -> oneDNN's eltwise post-op (name, algorithm)
+ONEDNN_ACTIVATIONS = {
+    "gelu": ("gelu", "none"),  # exact (erf)
+    "gelu_new": ("gelu", "tanh"),
+    "gelu_pytorch_tanh": ("gelu", "tanh"),
+    "silu": ("swish", ""),
+    "swish": ("swish", ""),
+    "relu": ("relu", ""),
+}
 
 
 def onednn_linear_available() -> bool:
@@ -68,3 +83,32 @@ class Linear(nn.Linear):
         if uses_onednn(input, self.weight):
             return torch.ops.mkldnn._linear_pointwise(input, self.weight, self.bias, "none", [], "")
         return F.linear(input, self.weight, self.bias)
+
+
+def gated_activation(up_proj: nn.Module, hidden_states: torch.Tensor, activation: str) -> torch.Tensor:
+    """`act(gate) * value` for `gate, value = up_proj(hidden_states).chunk(2, dim=-1)`: (..., intermediate).
+
+    With a plain `Linear` (no bias) on the oneDNN path, `gate` is one matmul with `act` fused in and `value` a
+    second with the product fused in; anything else (a PEFT-wrapped `up_proj`, training, a GPU) runs
+    `up_proj` as it is.
+
+    Example:
+        >>> up_proj = Linear(8, 2 * 16, bias=False)
+        >>> inputs = torch.randn(3, 8)
+        >>> gate, value = F.linear(inputs, up_proj.weight).chunk(2, dim=-1)
+        >>> with torch.inference_mode():
+        ...     torch.allclose(gated_activation(up_proj, inputs, "gelu"), F.gelu(gate) * value, atol=1e-6)
+        True
+    """
+    if (
+        type(up_proj) is Linear
+        and up_proj.bias is None
+        and activation in ONEDNN_ACTIVATIONS
+        and uses_onednn(hidden_states, up_proj.weight)
+    ):
+        gate_weight, value_weight = up_proj.weight.chunk(2)  # 2 x (intermediate, hidden), contiguous rows
+        name, algorithm = ONEDNN_ACTIVATIONS[activation]
+        gate = torch.ops.mkldnn._linear_pointwise(hidden_states, gate_weight, None, name, [], algorithm)
+        return torch.ops.mkldnn._linear_pointwise.binary(hidden_states, gate, value_weight, None, "mul")
+    gate, value = up_proj(hidden_states).chunk(2, dim=-1)
+    return ACT2FN[activation](gate) * value

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from transformers.activations import ACT2FN
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.utils import can_return_tuple
@@ -19,6 +18,7 @@ from ...modules import (
     TokenPredictionMixin,
     padding_bias,
 )
+from ...modules.linear import gated_activation
 from ...modules.packing import PackedBatch
 from ..modeling_utils import MultiMoleculeEncoder, MultiMoleculePreTrainedModel
 from .configuration_dnabert2 import DnaBert2Config
@@ -88,12 +88,12 @@ class DnaBert2Mlp(nn.Module):
         self.up_proj = Linear(config.hidden_size, 2 * config.intermediate_size, bias=False)
         self.down_proj = Linear(config.intermediate_size, config.hidden_size)
         self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.activation = ACT2FN[config.hidden_act]
+        self.hidden_act = config.hidden_act
         self.dropout = nn.Dropout(config.hidden_dropout)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        gate, value = self.up_proj(hidden_states).chunk(2, dim=-1)  # 2 x (batch, length, intermediate)
-        output = self.down_proj(self.dropout(self.activation(gate) * value))
+        gated = gated_activation(self.up_proj, hidden_states, self.hidden_act)  # (batch, length, intermediate)
+        output = self.down_proj(self.dropout(gated))
         return self.layer_norm(output + hidden_states)
 
 

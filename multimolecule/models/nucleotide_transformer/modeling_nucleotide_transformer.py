@@ -22,6 +22,7 @@ from ...modules import (
     TokenPredictionMixin,
     resolve_attention_mask,
 )
+from ...modules.linear import gated_activation
 from ...modules.packing import PackedBatch, warn_past_trained_length
 from ..modeling_utils import MultiMoleculeEncoder, MultiMoleculePreTrainedModel
 from .configuration_nucleotide_transformer import NucleotideTransformerConfig
@@ -124,16 +125,16 @@ class NucleotideTransformerMlp(nn.Module):
         self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.up_proj = Linear(config.hidden_size, up_size, bias=config.add_bias_fnn)
         self.down_proj = Linear(config.intermediate_size, config.hidden_size, bias=config.add_bias_fnn)
+        self.hidden_act = config.hidden_act
         self.activation = ACT2FN[config.hidden_act]
         self.dropout = nn.Dropout(config.hidden_dropout)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        projected = self.up_proj(self.layer_norm(hidden_states))  # (batch, length, up_size)
+        normed = self.layer_norm(hidden_states)
         if self.use_glu:
-            gate, value = projected.chunk(2, dim=-1)  # 2 x (batch, length, intermediate)
-            projected = self.activation(gate) * value
+            projected = gated_activation(self.up_proj, normed, self.hidden_act)  # (batch, length, intermediate)
         else:
-            projected = self.activation(projected)
+            projected = self.activation(self.up_proj(normed))
         return hidden_states + self.dropout(self.down_proj(projected))
 
 
