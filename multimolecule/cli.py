@@ -254,6 +254,12 @@ def add_train(commands) -> None:
     data.add_argument(
         "--max-length", type=int, metavar="TOKENS", help="tokens per sequence (default: the model's trained length)"
     )
+    data.add_argument(
+        "--shifts",
+        type=int,
+        metavar="BASES",
+        help="also train on each sequence started 1..BASES bases in, one drawn each time (default 5; 0: off)",
+    )
     run = train.add_argument_group("model and output")
     run.add_argument("-m", "--model", help=MODEL_HELP)
     run.add_argument(
@@ -299,6 +305,7 @@ def run_train(args: argparse.Namespace) -> None:
     for option, value in (("--eval-steps", args.eval_steps), ("--lora-rank", args.lora_rank)):
         check_positive(option, value)
     check_positive("--threads", args.threads, allow_zero=True)
+    check_positive("--shifts", args.shifts, allow_zero=True)
     check_positive("--early-stopping-patience", args.early_stopping_patience, allow_zero=True)
     for option, value in (("--epochs", args.epochs), ("--learning-rate", args.learning_rate)):
         if value is not None and not value > 0:
@@ -311,10 +318,10 @@ def run_train(args: argparse.Namespace) -> None:
     settings = {
         name: getattr(args, name)
         for name in (
-            "train", "dev", "test", "sequence_column", "label_column", "max_length", "model", "pooling", "resume",
-            "overwrite", "epochs", "max_steps", "batch_size", "learning_rate", "head_learning_rate", "weight_decay",
-            "seed", "metric", "eval_steps", "early_stopping_patience", "lora", "lora_rank", "gradient_checkpointing",
-            "device", "dtype", "threads",
+            "train", "dev", "test", "sequence_column", "label_column", "max_length", "shifts", "model", "pooling",
+            "resume", "overwrite", "epochs", "max_steps", "batch_size", "learning_rate", "head_learning_rate",
+            "weight_decay", "seed", "metric", "eval_steps", "early_stopping_patience", "lora", "lora_rank",
+            "gradient_checkpointing", "device", "dtype", "threads",
         )
     }  # fmt: skip
     if args.quiet:

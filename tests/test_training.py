@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -340,6 +341,30 @@ def test_contact_head_evaluates_over_batches_of_different_lengths(tmp_path):
             targets.append(torch.tensor(example["labels"]).flatten())
     accuracy = float(((torch.cat(scores) > 0.5).long() == torch.cat(targets)).float().mean())
     assert metrics["eval_accuracy"] == pytest.approx(accuracy, abs=1e-6)
+
+
+def test_shifted_views_keep_per_base_labels_on_their_bases():
+    """A view `s` bases in is the sequence from base `s`, with the labels of those bases; each draw picks a view."""
+    from multimolecule.training import encode_rows
+    from multimolecule.training.data import ShiftedViews
+
+    tokenizer = multimolecule.NucleotideTransformerTokenizer.from_pretrained(api.resolve_model("nt-demo"))
+    sequence, labels = "ACGTTGCAAGCTTACGGATC", "01201201201201201201"
+    rows = [{"sequence": sequence, "label": labels}, {"sequence": "ACG", "label": "012"}]
+    task = infer_task(rows, ["sequence"], ["label"])
+    encode = functools.partial(encode_rows, rows, task, tokenizer, 100, tokenizer.token_lengths, "rows")
+    views = [encode(shift=shift)[0] for shift in range(6)]
+    for shift, view in enumerate(views):
+        assert tokenizer.decode(view[0]["input_ids"], skip_special_tokens=True).replace(" ", "") == sequence[shift:]
+        assert view[0]["labels"] == [int(c) for c in labels[shift:]]
+        assert len(view[1]["labels"]) == len(tokenizer.decode(view[1]["input_ids"], skip_special_tokens=True)) >= 1
+
+    def draws(dataset: ShiftedViews) -> list[int]:
+        return [len(dataset[0]["labels"]) for _ in range(60)]
+
+    drawn = draws(ShiftedViews(views, seed=0))
+    assert len(ShiftedViews(views, seed=0)) == 2 and set(drawn) == {20, 19, 18, 17, 16, 15}
+    assert draws(ShiftedViews(views, seed=0)) == drawn != draws(ShiftedViews(views, seed=1))  # seeded
 
 
 def test_infer_task_is_importable_for_python_users():

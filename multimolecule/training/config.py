@@ -37,6 +37,7 @@ class TrainConfig(chanfig.Config):
         self.label_column = None  # default: "label", else every other column (comma-separated list)
         self.max_length = None  # tokens per sequence, <cls>/<eos> included; default: the model's trained length
         self.pooling = "mean"  # sequence-level tasks: "mean" over the tokens, or "cls" (the first token's state)
+        self.shifts = 5  # training sequences are also seen starting 1..shifts bases in (other k-mer frames); 0: off
         self.output_dir = None
         # optimisation
         self.epochs = 10.0

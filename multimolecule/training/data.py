@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+
 from ..seqio import InputError
 from .tables import read_table, split_files
 from .tasks import Task, encode_label, infer_task, resolve_columns
@@ -62,17 +64,27 @@ def read_splits(
 
 
 def encode_rows(
-    rows: list[dict], task: Task, tokenizer, max_length: int, token_lengths: list[int], where: str, labels: bool = True
+    rows: list[dict],
+    task: Task,
+    tokenizer,
+    max_length: int,
+    token_lengths: list[int],
+    where: str,
+    labels: bool = True,
+    shift: int = 0,
 ) -> tuple[list[dict], int]:
     """Tokenize each row (cut to `max_length` tokens) and attach its label; per-base and base-pair labels are cut
-    to the bases the kept tokens cover. Returns (examples, number of sequences cut)."""
+    to the bases the kept tokens cover. With `shift`, each sequence (and its per-base labels) starts `shift` bases
+    in (at most its length less one). Returns (examples, number of sequences cut)."""
     texts = [[str(row[c]).strip() for c in task.sequence_columns] for row in rows]
+    starts = [min(shift, min(len(t) for t in row_texts) - 1) for row_texts in texts]
+    texts = [[t[start:] for t in row_texts] for start, row_texts in zip(starts, texts)]
     if len(task.sequence_columns) == 2:
         encoded = tokenizer([t[0] for t in texts], [t[1] for t in texts], truncation=True, max_length=max_length)
     else:
         encoded = tokenizer([t[0] for t in texts], truncation=True, max_length=max_length)
     examples, cut = [], 0
-    for number, (row, ids) in enumerate(zip(rows, encoded["input_ids"]), 1):
+    for number, (row, ids, start) in enumerate(zip(rows, encoded["input_ids"], starts), 1):
         covered = sum(token_lengths[i] for i in ids)
         length = sum(len(t) for t in texts[number - 1])
         if covered < length:
@@ -83,9 +95,33 @@ def encode_rows(
         if labels:
             label = encode_label(row, task, f"{where}, row {number}")
             if task.level == "token":
-                label = label[:covered]
+                label = label[start:][:covered]
             elif task.level == "contact":
-                label = [r[:covered] for r in label[:covered]]
+                label = [r[start:][:covered] for r in label[start:][:covered]]
             example["labels"] = label
         examples.append(example)
     return examples, cut
+
+
+class ShiftedViews(torch.utils.data.Dataset):
+    """Training examples seen in several reading frames: `views[s][i]` is example `i` encoded from `s` bases into
+    its sequence (`encode_rows(..., shift=s)`), and each time an example is drawn, one of its views is picked at
+    random (seeded). A tokenizer that cuts DNA into k-mers sees each sequence in one frame only; the shifted views
+    show it the others.
+
+    Example:
+        >>> views = ShiftedViews([[{"input_ids": [1]}], [{"input_ids": [2]}]], seed=0)
+        >>> len(views), sorted({views[0]["input_ids"][0] for _ in range(20)})
+        (1, [1, 2])
+    """
+
+    def __init__(self, views: list[list[dict]], seed: int):
+        self.views = views
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return len(self.views[0])
+
+    def __getitem__(self, index: int) -> dict:
+        view = int(torch.randint(len(self.views), (1,), generator=self.generator))
+        return self.views[view][index]

@@ -18,7 +18,7 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 from ..seqio import InputError
 from .collator import IGNORE_INDEX, DataCollatorForBaseLevelLabels
 from .config import TrainConfig, width_scaled_learning_rate
-from .data import encode_rows, read_splits
+from .data import ShiftedViews, encode_rows, read_splits
 from .metrics import HIGHER_IS_BETTER, TaskMetrics, default_metric
 from .tasks import Task
 
@@ -284,6 +284,8 @@ def run_training(config: TrainConfig) -> dict:
         raise InputError("give an output directory (--output-dir)")
     if config.pooling not in ("mean", "cls"):
         raise InputError(f"pooling must be mean or cls, got {config.pooling!r}")
+    if not isinstance(config.shifts, int) or config.shifts < 0:
+        raise InputError(f"shifts must be a whole number of bases, 0 or more, got {config.shifts!r}")
     output = Path(config.output_dir)
     splits = read_splits(
         config.data, config.train, config.dev, config.test, config.sequence_column, config.label_column
@@ -317,6 +319,10 @@ def run_training(config: TrainConfig) -> dict:
             say(
                 f"note: {cut:,} {split} sequences are longer than {max_length} tokens and were cut", not config.progress
             )
+    if int(config.shifts) > 0:  # training sequences also start 1..shifts bases in, one view drawn per use
+        train = (splits.rows["train"], task, tokenizer, max_length, token_lengths, splits.files["train"])
+        views = [encode_rows(*train, shift=shift)[0] for shift in range(1, int(config.shifts) + 1)]
+        datasets["train"] = ShiftedViews([datasets["train"], *views], seed=int(config.seed))
     if config.lora:
         model = add_lora(model, config)
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
