@@ -161,7 +161,9 @@ def test_train_outputs(trained, gc_data):
     log = [json.loads(line) for line in (trained / "log.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in log if "eval_mcc" in entry] == [6, 12]
     assert any("loss" in entry for entry in log)
-    assert "pooling: mean" in config and "learning_rate: 0.0006" in config  # the demo is 128 wide: 1e-4 x 768 / 128
+    assert (
+        "pooling: mean" in config and "shifts: 5" in config and "learning_rate: 0.0006" in config
+    )  # the demo is 128 wide: 1e-4 x 768 / 128
     model = AutoModelForSequenceClassification.from_pretrained(trained)
     assert model.config.id2label == {0: "0", 1: "1"} and model.config.head_pooling == "mean"
     assert not any(path.name.endswith(".tmp") for path in trained.iterdir())
