@@ -7,13 +7,14 @@ base-pair labels in 2-D) and `TaskMetrics(task)` as `compute_metrics` (danling m
 
 from .collator import DataCollatorForBaseLevelLabels, pad_labels
 from .config import LORA_TARGET_MODULES, TrainConfig, resolve_config
-from .data import Splits, encode_rows, read_splits
+from .data import ShiftedViews, Splits, encode_rows, read_splits
 from .metrics import TaskMetrics, build_metrics
 from .tasks import Task, infer_task
 
 __all__ = [
     "LORA_TARGET_MODULES",
     "DataCollatorForBaseLevelLabels",
+    "ShiftedViews",
     "Splits",
     "Task",
     "TaskMetrics",
