@@ -205,8 +205,8 @@ def sdpa_packed(module: nn.Module | None, query: torch.Tensor, *args, dropout: f
 
 def one_call_is_faster(query: torch.Tensor, dropout: float) -> bool:
     """Whether the packed sdpa kernel makes one FlexAttention/varlen call per layer: on CUDA, without attention
-    dropout (neither kernel has it). On CPU sdpa runs run by run: FlexAttention's gain there was within the
-    noise of the side-by-side benchmark, and compiling a bucket delays the first batch (docs/performance.md).
+    dropout (neither kernel has it). On CPU sdpa runs run by run: it measured faster than FlexAttention in the
+    side-by-side benchmark, and compiling a bucket delays the first batch (docs/performance.md).
 
     Example:
         >>> one_call_is_faster(torch.zeros(1, 2, 100, 8), dropout=0.0)  # CPU: sdpa run by run
