@@ -347,3 +347,13 @@ def test_cpu_inference_runs_linear_layers_on_onednn(family):
     trained, counts = linear_kernels(model, input_ids, grad=True)  # gradients: F.linear, which has a backward
     assert counts["mkldnn::_linear_pointwise"] == 0 and counts["aten::linear"] == linear_layers
     assert trained.requires_grad and (onednn - trained).abs().max() < TOLERANCE
+
+
+def test_a_trained_bias_alone_still_gets_its_gradient():
+    """A frozen weight with a trainable bias (as in BitFit, or PEFT's `bias="all"`) trains through F.linear."""
+    from multimolecule.modules import Linear
+
+    layer = Linear(4, 3)
+    layer.weight.requires_grad_(False)
+    layer(torch.randn(2, 4)).sum().backward()
+    assert torch.equal(layer.bias.grad, torch.full((3,), 2.0))

@@ -42,9 +42,10 @@ def onednn_linear_available() -> bool:
     )
 
 
-def uses_onednn(input: torch.Tensor, weight: torch.Tensor) -> bool:
-    """Whether `Linear` runs oneDNN for this call: fp32 on the CPU, no gradient needed, oneDNN available, and not
-    inside `torch.compile` (which chooses its own kernels for `F.linear`).
+def uses_onednn(input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> bool:
+    """Whether `Linear` runs oneDNN for this call: fp32 on the CPU, no gradient needed (for the input, the weight
+    or the bias: oneDNN's kernel has no backward), oneDNN available, and not inside `torch.compile` (which chooses
+    its own kernels for `F.linear`).
 
     Example:
         >>> weight = torch.randn(4, 3)
@@ -53,8 +54,10 @@ def uses_onednn(input: torch.Tensor, weight: torch.Tensor) -> bool:
         True
         >>> uses_onednn(torch.randn(2, 3), weight.requires_grad_())  # training: F.linear
         False
+        >>> uses_onednn(torch.randn(2, 3), weight.detach(), torch.zeros(4, requires_grad=True))  # a trained bias
+        False
     """
-    needs_grad = torch.is_grad_enabled() and (input.requires_grad or weight.requires_grad)
+    needs_grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (input, weight, bias))
     return (
         not needs_grad
         and input.device.type == "cpu"
@@ -80,7 +83,7 @@ class Linear(nn.Linear):
     """
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        if uses_onednn(input, self.weight):
+        if uses_onednn(input, self.weight, self.bias):
             return torch.ops.mkldnn._linear_pointwise(input, self.weight, self.bias, "none", [], "")
         return F.linear(input, self.weight, self.bias)
 
