@@ -178,7 +178,7 @@ def test_pooling_setting(gc_data, tmp_path):
     output = tmp_path / "cls"
     assert main(["train", "--data", str(gc_data), "--output-dir", str(output), "--pooling", "cls", *FAST]) == 0
     assert multimolecule.DnaBert2Config.from_pretrained(output).head_pooling == "cls"
-    with pytest.raises(InputError, match="pooling must be mean or cls"):
+    with pytest.raises(InputError, match="pooling must be one of mean, cls"):
         api.train(gc_data, tmp_path / "bad", pooling="max", max_steps=1, progress=False)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
-from ..seqio import InputError
+from ..seqio import InputError, check_choice
 from .collator import IGNORE_INDEX, DataCollatorForBaseLevelLabels
 from .config import TrainConfig, width_scaled_learning_rate
 from .data import ShiftedViews, encode_rows, read_splits
@@ -126,7 +126,8 @@ def load_model_for(task: Task, model: str, pooling: str = "mean"):
     except (OSError, ValueError, KeyError, CheckpointError) as error:
         raise InputError(f"cannot load model {model}: {error}") from error
     architectures = config.architectures or []
-    if any(a.endswith(head) for a in architectures) and config.num_labels != task.num_labels:
+    has_head = any(a.endswith(head) for a in architectures)
+    if has_head and config.num_labels != task.num_labels:
         raise InputError(
             f"{model} already has a {head} head with {config.num_labels} labels, but the task has {task.num_labels}; "
             "start from the pretrained model instead"
@@ -139,7 +140,7 @@ def load_model_for(task: Task, model: str, pooling: str = "mean"):
     extra = {}
     if task.level != "sequence" and getattr(config, "token_lengths", None) is None:
         extra["token_lengths"] = tokenizer.token_lengths
-    if task.level == "sequence" and not any(a.endswith(head) for a in architectures):
+    if task.level == "sequence" and not has_head:
         extra["head_pooling"] = pooling  # a fine-tuned model keeps the pooling it was trained with
     verbosity, progress_bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
     logging.set_verbosity_error()  # the load report lists the new head's weights as missing: expected here
@@ -282,8 +283,7 @@ def run_training(config: TrainConfig) -> dict:
 
     if not config.output_dir:
         raise InputError("give an output directory (--output-dir)")
-    if config.pooling not in ("mean", "cls"):
-        raise InputError(f"pooling must be mean or cls, got {config.pooling!r}")
+    check_choice("pooling", config.pooling, ("mean", "cls"))
     if not isinstance(config.shifts, int) or config.shifts < 0:
         raise InputError(f"shifts must be a whole number of bases, 0 or more, got {config.shifts!r}")
     output = Path(config.output_dir)
@@ -319,9 +319,9 @@ def run_training(config: TrainConfig) -> dict:
             say(
                 f"note: {cut:,} {split} sequences are longer than {max_length} tokens and were cut", not config.progress
             )
-    if int(config.shifts) > 0:  # training sequences also start 1..shifts bases in, one view drawn per use
+    if config.shifts > 0:  # training sequences also start 1..shifts bases in, one view drawn per use
         train = (splits.rows["train"], task, tokenizer, max_length, token_lengths, splits.files["train"])
-        views = [encode_rows(*train, shift=shift)[0] for shift in range(1, int(config.shifts) + 1)]
+        views = [encode_rows(*train, shift=shift)[0] for shift in range(1, config.shifts + 1)]
         datasets["train"] = ShiftedViews([datasets["train"], *views], seed=int(config.seed))
     if config.lora:
         model = add_lora(model, config)
