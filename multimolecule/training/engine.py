@@ -6,6 +6,7 @@ processes; `Trainer` does the rest.
 
 from __future__ import annotations
 
+import atexit
 import json
 import math
 import os
@@ -34,6 +35,20 @@ def synchronize() -> None:
     """Wait for every process of a distributed run (nothing to wait for in a single process)."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()
+
+
+def close_process_group_at_exit() -> None:
+    """Destroy the process group (started by `TrainingArguments`) when the interpreter exits, while it is alive.
+
+    A gloo group left to the interpreter's own teardown can abort the process (SIGABRT, "terminate called without
+    an active exception") after a run that finished well. Registered once; harmless if the group is gone by then.
+    """
+    if torch.distributed.is_available() and torch.distributed.is_initialized() and not CLOSE_AT_EXIT:
+        CLOSE_AT_EXIT.append(True)
+        atexit.register(lambda: torch.distributed.is_initialized() and torch.distributed.destroy_process_group())
+
+
+CLOSE_AT_EXIT: list[bool] = []
 
 
 def say(message: str, quiet: bool = False) -> None:
@@ -329,6 +344,7 @@ def run_training(config: TrainConfig) -> dict:
     batch = int(config.batch_size) * int(config.gradient_accumulation_steps) * world_size
     steps_per_epoch = max(1, math.ceil(len(datasets["train"]) / batch))
     args = training_arguments(config, task, steps_per_epoch, checkpoints)  # also starts the process group
+    close_process_group_at_exit()
     synchronize()  # every process has checked OUT before the main one writes into it
     if is_main_process():
         prepare_output(output, config.resume, config.overwrite)
