@@ -41,14 +41,15 @@ def close_process_group_at_exit() -> None:
     """Destroy the process group (started by `TrainingArguments`) when the interpreter exits, while it is alive.
 
     A gloo group left to the interpreter's own teardown can abort the process (SIGABRT, "terminate called without
-    an active exception") after a run that finished well. Registered once; harmless if the group is gone by then.
+    an active exception") after a run that finished well. Registered once per process, however many runs it makes.
     """
-    if torch.distributed.is_available() and torch.distributed.is_initialized() and not CLOSE_AT_EXIT:
-        CLOSE_AT_EXIT.append(True)
-        atexit.register(lambda: torch.distributed.is_initialized() and torch.distributed.destroy_process_group())
+    atexit.unregister(destroy_process_group)
+    atexit.register(destroy_process_group)
 
 
-CLOSE_AT_EXIT: list[bool] = []
+def destroy_process_group() -> None:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 def say(message: str, quiet: bool = False) -> None:
