@@ -47,6 +47,7 @@ from .seqio import (  # noqa: F401  (InputError, read_sequences, revcomp and Emb
     read_sequences,
     revcomp,
 )
+from .tokenisers.dna import special_template
 
 # Token budget of a forward pass (padding included) when not given: (CPU and other devices, CUDA).
 DEFAULT_MAX_TOKENS = (1024, 32768)
@@ -182,15 +183,6 @@ def dna_token_ids(tokenizer) -> tuple[list[int], list[str]]:
     """Ids and texts of the vocabulary tokens made of A/C/G/T only, ordered by id."""
     tokens = sorted((i, t) for t, i in tokenizer.get_vocab().items() if t and set(t) <= set(DNA))
     return [i for i, _ in tokens], [t for _, t in tokens]
-
-
-def special_template(tokenizer) -> tuple[list[int], list[int]]:
-    """The ids the tokenizer puts before and after a sequence: `([<cls>], [<eos>])` for DNABERT-2, `([<cls>], [])`
-    for the Nucleotide Transformer."""
-    full = tokenizer("A")["input_ids"]
-    bare = tokenizer("A", add_special_tokens=False)["input_ids"]
-    start = next(i for i in range(len(full)) if full[i : i + len(bare)] == bare)
-    return full[:start], full[start + len(bare) :]
 
 
 def token_lengths(model, tokenizer) -> torch.Tensor:
@@ -806,3 +798,62 @@ def predict(
         if value is not None:
             check_positive(name, value)
     return predict_model(inputs, model, output, batch_size, device, dtype, progress, overwrite, max_tokens)
+
+
+# ------------------------------------------------------------------------------ pretrain / train-tokenizer
+
+
+def pretrain(
+    data: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+    output_dir: str | os.PathLike | None = None,
+    settings: str | os.PathLike | None = None,
+    **options,
+) -> dict:
+    """Masked-LM pretraining on genomes with transformers' `Trainer`; returns the held-out metrics.
+
+    Args:
+        data: FASTA files or folders (plain or gzip, any number of contigs), streamed.
+        output_dir: where the best checkpoint (a model directory with its tokenizer), `metrics.json`,
+            `log.jsonl`, `pretrain_config.yaml` and `checkpoints/` go.
+        settings: a YAML or JSON file of settings; `options` (any key of
+            `multimolecule.pretraining.PretrainConfig`) override it. Give `model=` (continued pretraining from a
+            checkpoint) or `config=` (from scratch: `"dnabert2"`, `"nucleotide_transformer"`, a config.json or
+            its folder, with `tokenizer=` and sizes such as `hidden_size=`).
+
+    Example:
+        >>> from multimolecule.api import pretrain
+        >>> metrics = pretrain("genomes/", "pretrained", model="nt-demo", max_steps=100)  # doctest: +SKIP
+        >>> metrics["accuracy"] > metrics["baseline_accuracy"]  # doctest: +SKIP
+        True
+    """
+    from .pretraining import resolve_pretrain_config, run_pretraining
+
+    if output_dir is not None and options.get("resume") and settings is None:
+        saved = Path(output_dir) / "pretrain_config.yaml"
+        settings = saved if saved.is_file() else None
+    if isinstance(data, (list, tuple)):
+        data = ",".join(str(item) for item in data)
+    if options.get("model") is not None:
+        options["model"] = resolve_model(options["model"])
+    return run_pretraining(resolve_pretrain_config(settings, {"data": data, "output_dir": output_dir, **options}))
+
+
+def train_tokenizer(
+    data: str | os.PathLike | Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    vocab_size: int = 4096,
+    max_token_length: int = 32,
+    max_bases: int | None = 100_000_000,
+    overwrite: bool = False,
+):
+    """Train a DNABERT-2-style BPE tokenizer (`vocab_size` tokens, specials at DNABERT-2's ids 0-4, then
+    A C G T) on the genomes `data` and save it in `output`; returns the `DnaBert2Tokenizer`.
+
+    Example:
+        >>> from multimolecule.api import train_tokenizer
+        >>> len(train_tokenizer("genomes/", "bpe", vocab_size=1024))  # doctest: +SKIP
+        1024
+    """
+    from .pretraining import train_bpe_tokenizer
+
+    return train_bpe_tokenizer(data, output, vocab_size, max_token_length, max_bases, overwrite=overwrite)

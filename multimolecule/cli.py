@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_train(commands)
     add_evaluate(commands)
     add_predict(commands)
+    add_pretrain(commands)
+    add_train_tokenizer(commands)
     return parser
 
 
@@ -430,6 +432,85 @@ def run_predict(args: argparse.Namespace) -> None:
         max_tokens=args.max_tokens,
     )
     print(f"wrote {args.output}: predictions for {len(results)} sequences")
+
+
+PRETRAIN_DESCRIPTION = """Masked-LM pretraining on genomes (FASTA files or folders, plain or gzip), streamed in windows
+of the model's trained length, with new random offsets each epoch and both strands. Continue a checkpoint
+(--model) or start from scratch (--config dnabert2 --tokenizer DIR, --config nucleotide_transformer, or a
+config.json), with the model cards' masking: 15% of tokens, of those 80% <mask>, 10% random, 10% kept.
+
+OUT then holds the best checkpoint (by held-out masked-token loss) as a model directory with its tokenizer,
+metrics.json (held-out masked-token accuracy, perplexity, first-base accuracy and the most-frequent-token
+baselines), log.jsonl, pretrain_config.yaml and checkpoints/. Settings come from defaults, then --settings
+FILE (YAML/JSON), then the options below. Multi-GPU:
+  torchrun --nproc-per-node 4 -m multimolecule pretrain --data GENOMES --model M --output-dir OUT
+"""
+
+
+def add_pretrain(commands) -> None:
+    """`multimolecule pretrain`: one option per setting of `PretrainConfig` (its `OPTIONS`)."""
+    from .pretraining.config import OPTIONS
+
+    pretrain = commands.add_parser(
+        "pretrain",
+        help="pretrain a model on genomes (masked language modelling)",
+        description=PRETRAIN_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    pretrain.add_argument("--settings", metavar="FILE", help="YAML/JSON file of settings (any option, with _)")
+    pretrain.add_argument("-q", "--quiet", action="store_true", help="no progress bar or log lines")
+    for name, (kind, text) in OPTIONS.items():
+        flag = "--" + name.replace("_", "-")
+        flags = {"model": ("-m", flag), "output_dir": ("-o", flag)}.get(name, (flag,))
+        if kind is bool:
+            pretrain.add_argument(*flags, dest=name, action="store_true", default=None, help=text)
+        else:
+            pretrain.add_argument(*flags, dest=name, type=kind, metavar=name.upper(), help=text)
+    pretrain.set_defaults(handler=run_pretrain)
+
+
+def run_pretrain(args: argparse.Namespace) -> None:
+    from . import api
+    from .pretraining.config import OPTIONS
+
+    settings = {name: getattr(args, name) for name in OPTIONS}
+    if args.quiet:
+        settings["progress"] = False
+    metrics = api.pretrain(settings=args.settings, **settings)
+    from .training.engine import is_main_process
+
+    if is_main_process():
+        print("held-out: " + "  ".join(f"{name} {value:.4g}" for name, value in metrics.items()))
+
+
+def add_train_tokenizer(commands) -> None:
+    tokenizer = commands.add_parser(
+        "train-tokenizer",
+        help="train a DNABERT-2-style BPE tokenizer on genomes",
+        description="Train a byte-pair-encoding tokenizer with DNABERT-2's layout (<unk> <cls> <eos> <pad> <mask> "
+        "at ids 0-4, then A C G T, then the merges) on FASTA files or folders; it loads as DnaBert2Tokenizer "
+        "and feeds `multimolecule pretrain --config dnabert2 --tokenizer DIR`.",
+    )
+    tokenizer.add_argument("--data", required=True, metavar="GENOMES", help="FASTA files or folders, comma-separated")
+    tokenizer.add_argument("--vocab-size", type=int, default=4096, help="tokens, specials included (default 4096)")
+    tokenizer.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to write the tokenizer to")
+    tokenizer.add_argument(
+        "--max-token-length", type=int, default=32, help="longest token in bases (default 32, as DNABERT-2's)"
+    )
+    tokenizer.add_argument(
+        "--max-bases", type=int, default=100_000_000, help="train on the first N bases (default 100,000,000)"
+    )
+    add_overwrite(tokenizer)
+    tokenizer.set_defaults(handler=run_train_tokenizer)
+
+
+def run_train_tokenizer(args: argparse.Namespace) -> None:
+    from . import api
+
+    result = api.train_tokenizer(
+        args.data, args.output, args.vocab_size, args.max_token_length, args.max_bases, overwrite=args.overwrite
+    )
+    print(f"wrote {args.output}: a BPE tokenizer of {len(result)} tokens")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -202,20 +202,37 @@ def add_lora(model, config: TrainConfig):
 # ---------------------------------------------------------------------------------------------- training
 
 
-def training_arguments(config: TrainConfig, task: Task, steps_per_epoch: int, checkpoints: Path) -> TrainingArguments:
-    dtype = str(config.dtype or "float32").replace("fp16", "float16").replace("bf16", "bfloat16")
-    if dtype not in ("float32", "float16", "bfloat16"):
-        raise InputError(f"unknown dtype {config.dtype!r}; choose float32, float16 or bfloat16")
-    device = str(config.device or "auto")
+def precision_arguments(dtype: str | None, device: str | None) -> dict:
+    """`TrainingArguments`' device and mixed-precision settings (`bf16`, `fp16`, `use_cpu`, `ddp_backend`) for a
+    `dtype` (float32, float16, bfloat16, or auto: bfloat16 on a GPU that supports it, else float32) and a
+    `device` (auto, cpu, cuda, mps); one-line errors for a combination the hardware cannot run."""
+    device = str(device or "auto")
     use_cpu = device == "cpu" or (
         device == "auto" and not torch.cuda.is_available() and not torch.backends.mps.is_available()
     )
+    dtype = str(dtype or "float32").replace("fp16", "float16").replace("bf16", "bfloat16")
+    if dtype == "auto":
+        gpu_bf16 = not use_cpu and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        dtype = "bfloat16" if gpu_bf16 else "float32"
+    if dtype not in ("float32", "float16", "bfloat16"):
+        raise InputError(f"unknown dtype {dtype!r}; choose float32, float16 or bfloat16")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError("--device cuda: no CUDA GPU is available")
     if dtype == "float16" and (use_cpu or not torch.cuda.is_available()):
         raise InputError("float16 mixed precision needs a CUDA GPU; use bfloat16 or float32")
     if dtype == "bfloat16" and not use_cpu and torch.cuda.is_available() and not torch.cuda.is_bf16_supported():
         raise InputError("this GPU does not support bfloat16; use float16")
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    return {
+        "bf16": dtype == "bfloat16",
+        "fp16": dtype == "float16",
+        "use_cpu": use_cpu,
+        "ddp_backend": "gloo" if use_cpu and world_size > 1 else None,
+    }
+
+
+def training_arguments(config: TrainConfig, task: Task, steps_per_epoch: int, checkpoints: Path) -> TrainingArguments:
+    precision = precision_arguments(config.dtype, config.device)
     metric = config.metric or default_metric(task)
     known = {
         "accuracy",
@@ -241,7 +258,6 @@ def training_arguments(config: TrainConfig, task: Task, steps_per_epoch: int, ch
     if eval_steps is None and config.max_steps and config.max_steps > 0:
         eval_steps = min(steps_per_epoch, config.max_steps)
     strategy = "steps" if eval_steps else "epoch"
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
     return TrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=float(config.epochs),
@@ -265,10 +281,7 @@ def training_arguments(config: TrainConfig, task: Task, steps_per_epoch: int, ch
         greater_is_better=HIGHER_IS_BETTER.get(metric, True),
         save_total_limit=int(config.save_total_limit),
         batch_eval_metrics=True,
-        bf16=dtype == "bfloat16",
-        fp16=dtype == "float16",
-        use_cpu=use_cpu,
-        ddp_backend="gloo" if use_cpu and world_size > 1 else None,
+        **precision,
         **({"gradient_checkpointing": True} if config.gradient_checkpointing else {}),
         dataloader_num_workers=int(config.num_workers),
         report_to="none",
