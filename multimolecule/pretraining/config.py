@@ -22,7 +22,8 @@ class PretrainConfig(chanfig.Config):
         >>> config = PretrainConfig()
         >>> config.mask_probability, config.max_steps, config.eval_fraction
         (0.15, 10000, 0.05)
-        >>> resolve_pretrain_config(None, {"max_steps": 5}).max_steps
+        >>> settings = {"data": "genome.fa", "model": "nt-demo", "output_dir": "out", "max_steps": 5}
+        >>> resolve_pretrain_config(None, settings).max_steps
         5
     """
 

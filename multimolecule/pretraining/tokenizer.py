@@ -52,16 +52,17 @@ def train_bpe_tokenizer(
 ) -> DnaBert2Tokenizer:
     """Train a BPE vocabulary of `vocab_size` tokens (the 5 specials and 4 bases included) on the genomes `data`
     (FASTA files or folders; the first `max_bases` A/C/G/T bases, None for all), tokens at most
-    `max_token_length` bases long, and save it as a `DnaBert2Tokenizer` in `output`.
+    `max_token_length` bases long, and save it as a `DnaBert2Tokenizer` in `output`. A genome with fewer
+    distinct merges than asked for gives a smaller vocabulary (its `len`).
 
     Example:
         >>> import tempfile
         >>> from pathlib import Path
         >>> folder = Path(tempfile.mkdtemp())
         >>> _ = (folder / "genome.fa").write_text(">chr1\\n" + "ATGAAACGCATTAGCACCACC" * 50 + "\\n")
-        >>> tokenizer = train_bpe_tokenizer(folder / "genome.fa", folder / "bpe", vocab_size=40)
+        >>> tokenizer = train_bpe_tokenizer(folder / "genome.fa", folder / "bpe", vocab_size=20)
         >>> len(tokenizer), tokenizer.convert_ids_to_tokens([0, 1, 2, 3, 4, 5, 6, 7, 8])
-        (40, ['<unk>', '<cls>', '<eos>', '<pad>', '<mask>', 'A', 'C', 'G', 'T'])
+        (20, ['<unk>', '<cls>', '<eos>', '<pad>', '<mask>', 'A', 'C', 'G', 'T'])
     """
     smallest = len(SPECIAL_TOKENS) + len(ALPHABET)
     if not isinstance(vocab_size, int) or vocab_size < smallest:
