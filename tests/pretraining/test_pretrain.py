@@ -122,3 +122,22 @@ def test_bad_input_is_one_error_before_any_work(capsys, genome, tmp_path, genome
 def test_from_scratch_dnabert2_needs_a_tokenizer(capsys, genome, tmp_path):
     code = main(["pretrain", "--data", str(genome), "--config", "dnabert2", "-o", str(tmp_path / "out"), *FAST])
     assert code == 1 and "needs a tokenizer: give --tokenizer DIR" in capsys.readouterr().err
+
+
+def test_two_processes_on_the_cpu(genome, continued, tmp_path):
+    """`torchrun --nproc-per-node 2` (gloo): the same held-out set is scored as in one process."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "multimolecule"]
+    command += ["pretrain", "--data", str(genome), "--model", "nt-demo", "-o", str(out), "--max-length", "24", *FAST]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    single, double = (json.loads((path / "metrics.json").read_text()) for path in (continued, out))
+    for name in ("masked_tokens", "baseline_accuracy", "first_base_baseline_accuracy"):
+        assert double[name] == single[name], name
+    assert multimolecule.from_pretrained(out, task="fill-mask").config.model_type == "nucleotide_transformer"
