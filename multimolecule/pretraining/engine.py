@@ -85,14 +85,14 @@ def build_from_config(config: PretrainConfig):
             f"a {package.title} model from scratch needs a tokenizer: give --tokenizer DIR "
             "(train one with `multimolecule train-tokenizer`)"
         )
-    keep = {k: v for k, v in values.items() if k not in ("architectures", "token_bases", "token_lengths", "dtype")}
+    derived = ("architectures", "token_bases", "token_lengths", "dtype", "model_type", "transformers_version")
+    keep = {k: v for k, v in values.items() if k not in derived}
     sizes = {name: int(config[name]) for name in SIZE_SETTINGS if config[name] is not None}
     dropout = {"hidden_dropout": float(config.dropout), "attention_dropout": float(config.dropout)}
     specials = {f"{name}_token_id": getattr(tokenizer, f"{name}_token_id") for name in ("pad", "mask", "unk", "cls")}
     try:
-        model_config = package.config(
-            **{**keep, **dropout, **sizes, **specials}, vocab_size=len(tokenizer), token_bases=tokenizer.token_bases
-        )
+        vocabulary = {"vocab_size": len(tokenizer), "token_bases": tokenizer.token_bases}
+        model_config = package.config(**{**keep, **dropout, **sizes, **specials, **vocabulary})
         model = package.masked_lm(model_config)
     except (TypeError, ValueError) as error:
         raise InputError(f"cannot build a {package.title} model from {spec}: {error}") from error
@@ -153,11 +153,10 @@ def run_pretraining(config: PretrainConfig) -> dict:
     )
     seed = int(config.seed)
     train = GenomeWindows(files, tokenizer, window, "train", held_out, shuffle=True, seed=seed)
-    if eval_files:
-        evaluation = GenomeWindows(eval_files, tokenizer, window, "eval", HeldOut(fraction=1.0), shuffle=False)
-    else:
-        evaluation = GenomeWindows(files, tokenizer, window, "eval", held_out, shuffle=False)
-    evaluation.limit = int(config.eval_windows)
+    evaluated = (eval_files, HeldOut(fraction=1.0)) if eval_files else (files, held_out)
+    evaluation = GenomeWindows(
+        evaluated[0], tokenizer, window, "eval", evaluated[1], shuffle=False, limit=int(config.eval_windows)
+    )
     held_out_windows = MaskedWindows(evaluation, tokenizer, float(config.mask_probability), seed)
 
     batch_size = int(config.max_tokens) // window if config.max_tokens else int(config.batch_size)

@@ -51,8 +51,7 @@ def test_continued_pretraining_keeps_the_best_checkpoint_loadable(genome, contin
     tokenizer = multimolecule.tokenizer_from_pretrained(continued)
     assert tokenizer.model_max_length == metrics["window"] == 24  # the trained length travels with the model
     # the saved model, scored again on the same held-out windows, gives the reported numbers
-    windows = GenomeWindows(genome_files(genome), tokenizer, 24, "eval", HeldOut(fraction=0.05), shuffle=False)
-    windows.limit = 8
+    windows = GenomeWindows(genome_files(genome), tokenizer, 24, "eval", HeldOut(fraction=0.05), shuffle=False, limit=8)
     held = list(MaskedWindows(windows, tokenizer, 0.15, seed=42))
     scores = MaskedTokenMetrics(tokenizer)
     with torch.no_grad():
@@ -141,3 +140,20 @@ def test_two_processes_on_the_cpu(genome, continued, tmp_path):
     for name in ("masked_tokens", "baseline_accuracy", "first_base_baseline_accuracy"):
         assert double[name] == single[name], name
     assert multimolecule.from_pretrained(out, task="fill-mask").config.model_type == "nucleotide_transformer"
+
+
+def test_from_scratch_from_a_config_folder(genome, tmp_path):
+    """`--config DIR` (a config.json, and the tokenizer beside it): that architecture, freshly initialised."""
+    from multimolecule.demo import demo_model_path
+    from multimolecule.pretraining import PretrainConfig, build_from_config
+
+    folder = demo_model_path("nt-demo")
+    settings = PretrainConfig()
+    settings.config = str(folder)
+    model, tokenizer = build_from_config(settings)
+    demo = multimolecule.from_pretrained(folder, task="fill-mask")
+    assert model.config.num_hidden_layers == demo.config.num_hidden_layers and len(tokenizer) == demo.config.vocab_size
+    assert not torch.equal(model.lm_head.decoder.weight, demo.lm_head.decoder.weight)  # new weights
+    metrics = api.pretrain(genome, tmp_path / "out", config=str(folder), max_steps=1, eval_steps=1, batch_size=2,
+                           eval_windows=2, max_length=24, progress=False, device="cpu")  # fmt: skip
+    assert metrics["window"] == 24
