@@ -14,10 +14,10 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutput
 
-from .. import loading
 from ..modules import ExpectedDifferencesMixin, init_head_weights, padding_bias, resolve_attention_mask
 from ..modules.attention import uses_packed_batch
 from ..modules.packing import PackedBatch
+from . import loading_utils
 from .configuration_utils import MultiMoleculeConfig
 
 
@@ -139,23 +139,23 @@ class MultiMoleculePreTrainedModel(ExpectedDifferencesMixin, PreTrainedModel):
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
         """transformers' `from_pretrained`, which also takes a bundled demo name and a checkpoint in its original
-        layout (by Hub id or directory; see `multimolecule.loading`), and refuses checkpoints that would load
+        layout (by Hub id or directory; see `loading_utils`), and refuses checkpoints that would load
         silently wrong."""
         if pretrained_model_name_or_path is None:
             return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
-        with loading.loading_checkpoint(cls, pretrained_model_name_or_path, kwargs) as name:
+        with loading_utils.loading_checkpoint(cls, pretrained_model_name_or_path, kwargs) as name:
             return super().from_pretrained(name, *model_args, **kwargs)
 
     @staticmethod
     def _load_pretrained_model(model, state_dict, checkpoint_files, load_config, expected_keys=None):
-        load_config = loading.weight_conversions(model, checkpoint_files, load_config)
+        load_config = loading_utils.weight_conversions(model, checkpoint_files, load_config)
         result = PreTrainedModel._load_pretrained_model(model, state_dict, checkpoint_files, load_config, expected_keys)
-        loading.forget_original_layout(model)
+        loading_utils.forget_original_layout(model)
         return result
 
     @staticmethod
     def _finalize_model_loading(model, load_config, loading_info):
-        loading.check_loading(model, loading_info, load_config.ignore_mismatched_sizes)
+        loading_utils.check_loading(model, loading_info, load_config.ignore_mismatched_sizes)
         return PreTrainedModel._finalize_model_loading(model, load_config, loading_info)
 
     def embed_and_encode(

@@ -12,7 +12,7 @@ import numpy as np
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
 from transformers.tokenization_utils_base import BatchEncoding, TruncationStrategy
 
-from ...tokenisers.dna import DnaTokenizerFast, dna_decoder, dna_normalizer
+from ..tokenization_utils import DnaTokenizerFast, dna_decoder, dna_normalizer
 
 SPECIAL_TOKENS = ["<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>"]
 ONE_BASE_TOKENS = {"<unk>", "<mask>"}  # special tokens that stand for one base of the text

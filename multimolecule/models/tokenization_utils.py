@@ -21,7 +21,7 @@ from tokenizers import Regex, decoders, normalizers
 from transformers import PreTrainedTokenizerFast
 from transformers.utils import logging
 
-from ..loading import DOWNLOAD_KWARGS, fetch, fetch_json, resolve_name
+from .loading_utils import DOWNLOAD_KWARGS, fetch, fetch_json, resolve_name
 
 logger = logging.get_logger(__name__)
 MASK_LOOKALIKE = re.compile(r"[\[<{]mask[\]>}]", re.IGNORECASE)

@@ -32,15 +32,11 @@ from transformers import PretrainedConfig, PreTrainedModel
 from transformers.core_model_loading import Chunk, WeightConverter, WeightRenaming
 from transformers.utils import cached_file
 
-from .conversion import ConversionError
-from .demo import DEMO_MODELS, demo_model_path
+from ..demo import DEMO_MODELS, demo_model_path
+from ..utils.errors import CheckpointError
 
 # The keyword arguments of `from_pretrained` that say where and how to fetch files, as transformers names them.
 DOWNLOAD_KWARGS = ("cache_dir", "force_download", "proxies", "local_files_only", "token", "revision", "subfolder")
-
-
-class CheckpointError(ConversionError):
-    """A checkpoint that cannot be loaded as it is; the message names the problem."""
 
 
 # ------------------------------------------------------------------------------------------------ names, files
