@@ -30,10 +30,10 @@ import torch
 from safetensors import safe_open
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers.core_model_loading import Chunk, WeightConverter, WeightRenaming
-from transformers.utils import cached_file
 
 from ..demo import DEMO_MODELS, demo_model_path
-from ..utils.errors import CheckpointError
+from ..integrations.transformers import fetch_file
+from ..utils.errors import CheckpointError, CheckpointShapeError
 
 # The keyword arguments of `from_pretrained` that say where and how to fetch files, as transformers names them.
 DOWNLOAD_KWARGS = ("cache_dir", "force_download", "proxies", "local_files_only", "token", "revision", "subfolder")
@@ -66,13 +66,7 @@ def fetch(name: str, filename: str, kwargs: Mapping[str, Any]) -> str | None:
     exactly as in `from_pretrained`. `kwargs` are that call's keyword arguments; only the download ones are read.
     """
     download = {key: kwargs[key] for key in DOWNLOAD_KWARGS if kwargs.get(key) is not None}
-    return cached_file(
-        name,
-        filename,
-        _raise_exceptions_for_missing_entries=False,
-        _raise_exceptions_for_connection_errors=False,
-        **download,
-    )
+    return fetch_file(name, filename, **download)
 
 
 def fetch_json(name: str, filename: str, kwargs: Mapping[str, Any]) -> dict | None:
@@ -127,12 +121,16 @@ class OriginalLayout:
 
         return [
             FunctionRenaming(rename),
-            *(WeightConverter(fused, list(parts), [Chunk(dim=0)]) for fused, parts in self.splits.items()),
+            *(OriginalSplit(fused, list(parts), [Chunk(dim=0)]) for fused, parts in self.splits.items()),
         ]
 
 
 class FunctionRenaming(WeightRenaming):
-    """A `WeightRenaming` that renames with a function (a converter's table) instead of one pattern."""
+    """A `WeightRenaming` that renames with a function (a converter's table) instead of one pattern.
+
+    `was_used()` is False: transformers reverses the transforms that were used when the model is saved, and ours
+    saves in our layout, not in the original one.
+    """
 
     __slots__ = ("function",)
 
@@ -144,8 +142,19 @@ class FunctionRenaming(WeightRenaming):
         new_key = self.function(source_key)
         if new_key is None:
             return source_key, None
-        self._was_used = True
         return new_key, source_key
+
+    def was_used(self) -> bool:
+        return False
+
+
+class OriginalSplit(WeightConverter):
+    """A `WeightConverter` that is never reversed on save (see `FunctionRenaming`)."""
+
+    __slots__ = ()
+
+    def was_used(self) -> bool:
+        return False
 
 
 LAYOUTS: list[OriginalLayout] = []
@@ -233,7 +242,6 @@ class OriginalLoading:
 
     layout: OriginalLayout
     unknown: set[str] = field(default_factory=set)
-    conversions: list[WeightRenaming | WeightConverter] = field(default_factory=list)
 
 
 LOADING: ContextVar[OriginalLoading | None] = ContextVar("multimolecule_original_loading", default=None)
@@ -277,19 +285,8 @@ def weight_conversions(model: PreTrainedModel, checkpoint_files: list[str] | Non
     loading = LOADING.get()
     if loading is None:
         return load_config
-    loading.conversions = loading.layout.weight_conversions(model.config, loading.unknown)
-    return replace(load_config, weight_mapping=[*loading.conversions, *(load_config.weight_mapping or [])])
-
-
-def forget_original_layout(model: PreTrainedModel) -> None:
-    """transformers saves a model in the layout it was loaded from; ours saves in our layout."""
-    loading = LOADING.get()
-    if loading is not None:
-        model._weight_conversions = [
-            conversion
-            for conversion in model._weight_conversions
-            if all(conversion is not ours for ours in loading.conversions)
-        ]
+    conversions = loading.layout.weight_conversions(model.config, loading.unknown)
+    return replace(load_config, weight_mapping=[*conversions, *(load_config.weight_mapping or [])])
 
 
 WEIGHTS_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -310,11 +307,13 @@ def check_readable(path: str, cause: Exception | None = None) -> None:
 
 
 def check_loading(model: PreTrainedModel, loading_info, ignore_mismatched_sizes: bool) -> None:
-    """Raise `CheckpointError` naming what would otherwise load silently wrong; leave the tensors an original
-    stores but never uses out of `loading_info.unexpected_keys`, so that they are not reported."""
+    """Raise `CheckpointError` naming what would otherwise load silently wrong (`CheckpointShapeError`, also a
+    `RuntimeError` as in transformers, when shapes differ); leave the tensors an original stores but never uses out
+    of `loading_info.unexpected_keys`, so that they are not reported."""
     loading = LOADING.get()
     problems = []
-    if loading_info.mismatched_keys and not ignore_mismatched_sizes:
+    shapes_differ = bool(loading_info.mismatched_keys) and not ignore_mismatched_sizes
+    if shapes_differ:
         shapes = [
             f"{key}: checkpoint {tuple(found)} vs model {tuple(wanted)}"
             for key, found, wanted in sorted(loading_info.mismatched_keys)
@@ -330,7 +329,8 @@ def check_loading(model: PreTrainedModel, loading_info, ignore_mismatched_sizes:
     for part, missing in partly_missing(model, loading_info.missing_keys).items():
         problems.append(f"the checkpoint lacks part of {part}: {', '.join(missing[:4])}{', ...' * (len(missing) > 4)}")
     if problems:
-        raise CheckpointError(f"cannot load {model.name_or_path} into {type(model).__name__}: " + "; ".join(problems))
+        error = CheckpointShapeError if shapes_differ else CheckpointError
+        raise error(f"cannot load {model.name_or_path} into {type(model).__name__}: " + "; ".join(problems))
 
 
 def partly_missing(model: PreTrainedModel, missing_keys: set[str]) -> dict[str, list[str]]:

@@ -18,9 +18,9 @@ import re
 from collections.abc import Callable
 
 from tokenizers import Regex, decoders, normalizers
-from transformers import PreTrainedTokenizerFast
 from transformers.utils import logging
 
+from ..integrations.transformers import TokenizerEncodingHook
 from .loading_utils import DOWNLOAD_KWARGS, fetch, fetch_json, resolve_name
 
 logger = logging.get_logger(__name__)
@@ -39,7 +39,7 @@ def dna_decoder() -> decoders.Decoder:
     return decoders.Fuse()
 
 
-class DnaTokenizerFast(PreTrainedTokenizerFast):
+class DnaTokenizerFast(TokenizerEncodingHook):
     """Shared behaviour of the DNA tokenizers; subclasses only say how their backend is built."""
 
     model_input_names = ["input_ids", "attention_mask"]
@@ -104,11 +104,10 @@ class DnaTokenizerFast(PreTrainedTokenizerFast):
         None when the files are not there. Subclasses say how."""
         return None
 
-    def _encode_plus(self, text, text_pair=None, **kwargs):
-        for item in [text, text_pair] if isinstance(text, str) else [*(text or []), *(text_pair or [])]:
-            if isinstance(item, str) and ("[" in item or "<" in item or "{" in item):
-                self.warn_mask_lookalikes(item)
-        return super()._encode_plus(text, text_pair=text_pair, **kwargs)
+    def check_text(self, text: str) -> None:
+        """Called on every text encoded: warns about spellings of the mask that are not the mask token."""
+        if "[" in text or "<" in text or "{" in text:
+            self.warn_mask_lookalikes(text)
 
     def warn_mask_lookalikes(self, text: str) -> None:
         """Warn, once per spelling, about `[MASK]`, `<MASK>` and the like: they are not the mask token, and are
