@@ -97,6 +97,8 @@ class OriginalLayout:
         rename: `(original tensor name, our config)` -> our name, or None for a tensor it does not know.
         splits: Fused tensors (after renaming) -> the tensors they hold, stacked along dim 0.
         unused: `(original tensor name, our config)` -> whether the originals store it but never use it.
+        fit_tokenizer: `(our tokenizer built from the original files, our config)` -> None, adjusting the tokenizer
+            to what the config says (e.g. the position limit); None if nothing needs adjusting.
     """
 
     name: str
@@ -106,6 +108,7 @@ class OriginalLayout:
     rename: Callable[[str, PretrainedConfig], str | None]
     splits: Mapping[str, Sequence[str]] = field(default_factory=dict)
     unused: Callable[[str, PretrainedConfig], bool] = lambda name, config: False
+    fit_tokenizer: Callable[[Any, PretrainedConfig], None] | None = None
 
     def weight_conversions(self, config: PretrainedConfig, unknown: set[str]) -> list[WeightRenaming | WeightConverter]:
         """The loading-time transforms: rename with the converter's table, then split the fused tensors.
@@ -180,6 +183,16 @@ def describe(config_dict: dict) -> str:
     if config_dict.get("model_type"):
         return f"a {config_dict['model_type']!r} checkpoint"
     return f"a checkpoint of unknown architecture (auto_map: {config_dict.get('auto_map')})"
+
+
+def fit_tokenizer(tokenizer, name: str, kwargs: Mapping[str, Any]) -> None:
+    """Let the original layout of the `config.json` of `name`, if it has one, adjust a tokenizer built from the
+    original files (`OriginalLayout.fit_tokenizer`)."""
+    config_dict = fetch_json(name, "config.json", kwargs)
+    layout = find_layout(config_dict) if config_dict else None
+    if layout is not None and layout.fit_tokenizer is not None:
+        config = layout.convert_config(config_dict, lambda filename: fetch(name, filename, kwargs))
+        layout.fit_tokenizer(tokenizer, config)
 
 
 def layout_for(model_type: str, name: str, config_dict: dict) -> OriginalLayout | None:

@@ -21,7 +21,7 @@ from tokenizers import Regex, decoders, normalizers
 from transformers.utils import logging
 
 from ..integrations.transformers import TokenizerEncodingHook
-from .loading_utils import DOWNLOAD_KWARGS, fetch, fetch_json, resolve_name
+from .loading_utils import DOWNLOAD_KWARGS, fetch, fetch_json, fit_tokenizer, resolve_name
 
 logger = logging.get_logger(__name__)
 MASK_LOOKALIKE = re.compile(r"[\[<{]mask[\]>}]", re.IGNORECASE)
@@ -80,7 +80,8 @@ class DnaTokenizerFast(TokenizerEncodingHook):
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *init_inputs, **kwargs):
         """Also loads a bundled demo name, and an original checkpoint's tokenizer files (a directory or Hub id whose
-        `tokenizer_config.json` names another class), converted as the model's converter converts them."""
+        `tokenizer_config.json` names another class), converted as the model's converter converts them and fitted
+        to the original `config.json` beside them (`OriginalLayout.fit_tokenizer`)."""
         name = resolve_name(pretrained_model_name_or_path)
         if not os.path.isfile(name):
             tokenizer_config = fetch_json(name, "tokenizer_config.json", kwargs) or {}
@@ -95,6 +96,7 @@ class DnaTokenizerFast(TokenizerEncodingHook):
                 init_kwargs.setdefault("name_or_path", name)
                 original = cls.from_original_files(lambda filename: fetch(name, filename, kwargs), **init_kwargs)
                 if original is not None:
+                    fit_tokenizer(original, name, kwargs)
                     return original
         return super().from_pretrained(name, *init_inputs, **kwargs)
 

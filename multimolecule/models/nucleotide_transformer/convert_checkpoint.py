@@ -201,6 +201,7 @@ ORIGINAL_LAYOUT = OriginalLayout(
     convert_config=read_config,
     rename=lambda name, config: rename(legacy_name(name), RENAMES),
     unused=lambda name, config: is_unused(legacy_name(name), config),
+    fit_tokenizer=lambda tokenizer, config: fit_max_length(tokenizer, config),
 )
 
 

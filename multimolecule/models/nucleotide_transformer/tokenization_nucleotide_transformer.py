@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import re
 from collections.abc import Callable
@@ -225,18 +224,9 @@ class NucleotideTransformerTokenizer(DnaTokenizerFast):
 
     @classmethod
     def from_original_files(cls, fetch: Callable[[str], str | None], **kwargs) -> NucleotideTransformerTokenizer | None:
-        """Build from the original `vocab.txt` that `fetch` finds (None without one), with the `model_max_length`
-        the converter gives it for the `config.json` beside it."""
-        from .convert_checkpoint import convert_config, fit_max_length, is_original_config
-
+        """Build from the original `vocab.txt` that `fetch` finds (None without one); `from_pretrained` then caps
+        its `model_max_length` as the converter does for the `config.json` beside it."""
         vocab_path = fetch("vocab.txt")
         if vocab_path is None:
             return None
-        tokenizer = cls.from_vocab(vocab_path, **kwargs)
-        config_path = fetch("config.json")
-        if config_path is not None:
-            with open(config_path) as file:
-                original = json.load(file)
-            if is_original_config(original):
-                fit_max_length(tokenizer, convert_config(original))
-        return tokenizer
+        return cls.from_vocab(vocab_path, **kwargs)
