@@ -56,8 +56,9 @@ def converter_main(convert: Callable[[str, str], ConversionReport], argv: list[s
     Prints the `ConversionReport`; a `ConversionError` exits with status 1 and a one-line message.
     """
     module = sys.modules[convert.__module__]
+    name = module.__spec__.name if module.__spec__ is not None else module.__name__  # the real name under `-m`
     parser = argparse.ArgumentParser(
-        prog=f"python -m {module.__name__}", description=(module.__doc__ or "").strip().split("\n")[0]
+        prog=f"python -m {name}", description=(module.__doc__ or "").strip().split("\n")[0]
     )
     parser.add_argument("--checkpoint-path", required=True, help="directory of the original checkpoint")
     parser.add_argument("--output-path", required=True, help="directory to write the converted model to")
