@@ -41,15 +41,26 @@ class LoadingStages:
       where transformers drops the keys it was told to expect, so that its report lists only the unexpected ones.
     The keys initialised anew are put back into `missing_keys` after the report, so that `output_loading_info=True`
     names them as transformers does for its own models.
+
+    Example:
+        >>> from multimolecule import AutoModelForSequencePrediction
+        >>> from multimolecule.demo import demo_model_path
+        >>> model, info = AutoModelForSequencePrediction.from_pretrained(
+        ...     demo_model_path("nt-demo"), output_loading_info=True
+        ... )
+        >>> sorted({key.split(".")[0] for key in info["missing_keys"]})
+        ['classifier']
     """
 
     def prepare_weight_loading(self, checkpoint_files: list[str] | None, load_config):
+        """The `load_config` to read `checkpoint_files` with (unchanged unless a subclass says otherwise)."""
         return load_config
 
     def check_loaded_weights(self, loading_info, ignore_mismatched_sizes: bool) -> None:
-        pass
+        """Raise if the loaded weights would give wrong numbers (nothing unless a subclass says what)."""
 
     def report_expected_differences(self, loading_info) -> set[str]:
+        """Say what the class expects to differ from the checkpoint; return the keys initialised anew."""
         return set()
 
     @staticmethod
@@ -97,6 +108,14 @@ class AutoModelClass(_BaseAutoModelClass):
 
     Missing public API: transformers exposes no base for new Auto classes; its own derive from the private
     `_BaseAutoModelClass` with a private `_LazyAutoMapping` as `_model_mapping`.
+
+    Example:
+        >>> from multimolecule import DnaBert2Config, DnaBert2Model
+        >>> class AutoModelForExample(AutoModelClass):
+        ...     pass
+        >>> AutoModelForExample.register(DnaBert2Config, DnaBert2Model, exist_ok=True)
+        >>> type(AutoModelForExample.from_config(DnaBert2Config(num_hidden_layers=1))).__name__
+        'DnaBert2Model'
     """
 
     def __init_subclass__(cls, **kwargs):
@@ -112,10 +131,19 @@ class TokenizerEncodingHook(PreTrainedTokenizerFast):
 
     Missing public API: no hook sees the texts; `__call__`, `encode` and `encode_plus` all go through the private
     `_encode_plus`, which this overrides.
+
+    Example:
+        >>> from multimolecule import DnaBert2Tokenizer
+        >>> class Announcing(DnaBert2Tokenizer):
+        ...     def check_text(self, text):
+        ...         print("encoding", text)
+        >>> _ = Announcing.from_pretrained("dnabert2-demo")(["ACGT", "GGCC"])
+        encoding ACGT
+        encoding GGCC
     """
 
     def check_text(self, text: str) -> None:
-        pass
+        """Called with each text before it is encoded; does nothing unless a subclass says what."""
 
     def _encode_plus(self, text, text_pair=None, **kwargs):
         for item in [text, text_pair] if isinstance(text, str) else [*(text or []), *(text_pair or [])]:

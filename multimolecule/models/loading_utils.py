@@ -133,6 +133,13 @@ class FunctionRenaming(WeightRenaming):
 
     `was_used()` is False: transformers reverses the transforms that were used when the model is saved, and ours
     saves in our layout, not in the original one.
+
+    Example:
+        >>> renaming = FunctionRenaming(lambda name: "model." + name[5:] if name.startswith("bert.") else None)
+        >>> renaming.rename_source_key("bert.embeddings.word_embeddings.weight"), renaming.was_used()
+        (('model.embeddings.word_embeddings.weight', 'bert.embeddings.word_embeddings.weight'), False)
+        >>> renaming.rename_source_key("cls.predictions.bias")
+        ('cls.predictions.bias', None)
     """
 
     __slots__ = ("function",)
@@ -152,7 +159,13 @@ class FunctionRenaming(WeightRenaming):
 
 
 class OriginalSplit(WeightConverter):
-    """A `WeightConverter` that is never reversed on save (see `FunctionRenaming`)."""
+    """A `WeightConverter` that is never reversed on save (see `FunctionRenaming`).
+
+    Example:
+        >>> split = OriginalSplit("qkv.weight", ["q.weight", "k.weight", "v.weight"], [Chunk(dim=0)])
+        >>> split.target_patterns, split.was_used()
+        (['q.weight', 'k.weight', 'v.weight'], False)
+    """
 
     __slots__ = ()
 
