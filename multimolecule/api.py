@@ -27,9 +27,10 @@ from pathlib import Path
 import torch
 
 from .batching import map_batches
-from .conversion import ConversionReport
 from .demo import DEFAULT_MODEL, DEMO_MODELS, demo_model_path
+from .models.conversion_utils import ConversionReport
 from .models.registry import MODELS, detect_model_type
+from .models.tokenization_utils import special_template
 from .seqio import (  # noqa: F401  (InputError, read_sequences, revcomp and Embeddings are part of the API)
     DNA,
     MASK,
@@ -47,7 +48,6 @@ from .seqio import (  # noqa: F401  (InputError, read_sequences, revcomp and Emb
     read_sequences,
     revcomp,
 )
-from .tokenisers.dna import special_template
 
 # Token budget of a forward pass (padding included) when not given: (CPU and other devices, CUDA).
 DEFAULT_MAX_TOKENS = (1024, 32768)
@@ -649,7 +649,7 @@ def local_directory(model: str) -> str:
     they are already there."""
     if Path(model).is_dir():
         return model
-    from .loading import fetch
+    from .models.loading_utils import fetch
 
     try:
         config_path = fetch(model, "config.json", {})

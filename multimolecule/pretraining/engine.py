@@ -14,8 +14,7 @@ from pathlib import Path
 import torch
 from transformers import Trainer, TrainingArguments
 
-from ..loading import CheckpointError
-from ..models.registry import MODELS, from_pretrained, tokenizer_from_pretrained
+from ..models import MODELS, CheckpointError, from_pretrained, tokenizer_from_pretrained
 from ..seqio import InputError
 from ..training.engine import (
     JsonLinesLog,
