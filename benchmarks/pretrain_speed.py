@@ -7,8 +7,9 @@ weights, on windows cut from a random genome by `GenomeWindows` and masked by `D
 
 Sizes: `demo` is the bundled demo models' shape (4 layers, hidden 128, windows of 128 tokens, batch 32); `full`
 is DNABERT-2 117M (windows of 128 tokens, batch 8) and the Nucleotide Transformer v2 100M (windows of 1,000
-tokens, batch 2). One warm-up step, then `--steps` timed steps; tokens counted without padding. Numbers from a
-shared machine vary with its load: say so when quoting them.
+tokens, batch 2). One warm-up step, then `--steps` timed steps; tokens counted without padding. Reported: tokens
+per second of wall time, and per CPU second of this process (with one thread, what a quiet core would give;
+on a shared machine the wall-clock rate falls with the load, so say which one is quoted).
 """
 
 from __future__ import annotations
@@ -56,13 +57,13 @@ def measure(family: str, size: str, tokenizer, genome: Path, device: str, dtype:
     windows = iter(GenomeWindows([genome], tokenizer, window, "train", HeldOut(fraction=0.0), seed=0))
     collator = DataCollatorForMaskedDNA(tokenizer)
     autocast = torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=dtype == "bfloat16")
-    tokens, elapsed = 0, 0.0
+    tokens, elapsed, cpu = 0, 0.0, 0.0
     for step in range(steps + 1):
         batch = collator([next(windows) for _ in range(batch_size)])
         batch = {k: v.to(device) for k, v in batch.items()}
         if device.startswith("cuda"):
             torch.cuda.synchronize()
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         with autocast:
             loss = model(**batch).loss
         loss.backward()
@@ -72,12 +73,13 @@ def measure(family: str, size: str, tokenizer, genome: Path, device: str, dtype:
             torch.cuda.synchronize()
         if step:  # the first step warms up
             elapsed += time.perf_counter() - start
+            cpu += time.process_time() - start_cpu
             tokens += int(batch["attention_mask"].sum())
     parameters = sum(p.numel() for p in model.parameters())
     return {
         "family": family, "size": size, "parameters": parameters, "window": window, "batch": batch_size,
         "device": device, "dtype": dtype, "steps": steps, "tokens_per_second": round(tokens / elapsed, 1),
-        "seconds_per_step": round(elapsed / steps, 3),
+        "seconds_per_step": round(elapsed / steps, 3), "tokens_per_cpu_second": round(tokens / cpu, 1),
     }  # fmt: skip
 
 
