@@ -26,6 +26,7 @@ from ..training.engine import (
     prepare_output,
     save_final_model,
     say,
+    shared_arguments,
     synchronize,
     task_metrics,
     write_json,
@@ -132,7 +133,7 @@ def run_pretraining(config: PretrainConfig) -> dict:
         if last is None:
             raise InputError(f"nothing to resume: no checkpoint in {checkpoints}")
     check_output(output, config.resume, config.overwrite)
-    precision = precision_arguments(config.dtype, config.device)
+    precision_arguments(config.dtype, config.device)  # fails first on a device or dtype this machine lacks
     if config.threads and int(config.threads) > 0:
         torch.set_num_threads(int(config.threads))
     set_seed(int(config.seed))
@@ -177,26 +178,13 @@ def run_pretraining(config: PretrainConfig) -> dict:
         max_grad_norm=float(config.max_grad_norm),
         warmup_steps=float(config.warmup_ratio),
         lr_scheduler_type=config.scheduler,
-        seed=seed,
-        data_seed=seed,
         eval_strategy="steps",
         save_strategy="steps",
         eval_steps=eval_steps,
         save_steps=eval_steps,
-        logging_steps=int(config.logging_steps),
-        load_best_model_at_end=True,
         metric_for_best_model="loss",
         greater_is_better=False,
-        save_total_limit=int(config.save_total_limit),
-        batch_eval_metrics=True,
-        **precision,
-        **({"gradient_checkpointing": True} if config.gradient_checkpointing else {}),
-        dataloader_num_workers=int(config.num_workers),
-        report_to="none",
-        disable_tqdm=not config.progress,
-        ddp_find_unused_parameters=False,
-        remove_unused_columns=False,
-        save_only_model=False,
+        **shared_arguments(config),
     )  # also starts the process group of a multi-process run
     close_process_group_at_exit()
     synchronize()  # every process has checked OUT before the main one writes into it

@@ -231,7 +231,7 @@ def precision_arguments(dtype: str | None, device: str | None) -> dict:
 
 
 def training_arguments(config: TrainConfig, task: Task, steps_per_epoch: int, checkpoints: Path) -> TrainingArguments:
-    precision = precision_arguments(config.dtype, config.device)
+    precision_arguments(config.dtype, config.device)  # fails first on a device or dtype this machine lacks
     metric = config.metric or default_metric(task)
     known = {
         "accuracy",
@@ -268,27 +268,36 @@ def training_arguments(config: TrainConfig, task: Task, steps_per_epoch: int, ch
         weight_decay=float(config.weight_decay),
         warmup_steps=float(config.warmup_ratio),
         lr_scheduler_type=config.scheduler,
-        seed=int(config.seed),
-        data_seed=int(config.seed),
         eval_strategy=strategy,
         save_strategy=strategy,
         eval_steps=eval_steps,
         save_steps=eval_steps,
-        logging_steps=int(config.logging_steps),
-        load_best_model_at_end=True,
         metric_for_best_model=metric,
         greater_is_better=HIGHER_IS_BETTER.get(metric, True),
-        save_total_limit=int(config.save_total_limit),
-        batch_eval_metrics=True,
-        **precision,
-        **({"gradient_checkpointing": True} if config.gradient_checkpointing else {}),
-        dataloader_num_workers=int(config.num_workers),
-        report_to="none",
-        disable_tqdm=not config.progress,
-        ddp_find_unused_parameters=False,
-        remove_unused_columns=False,
-        save_only_model=False,
+        **shared_arguments(config),
     )
+
+
+def shared_arguments(config) -> dict:
+    """The `TrainingArguments` that `train` and `pretrain` set alike from their settings (`dtype`, `device`,
+    `seed`, `logging_steps`, `save_total_limit`, `gradient_checkpointing`, `num_workers`, `progress`): devices
+    and mixed precision, seeds, logging, checkpoints (the best one loaded at the end), batch-by-batch metrics."""
+    return {
+        **precision_arguments(config.dtype, config.device),
+        "seed": int(config.seed),
+        "data_seed": int(config.seed),
+        "logging_steps": int(config.logging_steps),
+        "load_best_model_at_end": True,
+        "save_total_limit": int(config.save_total_limit),
+        "batch_eval_metrics": True,
+        **({"gradient_checkpointing": True} if config.gradient_checkpointing else {}),
+        "dataloader_num_workers": int(config.num_workers),
+        "report_to": "none",
+        "disable_tqdm": not config.progress,
+        "ddp_find_unused_parameters": False,
+        "remove_unused_columns": False,
+        "save_only_model": False,
+    }
 
 
 def check_output(output: Path, resume: bool, overwrite: bool) -> None:
