@@ -19,9 +19,9 @@ from ..seqio import InputError
 from ..training.engine import (
     JsonLinesLog,
     check_output,
+    checkpoint_to_resume,
     close_process_group_at_exit,
     is_main_process,
-    last_complete_checkpoint,
     precision_arguments,
     prepare_output,
     save_final_model,
@@ -127,11 +127,7 @@ def run_pretraining(config: PretrainConfig) -> dict:
 
     output = Path(config.output_dir)
     checkpoints = output / "checkpoints"
-    last = None
-    if config.resume:
-        last = last_complete_checkpoint(checkpoints)
-        if last is None:
-            raise InputError(f"nothing to resume: no checkpoint in {checkpoints}")
+    last = checkpoint_to_resume(checkpoints, config.resume)
     check_output(output, config.resume, config.overwrite)
     precision_arguments(config.dtype, config.device)  # fails first on a device or dtype this machine lacks
     if config.threads and int(config.threads) > 0:

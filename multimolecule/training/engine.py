@@ -330,11 +330,8 @@ def run_training(config: TrainConfig) -> dict:
     task = splits.task
     say(splits.summary(), not config.progress)
     checkpoints = output / "checkpoints"
-    last = None
+    last = checkpoint_to_resume(checkpoints, config.resume)
     if config.resume:
-        last = last_complete_checkpoint(checkpoints)
-        if last is None:
-            raise InputError(f"nothing to resume: no checkpoint in {checkpoints}")
         saved = output / "task.json"
         if saved.is_file() and Task.from_dict(json.loads(saved.read_text())) != task:
             raise InputError(f"the data's task differs from the one {output} was trained on")
@@ -404,6 +401,16 @@ def run_training(config: TrainConfig) -> dict:
         write_json(output / "metrics.json", metrics)
     trainer.accelerator.wait_for_everyone()
     return metrics
+
+
+def checkpoint_to_resume(checkpoints: Path, resume: bool) -> str | None:
+    """The last complete checkpoint to continue from when `resume` (an error when there is none), else None."""
+    if not resume:
+        return None
+    last = last_complete_checkpoint(checkpoints)
+    if last is None:
+        raise InputError(f"nothing to resume: no checkpoint in {checkpoints}")
+    return last
 
 
 def last_complete_checkpoint(checkpoints: Path) -> str | None:
