@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from .seqio import atomic_output
+from .utils import atomic_output, read_json_if_present  # noqa: F401  (used by the converters)
 
 
 class ConversionError(ValueError):
@@ -70,16 +70,6 @@ def converter_main(model_type: str, argv: list[str] | None = None) -> None:
     except ConversionError as error:
         parser.exit(1, f"error: {error}\n")
     print(report)
-
-
-def read_json_if_present(path: str | os.PathLike) -> dict:
-    """The parsed JSON object at `path`, or `{}` if it is missing, unreadable or not an object (for `detect`)."""
-    path = Path(path)
-    try:
-        content = json.loads(path.read_text()) if path.is_file() else {}
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        return {}
-    return content if isinstance(content, dict) else {}
 
 
 def read_json(path: str | os.PathLike) -> dict:

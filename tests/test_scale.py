@@ -19,7 +19,7 @@ from multimolecule import (
     NucleotideTransformerModel,
     api,
 )
-from multimolecule.batching import map_batches, token_budget_batches
+from multimolecule.utils.batching import map_batches, token_budget_batches
 from multimolecule.embedding import SHARD_RECORDS, EmbeddingWriter, WindowEmbedder, shard_directory, shard_path
 from multimolecule.modules.flex_attention import token_bucket
 

@@ -1,10 +1,22 @@
 """Every model family, registered once: a new family is a folder and one `register_model` call here."""
 
+# For the engines and the API (the models namespace is where they import loading from; not part of `__all__`):
+from ..loading import CheckpointError, fetch, resolve_name  # noqa: F401
 from . import dnabert2, nucleotide_transformer
 from .auto import AutoModelForContactPrediction, AutoModelForSequencePrediction, AutoModelForTokenPrediction
 from .dnabert2 import *  # noqa: F403
 from .nucleotide_transformer import *  # noqa: F403
-from .registry import MODELS, ModelPackage, from_pretrained, pipeline, register_model, tokenizer_from_pretrained
+from .pretrained import cached_model, load_model, special_template, token_lengths, trained_window  # noqa: F401
+from .registry import (
+    MODELS,
+    ModelPackage,
+    detect_model_type,  # noqa: F401
+    from_pretrained,
+    package_of,  # noqa: F401
+    pipeline,
+    register_model,
+    tokenizer_from_pretrained,
+)
 
 register_model(
     ModelPackage(
