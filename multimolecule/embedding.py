@@ -197,9 +197,24 @@ class EmbeddingWriter:
     def __exit__(self, error_type, error, traceback) -> bool:
         with self.stack:  # closes the file, then renames it into place, or removes it if anything failed
             if error is not None:
+                self._abandon()
                 raise error
-            self._finish()
+            try:
+                self._finish()
+            except BaseException:
+                self._abandon()
+                raise
         return False
+
+    def _abandon(self) -> None:
+        """Close an unfinished `.npz` archive before its file is removed (else the zip module writes to the closed
+        file when it is collected, and prints a traceback). The archive is discarded, so errors in closing it, as
+        on a full disk, are not reported over the error that stopped the job."""
+        if self.suffix == ".npz" and self.zip.fp is not None:
+            try:
+                self.zip.close()
+            except (OSError, ValueError):
+                pass
 
     def _safetensors_header(self, metadata: dict) -> list[int]:
         row_bytes = self.hidden * 4

@@ -6,7 +6,14 @@ from . import dnabert2, nucleotide_transformer
 from .auto import AutoModelForContactPrediction, AutoModelForSequencePrediction, AutoModelForTokenPrediction
 from .dnabert2 import *  # noqa: F403
 from .nucleotide_transformer import *  # noqa: F403
-from .pretrained import cached_model, load_model, special_template, token_lengths, trained_window  # noqa: F401
+from .pretrained import (  # noqa: F401
+    cached_model,
+    load_model,
+    silence_transformers,
+    special_template,
+    token_lengths,
+    trained_window,
+)
 from .registry import (
     MODELS,
     ModelPackage,

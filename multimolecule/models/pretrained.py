@@ -71,10 +71,19 @@ def load_model(
     return (network.to(target) if target is not None else network).eval(), tokenizer
 
 
+def silence_transformers() -> None:
+    """transformers' warnings and progress bars off for the rest of the process: the output of the inference
+    commands is theirs alone (a long sequence's "longer than the maximum" warning is expected: it is windowed)."""
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+
+
 @lru_cache(maxsize=4)
 def cached_model(model: str | None, device: str | None, dtype: str | None, task: str):
-    """`load_model` remembered for the last four arguments, so that repeated `fill_mask` or `embed` calls are free
-    (never for training, which changes the model)."""
+    """`load_model` for inference (transformers silenced, `silence_transformers`), remembered for the last four
+    arguments, so that repeated `fill_mask` or `embed` calls are free (never for training, which changes the
+    model)."""
+    silence_transformers()
     return load_model(model, device, dtype, task)
 
 

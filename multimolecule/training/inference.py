@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from transformers import EvalPrediction
 
-from ..models import load_model, resolve_name, trained_window
+from ..models import load_model, resolve_name, silence_transformers, trained_window
 from ..seqio import as_records
 from ..utils import InputError, atomic_output, check_overwrite, check_positive
 from ..utils.batching import default_max_tokens, token_budget_batches
@@ -28,6 +28,7 @@ def load_fine_tuned(model: str | os.PathLike, device: str | None = "cpu", dtype:
     if not (path / "task.json").is_file():
         raise InputError(f"{model} is not a fine-tuned model (no task.json); train one with `multimolecule train`")
     task = Task.from_dict(json.loads((path / "task.json").read_text()))
+    silence_transformers()
     network, tokenizer = load_model(path, device, dtype, task=f"{task.level}-prediction")
     return network, tokenizer, task
 
