@@ -15,9 +15,9 @@ import torch
 import multimolecule
 from multimolecule import api
 from multimolecule.cli import main
-from multimolecule.utils import InputError
 from multimolecule.training import DataCollatorForBaseLevelLabels, Task, TaskMetrics, infer_task, read_splits
 from multimolecule.training.engine import last_complete_checkpoint
+from multimolecule.utils import InputError
 
 from .conftest import fixture_dir
 
