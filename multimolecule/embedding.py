@@ -152,11 +152,11 @@ def save_embeddings(result: Embeddings, path: str | os.PathLike, overwrite: bool
 # ------------------------------------------------------------------------------------------------- writers
 class EmbeddingWriter:
     """Writes an `Embeddings` file record by record, as a context manager: the file appears, atomically, when the
-    block ends without error (`seqio.atomic_output`: nothing is left behind otherwise, Ctrl-C and SIGTERM included).
+    block ends without error (`utils.atomic_output`: nothing is left behind otherwise, Ctrl-C and SIGTERM included).
 
     `.safetensors`: the layout is known from the lengths, so the header is written first and each record's
     per-base tensor goes straight to its place in the file. `.npz`: per-base arrays are appended to the zip
-    as they come. `.npy`: the embedding matrix only. Same arrays and metadata as `seqio.save_embeddings`.
+    as they come. `.npy`: the embedding matrix only. Same arrays and metadata as `save_embeddings`.
 
     Example:
         >>> import tempfile
@@ -509,7 +509,7 @@ def embed(
         reverse_complement: average with the reverse complement's embeddings (per-base ones flipped back).
         batch_size: at most this many windows per forward pass (default: as many as `max_tokens` allows).
         max_tokens: token budget of a forward pass, padding included (default 1024 on CPU, 32768 on GPUs);
-            windows are batched longest first under it (`multimolecule.batching`), results come back in order.
+            windows are batched longest first under it (`multimolecule.utils.batching`), results come back in order.
         window: tokens per window, special tokens included (default: the model's trained length, `max_tokens`).
         stride: tokens between window starts (default: half a window with `per_base`, a whole window without).
         resume: keep finished shards in `<output>.shards/` and skip them when the same job is run again.

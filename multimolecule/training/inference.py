@@ -76,7 +76,7 @@ def run_model(
     max_tokens: int | None = None,
 ):
     """Encode `rows`, run them longest first in batches of at most `max_tokens` padded tokens (and `batch_size`
-    rows), and call `on_batch(indices, logits, labels)`; see `multimolecule.batching`."""
+    rows), and call `on_batch(indices, logits, labels)`; see `multimolecule.utils.batching`."""
     max_length = trained_window(tokenizer, network.config)
     examples, cut = encode_rows(rows, task, tokenizer, max_length, tokenizer.token_lengths, "input", labels=labels)
     if cut and task.level != "sequence":
