@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from .conversion import ConversionReport
 from .models import MODELS, detect_model_type, fetch, resolve_name
+from .models.conversion_utils import ConversionReport
 from .utils import InputError, check_choice, check_overwrite, read_json_if_present
 
 

@@ -8,10 +8,9 @@ once, by the engines, when a command runs; their `OptionError`s name the Python 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from ..utils import InputError, OptionError
+from ..utils import ConversionError, InputError, OptionError
 
 MODEL_HELP = "model directory or Hub id (ours or an original one), or bundled demo: dnabert2-demo (default), nt-demo"
 
@@ -71,7 +70,6 @@ def one_line(error: BaseException, parser: argparse.ArgumentParser | None = None
     if isinstance(error, OptionError):
         return option_spelling(error, parser)
     message = " ".join(str(error).split()) or type(error).__name__
-    conversion = sys.modules.get("multimolecule.conversion")  # never imported just to tell what an error is
-    if isinstance(error, (InputError, OSError)) or (conversion and isinstance(error, conversion.ConversionError)):
+    if isinstance(error, (InputError, OSError, ConversionError)):
         return message
     return f"{type(error).__name__}: {message} (rerun with --debug for the traceback)"

@@ -17,8 +17,8 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.utils import logging
 
-from ..loading import CheckpointError, resolve_name
-from ..utils import InputError, check_device, resolve_dtype
+from ..utils import CheckpointError, InputError, check_device, resolve_dtype
+from .loading_utils import resolve_name
 from .registry import from_pretrained, tokenizer_from_pretrained
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")

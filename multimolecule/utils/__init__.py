@@ -1,15 +1,18 @@
-"""The bottom layer: errors, option checks, atomic outputs, signal handling, distributed helpers, progress bars.
+"""What every layer may use: errors, option checks, atomic outputs, signal handling, distributed helpers,
+progress bars and token-budget batching, importing nothing else of multimolecule.
 
-Nothing here imports another part of multimolecule, and nothing imports torch at import time (the command line
-uses these while it parses its arguments).
+The modules the command line uses while it parses its arguments (all but `batching`) import no torch.
 """
 
 from .checks import check_above_zero, check_choice, check_device, check_dtype, check_positive, resolve_dtype
-from .errors import InputError, OptionError
+from .errors import CheckpointError, CheckpointShapeError, ConversionError, InputError, OptionError
 from .files import atomic_output, check_overwrite, read_json_if_present
 from .signals import Terminated, raise_on_sigterm
 
 __all__ = [
+    "CheckpointError",
+    "CheckpointShapeError",
+    "ConversionError",
     "InputError",
     "OptionError",
     "Terminated",
