@@ -27,15 +27,6 @@ logger = logging.get_logger(__name__)
 MASK_LOOKALIKE = re.compile(r"[\[<{]mask[\]>}]", re.IGNORECASE)
 
 
-def special_template(tokenizer) -> tuple[list[int], list[int]]:
-    """The ids the tokenizer puts before and after a sequence: `([<cls>], [<eos>])` for DNABERT-2, `([<cls>], [])`
-    for the Nucleotide Transformer."""
-    full = tokenizer("A")["input_ids"]
-    bare = tokenizer("A", add_special_tokens=False)["input_ids"]
-    start = next(i for i in range(len(full)) if full[i : i + len(bare)] == bare)
-    return full[:start], full[start + len(bare) :]
-
-
 def dna_normalizer() -> normalizers.Normalizer:
     """Upper-case the bases and read U as T; one character in, one character out, so offsets stay exact."""
     replacements = [normalizers.Replace(base, base.upper()) for base in "acgtn"]

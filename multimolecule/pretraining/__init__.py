@@ -4,30 +4,38 @@
 For your own `transformers.Trainer`: `GenomeWindows` (a streamed dataset of token windows over FASTA files),
 `DataCollatorForMaskedDNA` (the model cards' 80/10/10 masking) and `MaskedTokenMetrics` (masked-token accuracy,
 perplexity and first-base accuracy beside the most-frequent-token baselines) as `compute_metrics`.
+
+The names below are imported from their modules when first used (PEP 562), as in `multimolecule.training`, so
+that `multimolecule pretrain --help`, which reads `SETTINGS` from `multimolecule.pretraining.settings` to build
+its options, imports no torch.
+
+Example:
+    >>> from multimolecule.pretraining import PretrainConfig, DataCollatorForMaskedDNA
+    >>> PretrainConfig().mask_probability, DataCollatorForMaskedDNA.__module__
+    (0.15, 'multimolecule.pretraining.masking')
 """
 
-from .config import OPTIONS, PretrainConfig, resolve_pretrain_config
-from .engine import build_from_config, run_pretraining
-from .genomes import GenomeWindows, HeldOut, genome_files, read_contigs, scan_genomes
-from .masking import DataCollatorForMaskedDNA, MaskedWindows, dna_token_ids, mask_tokens
-from .metrics import MaskedTokenMetrics
-from .tokenizer import train_bpe_tokenizer
+import importlib
 
-__all__ = [
-    "OPTIONS",
-    "DataCollatorForMaskedDNA",
-    "GenomeWindows",
-    "HeldOut",
-    "MaskedTokenMetrics",
-    "MaskedWindows",
-    "PretrainConfig",
-    "build_from_config",
-    "dna_token_ids",
-    "genome_files",
-    "mask_tokens",
-    "read_contigs",
-    "resolve_pretrain_config",
-    "run_pretraining",
-    "scan_genomes",
-    "train_bpe_tokenizer",
-]
+MODULES = {
+    "config": ("PretrainConfig", "check_settings", "resolve_pretrain_config"),
+    "settings": ("SETTINGS",),
+    "engine": ("build_from_config", "run_pretraining"),
+    "genomes": ("GenomeWindows", "HeldOut", "genome_files", "read_contigs", "scan_genomes"),
+    "masking": ("DataCollatorForMaskedDNA", "MaskedWindows", "dna_token_ids", "mask_tokens"),
+    "metrics": ("MaskedTokenMetrics",),
+    "tokenizer": ("train_bpe_tokenizer",),
+}
+WHERE = {name: module for module, names in MODULES.items() for name in names}
+
+__all__ = sorted(WHERE)
+
+
+def __getattr__(name: str):
+    if name not in WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{WHERE[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

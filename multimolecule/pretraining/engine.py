@@ -14,24 +14,22 @@ from pathlib import Path
 import torch
 from transformers import Trainer, TrainingArguments
 
-from ..models import MODELS, CheckpointError, from_pretrained, tokenizer_from_pretrained
-from ..seqio import InputError
+from ..models import MODELS, load_model
 from ..training.engine import (
     JsonLinesLog,
-    check_output,
+    check_output_directory,
     checkpoint_to_resume,
-    close_process_group_at_exit,
-    is_main_process,
     precision_arguments,
     prepare_output,
     save_final_model,
     say,
     shared_arguments,
-    synchronize,
     task_metrics,
     write_json,
 )
-from .config import TRAINED_LENGTHS, PretrainConfig
+from ..utils import InputError
+from ..utils.distributed import close_process_group_at_exit, is_main_process, synchronize
+from .config import TRAINED_LENGTHS, PretrainConfig, check_settings
 from .genomes import GenomeWindows, HeldOut, genome_files, scan_genomes
 from .masking import DataCollatorForMaskedDNA, MaskedWindows
 from .metrics import MaskedTokenMetrics
@@ -40,18 +38,8 @@ SIZE_SETTINGS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "int
 
 
 def load_pretrained(model: str):
-    """(masked-LM model, tokenizer) of a checkpoint, for continued pretraining."""
-    from transformers.utils import logging
-
-    progress_bars = logging.is_progress_bar_enabled()
-    logging.disable_progress_bar()
-    try:
-        return from_pretrained(model, task="fill-mask"), tokenizer_from_pretrained(model)
-    except (OSError, ValueError, KeyError, CheckpointError) as error:
-        raise InputError(f"cannot load model {model}: {error}") from error
-    finally:
-        if progress_bars:
-            logging.enable_progress_bar()
+    """(masked-LM model, tokenizer) of a checkpoint, for continued pretraining; `Trainer` places the model."""
+    return load_model(model, device=None, task="fill-mask")
 
 
 def build_from_config(config: PretrainConfig):
@@ -125,10 +113,11 @@ def run_pretraining(config: PretrainConfig) -> dict:
     """Pretrain on `config`'s genomes; returns the held-out metrics of the best checkpoint (also in metrics.json)."""
     from transformers import PrinterCallback, set_seed
 
+    check_settings(config)
     output = Path(config.output_dir)
     checkpoints = output / "checkpoints"
     last = checkpoint_to_resume(checkpoints, config.resume)
-    check_output(output, config.resume, config.overwrite)
+    check_output_directory(output, config.resume, config.overwrite)
     precision_arguments(config.dtype, config.device)  # fails first on a device or dtype this machine lacks
     if config.threads and int(config.threads) > 0:
         torch.set_num_threads(int(config.threads))

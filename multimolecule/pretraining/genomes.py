@@ -17,8 +17,9 @@ from pathlib import Path
 
 import torch
 
-from ..models.tokenization_utils import special_template
-from ..seqio import COMPLEMENT, IUPAC, InputError
+from ..models import special_template
+from ..seqio import COMPLEMENT, IUPAC
+from ..utils import InputError
 
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas", ".ffn", ".frn", ".seq")
 NOT_DNA = re.compile(f"[^{''.join(sorted(IUPAC))}]")

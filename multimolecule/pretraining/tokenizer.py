@@ -16,7 +16,7 @@ from pathlib import Path
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
 from ..models.dnabert2.tokenization_dnabert2 import SPECIAL_TOKENS, DnaBert2Tokenizer
-from ..seqio import InputError, atomic_output
+from ..utils import OptionError, atomic_output, check_positive
 from .genomes import SEGMENTS, HeldOut, genome_files, read_contigs, scan_genomes
 
 ALPHABET = list("ACGT")
@@ -65,14 +65,11 @@ def train_bpe_tokenizer(
         (20, ['<unk>', '<cls>', '<eos>', '<pad>', '<mask>', 'A', 'C', 'G', 'T'])
     """
     smallest = len(SPECIAL_TOKENS) + len(ALPHABET)
-    if not isinstance(vocab_size, int) or vocab_size < smallest:
-        raise InputError(
-            f"vocab_size must be at least {smallest} (5 special tokens and the 4 bases), got {vocab_size!r}"
-        )
-    if not isinstance(max_token_length, int) or max_token_length < 1:
-        raise InputError(f"max_token_length must be a whole number above 0, got {max_token_length!r}")
-    if max_bases is not None and (not isinstance(max_bases, int) or max_bases < 1):
-        raise InputError(f"max_bases must be a whole number above 0, got {max_bases!r}")
+    if vocab_size is None or check_positive("vocab_size", vocab_size) < smallest:
+        message = f"vocab_size must be at least {smallest} (5 special tokens and the 4 bases), got {vocab_size!r}"
+        raise OptionError(message, "vocab_size")
+    check_positive("max_token_length", max_token_length)
+    check_positive("max_bases", max_bases)
     files = genome_files(data)
     scan_genomes(files, [], HeldOut(fraction=0.0), require_eval=False)
     with atomic_output(output, overwrite=overwrite, directory=True) as staging:

@@ -19,7 +19,8 @@ from multimolecule.pretraining import (
     mask_tokens,
     read_contigs,
 )
-from multimolecule.seqio import InputError, revcomp
+from multimolecule.seqio import revcomp
+from multimolecule.utils import InputError
 
 WINDOW = 11  # <cls> + 10 six-mers: 60 bases
 

@@ -75,10 +75,10 @@ def test_a_vocabulary_too_small_for_the_alphabet_and_specials(capsys, tmp_path, 
         main(
             ["train-tokenizer", "--data", str(tmp_path / "genome.fa"), "--vocab-size", "8", "-o", str(tmp_path / "out")]
         )
-        == 1
+        == 2
     )
     assert (
         capsys.readouterr().err.strip()
-        == "error: vocab_size must be at least 9 (5 special tokens and the 4 bases), got 8"
+        == "error: --vocab-size must be at least 9 (5 special tokens and the 4 bases), got 8"
     )
     assert not (tmp_path / "out").exists()
