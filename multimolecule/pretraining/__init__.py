@@ -15,7 +15,7 @@ Example:
     (0.15, 'multimolecule.pretraining.masking')
 """
 
-import importlib
+from ..utils.lazy import lazy_exports
 
 MODULES = {
     "config": ("PretrainConfig", "check_settings", "resolve_pretrain_config"),
@@ -26,16 +26,4 @@ MODULES = {
     "metrics": ("MaskedTokenMetrics",),
     "tokenizer": ("train_bpe_tokenizer",),
 }
-WHERE = {name: module for module, names in MODULES.items() for name in names}
-
-__all__ = sorted(WHERE)
-
-
-def __getattr__(name: str):
-    if name not in WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{WHERE[name]}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__all__, __getattr__, __dir__ = lazy_exports(__name__, MODULES)
