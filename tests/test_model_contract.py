@@ -35,8 +35,8 @@ from multimolecule import (
     api,
 )
 from multimolecule.cli import main as cli_main
-from multimolecule.conversion import ConversionReport
 from multimolecule.models.configuration_utils import MultiMoleculeConfig
+from multimolecule.models.conversion_utils import ConversionReport
 from multimolecule.models.modeling_utils import MultiMoleculePreTrainedModel
 from multimolecule.models.registry import MODELS, ModelPackage, register_model
 
