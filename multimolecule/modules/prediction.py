@@ -2,8 +2,8 @@
 
 A model class mixes one of these in front of its `PreTrainedModel`, which provides `build_backbone(config)`.
 The backbone is `self.model`; the head is `self.lm_head` (masked LM) or `self.classifier` (sequence, token and
-contact heads; plain attributes, set in `__init__`: the name transformers' own models and PEFT's `SEQ_CLS`/`TOKEN_CLS` tasks expect, so LoRA keeps
-the new head trainable and saves it).
+contact heads: the name transformers' own models and PEFT's `SEQ_CLS`/`TOKEN_CLS` tasks expect, so LoRA keeps
+the new head trainable and saves it); both are plain attributes set in `__init__`.
 
 Every forward takes `num_items_in_batch`, which `Trainer` passes: the loss is then summed and divided by it, so
 that gradient accumulation and several processes give the loss of one big batch. Other keywords go to the
