@@ -24,13 +24,17 @@ def encode(name: str) -> dict[str, torch.Tensor]:
 
 
 def split_device_map(model) -> dict[str, str]:
-    """The embeddings and the even layers on the CPU; the odd layers and the head offloaded to disk."""
-    device_map = {"model.embeddings": "cpu"}
-    for index in range(len(model.model.encoder.layer)):
-        device_map[f"model.encoder.layer.{index}"] = "cpu" if index % 2 == 0 else "disk"
-    for name, _ in model.named_children():
-        if name != "model":
-            device_map[name] = "disk"
+    """The embeddings and the even layers on the CPU; the odd layers and a new head offloaded to disk (the
+    masked-LM head stays beside the embeddings its decoder may be tied to)."""
+    device_map = {}
+    for name, module in model.named_modules():
+        parent = name.rpartition(".")[0]
+        if parent == "model.encoder.layer":  # one transformer layer
+            device_map[name] = "cpu" if int(name.rpartition(".")[2]) % 2 == 0 else "disk"
+        elif parent in ("model", "model.encoder") and name not in ("model.encoder", "model.encoder.layer"):
+            device_map[name] = "cpu"
+        elif parent == "" and name not in ("", "model"):
+            device_map[name] = "cpu" if name == "lm_head" else "disk"
     return device_map
 
 

@@ -20,12 +20,12 @@ def encode(name: str) -> dict[str, torch.Tensor]:
     return dict(tokenizer(TEXTS, padding=True, return_tensors="pt"))
 
 
-@pytest.mark.parametrize("tied", [True, False])
-@pytest.mark.parametrize("name", DEMOS)
+@pytest.mark.parametrize(("name", "tied"), [("dnabert2-demo", True), ("nt-demo", False)])
 def test_resize_token_embeddings_adds_tokens(name: str, tied: bool) -> None:
-    """Two new tokens: the next forward gives the new vocabulary's width, the old tokens' logits are unchanged
-    and a new token id runs."""
-    model = AutoModelForMaskedLM.from_pretrained(demo_model_path(name), tie_word_embeddings=tied).eval()
+    """Two new tokens, with the decoder tied to the embeddings (DNABERT-2) and untied (the Nucleotide
+    Transformer): the next forward gives the new vocabulary's width, the old tokens' logits are unchanged and a new
+    token id runs."""
+    model = AutoModelForMaskedLM.from_pretrained(demo_model_path(name)).eval()
     assert (model.lm_head.decoder.weight is model.model.embeddings.word_embeddings.weight) == tied
     inputs = encode(name)
     old_vocab = model.config.vocab_size
