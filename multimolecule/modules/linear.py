@@ -72,7 +72,7 @@ def has_hooks(module: nn.Module) -> bool:
         or module._forward_pre_hooks
         or nn.modules.module._global_forward_hooks
         or nn.modules.module._global_forward_pre_hooks
-        or hasattr(module, "_hf_hook")
+        or "_hf_hook" in vars(module)  # set by accelerate's add_hook_to_module
     )
 
 

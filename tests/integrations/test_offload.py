@@ -27,7 +27,7 @@ def split_device_map(model) -> dict[str, str]:
     """The embeddings and the even layers on the CPU; the odd layers and a new head offloaded to disk (the
     masked-LM head stays beside the embeddings its decoder may be tied to)."""
     device_map = {}
-    for name, module in model.named_modules():
+    for name, _ in model.named_modules():
         parent = name.rpartition(".")[0]
         if parent == "model.encoder.layer":  # one transformer layer
             device_map[name] = "cpu" if int(name.rpartition(".")[2]) % 2 == 0 else "disk"
