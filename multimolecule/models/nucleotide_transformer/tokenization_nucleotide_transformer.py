@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -10,13 +11,19 @@ from collections.abc import Callable
 
 import numpy as np
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
-from transformers.tokenization_utils_base import BatchEncoding, TruncationStrategy
+from transformers.tokenization_utils_base import BatchEncoding, PaddingStrategy, TruncationStrategy
 
 from ...tokenisers.dna import DnaTokenizerFast, dna_decoder, dna_normalizer
+from .configuration_nucleotide_transformer import (
+    MODEL_MAX_LENGTH,
+    SINGLE_BASES,
+    SPECIAL_TOKENS,
+    config_from_original,
+    fit_max_length,
+    is_original_config,
+    standard_vocabulary,
+)
 
-SPECIAL_TOKENS = ["<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>"]
-ONE_BASE_TOKENS = {"<unk>", "<mask>"}  # special tokens that stand for one base of the text
-SINGLE_BASES = ["A", "T", "C", "G", "N"]
 # What dna_normalizer does, as a str.translate table for the fast path.
 NORMALIZE = str.maketrans({"a": "A", "c": "C", "g": "G", "t": "T", "n": "N", "u": "T", "U": "T"})
 # _encode_plus options the fast path supports at these values; any other value takes the backend.
@@ -33,47 +40,6 @@ FAST_PATH_DEFAULTS = {
 # Unicode White_Space, what the backend splits on (Python's `\s` also matches \x1c-\x1f, which the backend reads
 # as characters: `<unk>`).
 WHITESPACE = r"\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-# The original trained on 1,000-token sequences (its tokenizer_config.json says 2048, which the model never saw).
-MODEL_MAX_LENGTH = 1000
-
-
-def standard_vocabulary(k: int = 6) -> list[str]:
-    """The NT vocabulary in id order: the specials, the k-mers in `product("ATCG")` order, then A T C G N.
-
-    Example:
-        >>> vocab = standard_vocabulary()
-        >>> len(vocab), vocab[6], vocab[369], vocab[4101], vocab[-5:]
-        (4107, 'AAAAAA', 'ATTCCG', 'GGGGGG', ['A', 'T', 'C', 'G', 'N'])
-    """
-    return SPECIAL_TOKENS + ["".join(kmer) for kmer in itertools.product("ATCG", repeat=k)] + SINGLE_BASES
-
-
-def standard_token_bases(k: int = 6) -> list[str]:
-    """The bases each id of `standard_vocabulary(k)` spells: `N` for `<unk>` and `<mask>`, other specials none.
-
-    Example:
-        >>> bases = standard_token_bases()
-        >>> len(bases), bases[:7], bases[-5:]
-        (4107, ['N', '', 'N', '', '', '', 'AAAAAA'], ['A', 'T', 'C', 'G', 'N'])
-    """
-    return [
-        "N" if token in ONE_BASE_TOKENS else "" if token in SPECIAL_TOKENS else token
-        for token in standard_vocabulary(k)
-    ]
-
-
-def standard_token_lengths(k: int = 6) -> list[int]:
-    """Bases covered by each id of `standard_vocabulary(k)`: `<unk>` and `<mask>` one, other specials none.
-
-    Example:
-        >>> lengths = standard_token_lengths()
-        >>> len(lengths), lengths[:7], lengths[-5:]
-        (4107, [1, 0, 1, 0, 0, 0, 6], [1, 1, 1, 1, 1])
-    """
-    return [len(bases) for bases in standard_token_bases(k)]
-
-
-STANDARD_VOCAB_SIZE = len(standard_vocabulary())
 
 
 def read_vocabulary(path: str | os.PathLike) -> list[str]:
@@ -137,6 +103,38 @@ class _KmerTables:
         return [*self.kmer_ids[kmers].tolist(), *self.base_ids[codes[whole:]].tolist()]
 
 
+class LazyEncodings(BatchEncoding):
+    """A `BatchEncoding` of ids made without the backend, whose `encodings` the backend makes on first use.
+
+    `.tokens()`, `.word_ids()`, `.sequence_ids()`, `.char_to_token()` and the other alignment methods then work
+    as on any fast tokenizer's output, at no cost to callers that only read the ids.
+
+    Example:
+        >>> from multimolecule import NucleotideTransformerTokenizer
+        >>> encoded = NucleotideTransformerTokenizer.standard()("ACGTACGTAC")
+        >>> type(encoded).__name__, encoded.tokens(), encoded.char_to_token(7)
+        ('LazyEncodings', ['<cls>', 'ACGTAC', 'G', 'T', 'A', 'C'], 3)
+    """
+
+    _encode: Callable[[], BatchEncoding] | None = None
+    _made: list | None = None
+
+    def __init__(self, data: dict, encode: Callable[[], BatchEncoding]):
+        self._encode = encode  # the backend's encoding of the same input, with the same options
+        super().__init__(data, n_sequences=1)
+
+    @property
+    def _encodings(self) -> list | None:
+        if self._made is None and self._encode is not None:
+            self._made, self._encode = self._encode().encodings, None
+        return self._made
+
+    @_encodings.setter
+    def _encodings(self, encodings: list | None) -> None:
+        if encodings is not None or self._encode is None:
+            self._made = encodings
+
+
 class NucleotideTransformerTokenizer(DnaTokenizerFast):
     """The Nucleotide Transformer's tokenizer: non-overlapping 6-mers, single bases where six do not follow.
 
@@ -161,6 +159,7 @@ class NucleotideTransformerTokenizer(DnaTokenizerFast):
 
         Plain ASCII DNA without special tokens, pairs, truncation or offsets is cut by `[ACGT]{k}|[^WHITESPACE]`
         after the same normalisation as the backend's: exactly the backend's ids (tested), about ten times faster.
+        The backend makes the `encodings` (for `.tokens()`, `.word_ids()`, ...) only when they are first read.
         Any other input goes to the `tokenizers` backend.
         """
         texts = [text] if isinstance(text, str) else text
@@ -183,15 +182,16 @@ class NucleotideTransformerTokenizer(DnaTokenizerFast):
         for ids in input_ids:
             self._eventual_warn_about_too_long_sequence(ids, kwargs.get("max_length"), kwargs.get("verbose", True))
         return_tensors = kwargs.get("return_tensors")
-        return self.pad(
+        padded = self.pad(
             {"input_ids": input_ids if isinstance(text, (list, tuple)) or return_tensors else input_ids[0]},
-            padding=kwargs.get("padding_strategy"),
+            padding=kwargs.get("padding_strategy", PaddingStrategy.DO_NOT_PAD),
             max_length=kwargs.get("max_length"),
             pad_to_multiple_of=kwargs.get("pad_to_multiple_of"),
             padding_side=kwargs.get("padding_side"),
             return_attention_mask=kwargs.get("return_attention_mask"),
             return_tensors=return_tensors,
         )
+        return LazyEncodings(padded.data, functools.partial(super()._encode_plus, text, text_pair=None, **kwargs))
 
     def _fast_path_tables(self) -> _KmerTables:
         """The fast path's lookup tables, rebuilt if tokens were added."""
@@ -227,8 +227,6 @@ class NucleotideTransformerTokenizer(DnaTokenizerFast):
     def from_original_files(cls, fetch: Callable[[str], str | None], **kwargs) -> NucleotideTransformerTokenizer | None:
         """Build from the original `vocab.txt` that `fetch` finds (None without one), with the `model_max_length`
         the converter gives it for the `config.json` beside it."""
-        from .convert_checkpoint import convert_config, fit_max_length, is_original_config
-
         vocab_path = fetch("vocab.txt")
         if vocab_path is None:
             return None
@@ -238,5 +236,5 @@ class NucleotideTransformerTokenizer(DnaTokenizerFast):
             with open(config_path) as file:
                 original = json.load(file)
             if is_original_config(original):
-                fit_max_length(tokenizer, convert_config(original))
+                fit_max_length(tokenizer, config_from_original(original))
         return tokenizer
