@@ -2,67 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
-
-from transformers import PreTrainedTokenizerBase
-
 from ..configuration_utils import MultiMoleculeConfig
-
-SPECIAL_TOKENS = ["<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>"]
-ONE_BASE_TOKENS = {"<unk>", "<mask>"}  # special tokens that stand for one base of the text
-SINGLE_BASES = ["A", "T", "C", "G", "N"]
-# The original trained on 1,000-token sequences (its tokenizer_config.json says 2048, which the model never saw).
-MODEL_MAX_LENGTH = 1000
-
-
-def standard_vocabulary(k: int = 6) -> list[str]:
-    """The NT vocabulary in id order: the specials, the k-mers in `product("ATCG")` order, then A T C G N.
-
-    Example:
-        >>> vocab = standard_vocabulary()
-        >>> len(vocab), vocab[6], vocab[369], vocab[4101], vocab[-5:]
-        (4107, 'AAAAAA', 'ATTCCG', 'GGGGGG', ['A', 'T', 'C', 'G', 'N'])
-    """
-    return SPECIAL_TOKENS + ["".join(kmer) for kmer in itertools.product("ATCG", repeat=k)] + SINGLE_BASES
-
-
-def standard_token_bases(k: int = 6) -> list[str]:
-    """The bases each id of `standard_vocabulary(k)` spells: `N` for `<unk>` and `<mask>`, other specials none.
-
-    Example:
-        >>> bases = standard_token_bases()
-        >>> len(bases), bases[:7], bases[-5:]
-        (4107, ['N', '', 'N', '', '', '', 'AAAAAA'], ['A', 'T', 'C', 'G', 'N'])
-    """
-    return [
-        "N" if token in ONE_BASE_TOKENS else "" if token in SPECIAL_TOKENS else token
-        for token in standard_vocabulary(k)
-    ]
-
-
-def standard_token_lengths(k: int = 6) -> list[int]:
-    """Bases covered by each id of `standard_vocabulary(k)`: `<unk>` and `<mask>` one, other specials none.
-
-    Example:
-        >>> lengths = standard_token_lengths()
-        >>> len(lengths), lengths[:7], lengths[-5:]
-        (4107, [1, 0, 1, 0, 0, 0, 6], [1, 1, 1, 1, 1])
-    """
-    return [len(bases) for bases in standard_token_bases(k)]
-
-
-STANDARD_VOCAB_SIZE = len(standard_vocabulary())
-
-
-def is_original_config(config: dict) -> bool:
-    """Whether a parsed `config.json` is a Nucleotide Transformer's: InstaDeep's ESM remote code (v2, no
-    `model_type`) or native transformers ESM (`model_type: "esm"`, v1)."""
-    model_type = config.get("model_type")
-    return model_type == "esm" or (model_type is None and is_remote_code(config))
-
-
-def is_remote_code(config: dict) -> bool:
-    return "add_bias_fnn" in config or "esm" in str(config.get("auto_map", ""))
+from .tokenization_nucleotide_transformer import STANDARD_VOCAB_SIZE, standard_token_bases
 
 
 class NucleotideTransformerConfig(MultiMoleculeConfig):
@@ -93,7 +34,7 @@ class NucleotideTransformerConfig(MultiMoleculeConfig):
         token_dropout: ESM's token dropout: zero `<mask>` embeddings and rescale by the masking ratio.
         layer_norm_eps: Epsilon of every LayerNorm: 1e-12 in the PyTorch checkpoints, 1e-5 in the JAX ones.
         initializer_range: Standard deviation of the initial weights.
-        attention_chunk_size: Query rows per attention block on packed batches (memory linear in the length).
+        query_chunk_size: Query rows per attention block on packed batches (memory linear in the length).
         head_pooling: How `NucleotideTransformerForSequencePrediction` pools: `"cls"` or `"mean"` (over real tokens).
         classifier_dropout: Dropout of the prediction heads; `hidden_dropout` when unset.
         contact_head_dim: Width of the bilinear form of the contact head, per label.
@@ -154,46 +95,3 @@ class NucleotideTransformerConfig(MultiMoleculeConfig):
         if self.token_lengths is None and self.token_bases is None and self.vocab_size == STANDARD_VOCAB_SIZE:
             self.token_bases = standard_token_bases()
         super().__post_init__(**kwargs)
-
-
-def fit_max_length(tokenizer: PreTrainedTokenizerBase, config: NucleotideTransformerConfig) -> None:
-    """Cap the tokenizer's `model_max_length` where learned positions (v1) end; they start at `pad_token_id + 1`."""
-    if config.position_embedding_type == "absolute":
-        tokenizer.model_max_length = min(MODEL_MAX_LENGTH, config.max_position_embeddings - config.pad_token_id - 1)
-
-
-def config_from_original(original: dict) -> NucleotideTransformerConfig:
-    """Our config for an original PyTorch `config.json` (parsed): InstaDeep's ESM remote code (v2) or native
-    transformers ESM (v1). A config it cannot read raises `ValueError`."""
-    remote_code = is_remote_code(original)
-    if not is_original_config(original):
-        raise ValueError(
-            f"not a Nucleotide Transformer config (model_type={original.get('model_type')!r}, "
-            f"auto_map={original.get('auto_map')}): expected InstaDeep's ESM remote code or model_type 'esm'"
-        )
-    try:
-        return NucleotideTransformerConfig(
-            vocab_size=original["vocab_size"],
-            hidden_size=original["hidden_size"],
-            num_hidden_layers=original["num_hidden_layers"],
-            num_attention_heads=original["num_attention_heads"],
-            intermediate_size=original["intermediate_size"],
-            # The remote code's feed-forward is always gated SiLU; native ESM's is exact GELU with biases.
-            hidden_act="silu" if remote_code else "gelu",
-            use_glu=remote_code,
-            add_bias_fnn=original.get("add_bias_fnn", True) if remote_code else True,
-            hidden_dropout=original.get("hidden_dropout_prob", 0.0),
-            attention_dropout=original.get("attention_probs_dropout_prob", 0.0),
-            max_position_embeddings=original.get("max_position_embeddings", 1026),
-            position_embedding_type=original.get("position_embedding_type", "absolute"),
-            emb_layer_norm_before=bool(original.get("emb_layer_norm_before")),
-            token_dropout=bool(original.get("token_dropout")),
-            layer_norm_eps=original.get("layer_norm_eps", 1e-12),
-            initializer_range=original.get("initializer_range", 0.02),
-            pad_token_id=original.get("pad_token_id", 1),
-            mask_token_id=original.get("mask_token_id", 2),
-            tie_word_embeddings=original.get("tie_word_embeddings", True),
-            architectures=["NucleotideTransformerForPreTraining"],
-        )
-    except (KeyError, ValueError) as error:
-        raise ValueError(f"cannot read the config: {error!r}") from error

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from ...conversion import (
+from ..conversion_utils import (
     ConversionError,
     ConversionReport,
     converter_main,
@@ -34,16 +34,14 @@ from ...conversion import (
     require_known,
     save_converted,
 )
-from ...loading import OriginalLayout
-from .configuration_nucleotide_transformer import (
-    NucleotideTransformerConfig,
-    config_from_original,
-    fit_max_length,
-    is_original_config,
+from ..loading_utils import OriginalLayout
+from .configuration_nucleotide_transformer import NucleotideTransformerConfig
+from .modeling_nucleotide_transformer import NucleotideTransformerForPreTraining
+from .tokenization_nucleotide_transformer import (
+    MODEL_MAX_LENGTH,
+    NucleotideTransformerTokenizer,
     standard_vocabulary,
 )
-from .modeling_nucleotide_transformer import NucleotideTransformerForPreTraining
-from .tokenization_nucleotide_transformer import NucleotideTransformerTokenizer
 
 # PyTorch (ESM) key (regular expression) -> our key.
 RENAMES = [
@@ -90,6 +88,17 @@ JAX_ACTIVATIONS = {"swish": "silu", "silu": "silu", "gelu": "gelu_pytorch_tanh",
 JAX_LAYER_NORM_EPS = 1e-5
 
 
+def is_original_config(config: dict) -> bool:
+    """Whether a parsed `config.json` is a Nucleotide Transformer's: InstaDeep's ESM remote code (v2, no
+    `model_type`) or native transformers ESM (`model_type: "esm"`, v1)."""
+    model_type = config.get("model_type")
+    return model_type == "esm" or (model_type is None and is_remote_code(config))
+
+
+def is_remote_code(config: dict) -> bool:
+    return "add_bias_fnn" in config or "esm" in str(config.get("auto_map", ""))
+
+
 def detect(path: Path) -> bool:
     """Whether `path` holds an original Nucleotide Transformer: an ESM `config.json` (PyTorch layout), or
     `hyperparams.json` / `pytree_ckpt.joblib` in it or in its `jax_model/` (JAX layout).
@@ -108,11 +117,39 @@ def detect(path: Path) -> bool:
 
 
 def convert_config(original: dict) -> NucleotideTransformerConfig:
-    """`config_from_original`, with its errors as `ConversionError`s."""
+    """A PyTorch `config.json` (parsed): InstaDeep's ESM remote code (v2) or native transformers ESM (v1)."""
+    remote_code = is_remote_code(original)
+    if not is_original_config(original):
+        raise ConversionError(
+            f"not a Nucleotide Transformer config (model_type={original.get('model_type')!r}, "
+            f"auto_map={original.get('auto_map')}): expected InstaDeep's ESM remote code or model_type 'esm'"
+        )
     try:
-        return config_from_original(original)
-    except ValueError as error:
-        raise ConversionError(str(error)) from error
+        return NucleotideTransformerConfig(
+            vocab_size=original["vocab_size"],
+            hidden_size=original["hidden_size"],
+            num_hidden_layers=original["num_hidden_layers"],
+            num_attention_heads=original["num_attention_heads"],
+            intermediate_size=original["intermediate_size"],
+            # The remote code's feed-forward is always gated SiLU; native ESM's is exact GELU with biases.
+            hidden_act="silu" if remote_code else "gelu",
+            use_glu=remote_code,
+            add_bias_fnn=original.get("add_bias_fnn", True) if remote_code else True,
+            hidden_dropout=original.get("hidden_dropout_prob", 0.0),
+            attention_dropout=original.get("attention_probs_dropout_prob", 0.0),
+            max_position_embeddings=original.get("max_position_embeddings", 1026),
+            position_embedding_type=original.get("position_embedding_type", "absolute"),
+            emb_layer_norm_before=bool(original.get("emb_layer_norm_before")),
+            token_dropout=bool(original.get("token_dropout")),
+            layer_norm_eps=original.get("layer_norm_eps", 1e-12),
+            initializer_range=original.get("initializer_range", 0.02),
+            pad_token_id=original.get("pad_token_id", 1),
+            mask_token_id=original.get("mask_token_id", 2),
+            tie_word_embeddings=original.get("tie_word_embeddings", True),
+            architectures=["NucleotideTransformerForPreTraining"],
+        )
+    except (KeyError, ValueError) as error:
+        raise ConversionError(f"cannot read the config: {error!r}") from error
 
 
 def legacy_name(name: str) -> str:
@@ -164,6 +201,7 @@ ORIGINAL_LAYOUT = OriginalLayout(
     convert_config=read_config,
     rename=lambda name, config: rename(legacy_name(name), RENAMES),
     unused=lambda name, config: is_unused(legacy_name(name), config),
+    fit_tokenizer=lambda tokenizer, config: fit_max_length(tokenizer, config),
 )
 
 
@@ -255,6 +293,12 @@ def read_pytorch(checkpoint_path: Path) -> Original:
     return config, tokenizer, state_dict, dropped
 
 
+def fit_max_length(tokenizer: NucleotideTransformerTokenizer, config: NucleotideTransformerConfig) -> None:
+    """Cap `model_max_length` where learned positions (v1) end; they start at `pad_token_id + 1`."""
+    if config.position_embedding_type == "absolute":
+        tokenizer.model_max_length = min(MODEL_MAX_LENGTH, config.max_position_embeddings - config.pad_token_id - 1)
+
+
 def read_jax(jax_path: Path) -> Original:
     """Config, tokenizer, converted state dict and (no) dropped tensor names of a `jax_model/` directory."""
     hyperparams = read_json(jax_path / "hyperparams.json")
@@ -300,7 +344,7 @@ Notes:
 
 
 def main(argv: list[str] | None = None) -> None:
-    converter_main(NucleotideTransformerConfig.model_type, argv)
+    converter_main(convert_checkpoint, argv)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import json
 import os
 import re
 from collections.abc import Callable
@@ -13,17 +12,11 @@ import numpy as np
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
 from transformers.tokenization_utils_base import BatchEncoding, PaddingStrategy, TruncationStrategy
 
-from ...tokenisers.dna import DnaTokenizerFast, dna_decoder, dna_normalizer
-from .configuration_nucleotide_transformer import (
-    MODEL_MAX_LENGTH,
-    SINGLE_BASES,
-    SPECIAL_TOKENS,
-    config_from_original,
-    fit_max_length,
-    is_original_config,
-    standard_vocabulary,
-)
+from ..tokenization_utils import DnaTokenizerFast, dna_decoder, dna_normalizer
 
+SPECIAL_TOKENS = ["<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>"]
+ONE_BASE_TOKENS = {"<unk>", "<mask>"}  # special tokens that stand for one base of the text
+SINGLE_BASES = ["A", "T", "C", "G", "N"]
 # What dna_normalizer does, as a str.translate table for the fast path.
 NORMALIZE = str.maketrans({"a": "A", "c": "C", "g": "G", "t": "T", "n": "N", "u": "T", "U": "T"})
 # _encode_plus options the fast path supports at these values; any other value takes the backend.
@@ -40,6 +33,47 @@ FAST_PATH_DEFAULTS = {
 # Unicode White_Space, what the backend splits on (Python's `\s` also matches \x1c-\x1f, which the backend reads
 # as characters: `<unk>`).
 WHITESPACE = r"\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# The original trained on 1,000-token sequences (its tokenizer_config.json says 2048, which the model never saw).
+MODEL_MAX_LENGTH = 1000
+
+
+def standard_vocabulary(k: int = 6) -> list[str]:
+    """The NT vocabulary in id order: the specials, the k-mers in `product("ATCG")` order, then A T C G N.
+
+    Example:
+        >>> vocab = standard_vocabulary()
+        >>> len(vocab), vocab[6], vocab[369], vocab[4101], vocab[-5:]
+        (4107, 'AAAAAA', 'ATTCCG', 'GGGGGG', ['A', 'T', 'C', 'G', 'N'])
+    """
+    return SPECIAL_TOKENS + ["".join(kmer) for kmer in itertools.product("ATCG", repeat=k)] + SINGLE_BASES
+
+
+def standard_token_bases(k: int = 6) -> list[str]:
+    """The bases each id of `standard_vocabulary(k)` spells: `N` for `<unk>` and `<mask>`, other specials none.
+
+    Example:
+        >>> bases = standard_token_bases()
+        >>> len(bases), bases[:7], bases[-5:]
+        (4107, ['N', '', 'N', '', '', '', 'AAAAAA'], ['A', 'T', 'C', 'G', 'N'])
+    """
+    return [
+        "N" if token in ONE_BASE_TOKENS else "" if token in SPECIAL_TOKENS else token
+        for token in standard_vocabulary(k)
+    ]
+
+
+def standard_token_lengths(k: int = 6) -> list[int]:
+    """Bases covered by each id of `standard_vocabulary(k)`: `<unk>` and `<mask>` one, other specials none.
+
+    Example:
+        >>> lengths = standard_token_lengths()
+        >>> len(lengths), lengths[:7], lengths[-5:]
+        (4107, [1, 0, 1, 0, 0, 0, 6], [1, 1, 1, 1, 1])
+    """
+    return [len(bases) for bases in standard_token_bases(k)]
+
+
+STANDARD_VOCAB_SIZE = len(standard_vocabulary())
 
 
 def read_vocabulary(path: str | os.PathLike) -> list[str]:
@@ -225,16 +259,9 @@ class NucleotideTransformerTokenizer(DnaTokenizerFast):
 
     @classmethod
     def from_original_files(cls, fetch: Callable[[str], str | None], **kwargs) -> NucleotideTransformerTokenizer | None:
-        """Build from the original `vocab.txt` that `fetch` finds (None without one), with the `model_max_length`
-        the converter gives it for the `config.json` beside it."""
+        """Build from the original `vocab.txt` that `fetch` finds (None without one); `from_pretrained` then caps
+        its `model_max_length` as the converter does for the `config.json` beside it."""
         vocab_path = fetch("vocab.txt")
         if vocab_path is None:
             return None
-        tokenizer = cls.from_vocab(vocab_path, **kwargs)
-        config_path = fetch("config.json")
-        if config_path is not None:
-            with open(config_path) as file:
-                original = json.load(file)
-            if is_original_config(original):
-                fit_max_length(tokenizer, config_from_original(original))
-        return tokenizer
+        return cls.from_vocab(vocab_path, **kwargs)
