@@ -154,8 +154,8 @@ class LazyEncodings(BatchEncoding):
     _made: list | None = None
 
     def __init__(self, data: dict, encode: Callable[[], BatchEncoding]):
-        self._encode = encode  # the backend's encoding of the same input, with the same options
-        super().__init__(data, n_sequences=1)
+        # BatchEncoding.__init__ without its copy and tensor conversion: `data` is a padded, converted batch.
+        self.data, self._n_sequences, self._encode = data, 1, encode
 
     @property
     def _encodings(self) -> list | None:
