@@ -19,7 +19,7 @@ import unittest
 import pytest
 import torch
 
-from multimolecule.models.nucleotide_transformer.configuration_nucleotide_transformer import standard_vocabulary
+from multimolecule.models.nucleotide_transformer.tokenization_nucleotide_transformer import standard_vocabulary
 from multimolecule.models.registry import MODELS
 
 from .transformers_sdist import import_mixins
