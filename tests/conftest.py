@@ -73,3 +73,21 @@ def pytest_terminal_summary(terminalreporter) -> None:
             yellow=True,
             bold=True,
         )
+
+
+# The model, loading and contract tests, which .ci/run also runs on the declared minimum versions (`-m minimum`);
+# named by file stem so that moving a file keeps it selected.
+MINIMUM_VERSION_TESTS = {
+    "test_dnabert2",
+    "test_nucleotide_transformer",
+    "test_loading",
+    "test_load_reports",
+    "test_model_contract",
+    "test_heads",
+}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if item.path.stem in MINIMUM_VERSION_TESTS:
+            item.add_marker(pytest.mark.minimum)
