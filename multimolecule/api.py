@@ -806,3 +806,108 @@ def predict(
         if value is not None:
             check_positive(name, value)
     return predict_model(inputs, model, output, batch_size, device, dtype, progress, overwrite, max_tokens)
+
+
+# ------------------------------------------------------------------------------------------------- variants
+
+
+def variant_scorer(model, score, layer, reverse_complement, max_tokens, batch_size, device, dtype):
+    """The `variants.Scorer` of `model`: a masked LM, or a `multimolecule train` output (with a task.json)."""
+    from .training.inference import load_fine_tuned
+    from .variants import ModelContext, Scorer
+
+    if (Path(resolve_model(model)) / "task.json").is_file():
+        network, tokenizer, task = load_fine_tuned(model, device, dtype)
+    else:
+        network, tokenizer, task = *load_model(model, device, dtype), None
+    window = trained_window(tokenizer, network.config)
+    context = ModelContext(
+        network, tokenizer, special_template(tokenizer), window, token_lengths(network, tokenizer), task
+    )
+    budget = max_tokens or DEFAULT_MAX_TOKENS[network.device.type == "cuda"]
+    return Scorer(context, score, layer, reverse_complement, max(budget, window), batch_size)
+
+
+def score_variants(
+    variants: str | os.PathLike,
+    reference: str | os.PathLike,
+    model: str | None = None,
+    output: str | os.PathLike | None = None,
+    score: str | Sequence[str] = "llr",
+    window: int | None = None,
+    layer: int = -1,
+    reverse_complement: bool = False,
+    batch_size: int | None = None,
+    max_tokens: int | None = None,
+    device: str | None = "cpu",
+    dtype: str | None = None,
+    progress: bool = False,
+    resume: bool = False,
+    overwrite: bool = False,
+):
+    """Score the variants of a VCF/BCF or TSV (chrom, pos, ref, alt) on a reference FASTA with `model`.
+
+    `score` is one or more of `llr`, `pll`, `cosine`, `l2`, `dot` (masked language models) and `head` (a model
+    fine-tuned with `train`; `cosine`, `l2`, `dot` work with it too), defined in `multimolecule.variants.scores`
+    and docs/variants.md. `window`: bases per window, centred on the variant (default: the model's trained length
+    in tokens, in bases). `layer`: the hidden state of the embedding scores (-1, the last). `output` (`.tsv`, or
+    `.vcf`/`.vcf.gz`/`.bcf` for a VCF input) is written atomically; with `resume` (or under `torchrun`) finished
+    shards are kept in `<output>.shards/`. Returns a `VariantScores` (`.rows()`: one dict per ALT allele).
+
+    Example:
+        >>> from multimolecule.api import score_variants
+        >>> result = score_variants("variants.vcf.gz", "genome.fa", score=["llr", "cosine"])  # doctest: +SKIP
+        >>> result.rows()[0]["status"]  # doctest: +SKIP
+        'ok'
+    """
+    from .variants import run_score_variants
+
+    check_positive("window", window)
+    scorer = variant_scorer(model, score, layer, reverse_complement, max_tokens, batch_size, device, dtype)
+    window = window or scorer.context.default_bases()
+    settings = {"model": str(model or DEFAULT_MODEL), "scores": scorer.scores, "window": window, "layer": layer}
+    settings["reverse_complement"] = reverse_complement
+    return run_score_variants(variants, reference, scorer, window, output, settings, progress, resume, overwrite)
+
+
+def mutagenesis(
+    target: str | os.PathLike,
+    model: str | None = None,
+    output: str | os.PathLike | None = None,
+    plot: str | os.PathLike | None = None,
+    score: str | Sequence[str] = "llr",
+    record: str | None = None,
+    window: int | None = None,
+    layer: int = -1,
+    reverse_complement: bool = False,
+    batch_size: int | None = None,
+    max_tokens: int | None = None,
+    device: str | None = "cpu",
+    dtype: str | None = None,
+    progress: bool = False,
+    overwrite: bool = False,
+):
+    """Every SNV of `target` (`SEQUENCE_OR_FASTA[:start-end]`, 1-based and inclusive; a FASTA's first record or
+    `record`) scored as in `score_variants`; `output` a TSV, `plot` a .png/.svg/.pdf picture of the first score.
+
+    Example:
+        >>> from multimolecule.api import mutagenesis
+        >>> result = mutagenesis("ATGAAACGCATTAGCACCACCATTACCACCACCATCACC:10-12", model="nt-demo")
+        >>> len(result.variants), result.columns
+        (9, ['llr'])
+    """
+    from .variants import run_mutagenesis
+    from .variants.plot import check_plot, plot_mutagenesis
+
+    check_positive("window", window)
+    for path in (output, plot):
+        if path is not None:
+            check_overwrite(path, overwrite)
+    if plot is not None:
+        check_plot(plot)
+    scorer = variant_scorer(model, score, layer, reverse_complement, max_tokens, batch_size, device, dtype)
+    window = window or scorer.context.default_bases()
+    result = run_mutagenesis(target, scorer, window, record, output, progress, overwrite)
+    if plot is not None:
+        plot_mutagenesis(result, plot, overwrite=overwrite)
+    return result

@@ -6,6 +6,8 @@
     multimolecule info nt-demo
     multimolecule train --data ecoli/sequence --output-dir finetuned
     multimolecule predict sequences.fasta --model finetuned -o predictions.csv
+    multimolecule score-variants variants.vcf.gz --reference genome.fa -o scores.tsv --score llr --score cosine
+    multimolecule mutagenesis genes.fasta:1-100 -o ism.tsv --plot ism.png
 
 Without `--model`, the bundled DNABERT-2 demo model is used. Errors are reported as one `error: ...` line on
 stderr with exit status 1 (2 for bad arguments); `--debug` shows the traceback instead.
@@ -92,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_train(commands)
     add_evaluate(commands)
     add_predict(commands)
+    add_score_variants(commands)
+    add_mutagenesis(commands)
     return parser
 
 
@@ -430,6 +434,121 @@ def run_predict(args: argparse.Namespace) -> None:
         max_tokens=args.max_tokens,
     )
     print(f"wrote {args.output}: predictions for {len(results)} sequences")
+
+
+# ------------------------------------------------------------------------------------------------- variants
+SCORE_NAMES = ("llr", "pll", "cosine", "l2", "dot", "head")  # multimolecule.variants.SCORES, without importing it
+
+
+def add_variant_scoring(parser: argparse.ArgumentParser) -> None:
+    """The options `score-variants` and `mutagenesis` share: the model, the scores, the window, batching."""
+    parser.add_argument("-m", "--model", help=MODEL_HELP + "; for --score head, a `multimolecule train` output")
+    parser.add_argument(
+        "-s",
+        "--score",
+        action="append",
+        choices=SCORE_NAMES,
+        help="a score to compute, repeatable (default llr): see docs/variants.md for each one's definition",
+    )
+    parser.add_argument("--window", type=int, help="bases per window, centred on the variant (default: trained length)")
+    parser.add_argument("--layer", type=int, default=-1, help="hidden state of cosine/l2/dot (default -1, the last)")
+    parser.add_argument("--reverse-complement", action="store_true", help="score both strands and average them")
+    add_batching(parser)
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_runtime(parser)
+
+
+def check_variant_scoring(args: argparse.Namespace) -> None:
+    check_batching(args)
+    check_positive("--window", args.window)
+    check_runtime(args)
+
+
+def add_score_variants(commands) -> None:
+    parser = commands.add_parser(
+        "score-variants",
+        help="score the variants of a VCF or TSV on a reference genome",
+        description="Score each ALT allele of a VCF/BCF (plain or bgzip) or TSV (chrom, pos, ref, alt) in a window "
+        "of the reference genome (FASTA: plain, gzip or bgzip) centred on it.",
+    )
+    parser.add_argument("variants", help="VCF/BCF (.vcf, .vcf.gz, .bcf) or TSV of chrom, pos (1-based), ref, alt")
+    parser.add_argument("-r", "--reference", required=True, help="reference genome FASTA (plain, gzip or bgzip)")
+    parser.add_argument("-o", "--output", required=True, help="scores: .tsv, or .vcf/.vcf.gz/.bcf for a VCF input")
+    add_overwrite(parser)
+    parser.add_argument("--resume", action="store_true", help="keep finished shards and skip them when rerun")
+    add_variant_scoring(parser)
+    parser.set_defaults(handler=run_score_variants)
+
+
+def run_score_variants(args: argparse.Namespace) -> None:
+    check_variant_scoring(args)
+    from . import api
+
+    result = api.score_variants(
+        args.variants,
+        args.reference,
+        model=args.model,
+        output=args.output,
+        score=args.score or ["llr"],
+        window=args.window,
+        layer=args.layer,
+        reverse_complement=args.reverse_complement,
+        batch_size=args.batch_size,
+        max_tokens=args.max_tokens,
+        device=args.device,
+        dtype=args.dtype,
+        progress=not args.quiet,
+        resume=args.resume,
+        overwrite=args.overwrite,
+    )
+    if int(os.environ.get("RANK", "0")):
+        return  # rank 0 reports
+    counts = {status: result.statuses.count(status) for status in dict.fromkeys(result.statuses)}
+    summary = ", ".join(f"{count} {status}" for status, count in counts.items())
+    print(f"wrote {args.output}: {len(result.variants)} alleles ({summary}); scores {', '.join(result.columns)}")
+
+
+def add_mutagenesis(commands) -> None:
+    parser = commands.add_parser(
+        "mutagenesis",
+        help="score every SNV of a sequence or region (in-silico mutagenesis)",
+        description="Score the three SNVs of every position of SEQUENCE_OR_FASTA[:start-end] (1-based, inclusive; "
+        "a FASTA's first record unless --record), each in a window centred on it; optionally plot them.",
+    )
+    parser.add_argument("target", metavar="SEQUENCE_OR_FASTA[:start-end]", help="DNA, or a FASTA file, and a region")
+    parser.add_argument("--record", help="the FASTA record to mutate (default: the first)")
+    parser.add_argument("-o", "--output", help="scores as TSV (one row per SNV)")
+    parser.add_argument("--plot", help="picture of the first score: .png, .svg or .pdf")
+    add_overwrite(parser)
+    add_variant_scoring(parser)
+    parser.set_defaults(handler=run_mutagenesis)
+
+
+def run_mutagenesis(args: argparse.Namespace) -> None:
+    if args.output is None and args.plot is None:
+        raise InputError("give an output (-o ism.tsv), a plot (--plot ism.png) or both")
+    check_variant_scoring(args)
+    from . import api
+
+    result = api.mutagenesis(
+        args.target,
+        model=args.model,
+        output=args.output,
+        plot=args.plot,
+        score=args.score or ["llr"],
+        record=args.record,
+        window=args.window,
+        layer=args.layer,
+        reverse_complement=args.reverse_complement,
+        batch_size=args.batch_size,
+        max_tokens=args.max_tokens,
+        device=args.device,
+        dtype=args.dtype,
+        progress=not args.quiet,
+        overwrite=args.overwrite,
+    )
+    written = " and ".join(path for path in (args.output, args.plot) if path)
+    print(f"wrote {written}: {len(result.variants)} SNVs scored ({', '.join(result.columns)})")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
