@@ -22,7 +22,7 @@ DNA tokens (special tokens excluded), as in `fill_mask`.
   deletion, the tokens either side of the junction). Two passes (one per allele).
 * `head` (two passes): a fine-tuned model's outputs, alt - ref: `head_logit_<class>` and
   `head_probability_<class>` for classification (`head_<label>` for regression); per-base heads give the mean
-  over the changed bases (for substitutions).
+  over the changed bases (substitutions; NaN for indels, which have no base-to-base pairing).
 
 With `reverse_complement`, each score is also computed on the reverse-complemented window and the two are
 averaged. Identical forward passes (the same token row) are run once: variants that share a window share its
@@ -381,7 +381,7 @@ class Scorer:
                     b = outputs[self.row(alt.ids)].hidden[tuple(offset + i for i in alt_group)]
                     values[score + suffix] = embedding_score(score, a, b)
             elif score == "head":
-                values.update(self.head(site, outputs[self.row(ref.ids)].head, outputs[self.row(alt.ids)].head))
+                values.update(self.head(site, tokens, outputs))
         return values
 
     def llr(self, site: Site, ref: Tokens, outputs: dict) -> float:
@@ -412,13 +412,15 @@ class Scorer:
             rows.append(weights @ letters / weights.sum())
         return torch.stack(rows)
 
-    def head(self, site: Site, ref: torch.Tensor, alt: torch.Tensor) -> dict[str, float]:
+    def head(self, site: Site, tokens: tuple[Tokens, Tokens], outputs: dict) -> dict[str, float]:
         task = self.context.task
-        if task.level == "token":  # per-base outputs: the mean over the changed bases of each allele
-            if len(site.ref) != len(site.alt):
+        ref, alt = (outputs[self.row(allele.ids)].head for allele in tokens)
+        if task.level == "token":  # per-base outputs, from the window's first kept base: the changed bases' mean
+            if len(site.ref) != len(site.alt) or not site.ref:
                 return dict.fromkeys(self.head_columns(), math.nan)
-            span = slice(site.start, site.start + max(len(site.ref), 1))
-            ref, alt = ref[span].mean(0), alt[span].mean(0)
+            ref_first, alt_first = (site.start - allele.starts[0] for allele in tokens)
+            ref = ref[ref_first : ref_first + len(site.ref)].mean(0)
+            alt = alt[alt_first : alt_first + len(site.alt)].mean(0)
         names = task.classes or task.label_columns
         if task.problem_type == "regression":
             return {f"head_{name}": float(alt[i] - ref[i]) for i, name in enumerate(names)}
@@ -432,8 +434,8 @@ class Scorer:
 def embedding_score(score: str, ref: torch.Tensor, alt: torch.Tensor) -> float:
     """`cosine`: 1 - cosine similarity; `l2`: Euclidean distance; `dot`: dot product (float64)."""
     ref, alt = ref.double(), alt.double()
-    if score == "cosine":
-        return float(1 - torch.dot(ref, alt) / (ref.norm() * alt.norm()))
+    if score == "cosine":  # 1 - cos(ref, alt), as half the squared distance of the unit vectors: 0 when equal
+        return float(0.5 * (ref / ref.norm() - alt / alt.norm()).square().sum())
     if score == "l2":
         return float((alt - ref).norm())
     return float(torch.dot(ref, alt))
