@@ -40,10 +40,16 @@ def score_matrix(result: VariantScores, column: str) -> tuple[list[int], str, li
 
 
 def plot_mutagenesis(
-    result: VariantScores, path: str | os.PathLike, column: str | None = None, title: str = "", overwrite: bool = False
+    result: VariantScores,
+    path: str | os.PathLike,
+    column: str | None = None,
+    title: str = "",
+    overwrite: bool = False,
+    offset: int = 0,
 ) -> Path:
     """Write the picture of `result` (scores of `column`, default the first) to `path` (.png, .svg or .pdf),
-    atomically; an existing file is replaced only with `overwrite`."""
+    atomically; an existing file is replaced only with `overwrite`. Positions are labelled `offset` + the
+    position in the mutated sequence (e.g. genome coordinates for a stretch cut out of a genome)."""
     import logomaker
     import matplotlib
 
@@ -98,15 +104,16 @@ def plot_mutagenesis(
             heat_axis.add_patch(plt.Rectangle((i - 0.5, DNA.index(base) - 0.5), 1, 1, fill=False, lw=0.4, ec="0.3"))
         heat_axis.set_xlim(-0.5, width - 0.5)
         heat_axis.set_yticks(range(4), list(DNA), fontsize=8)
+        heat_axis.set_ylabel("alt", fontsize=8)
         if len(chunk_positions) <= LETTERS_UP_TO:
             heat_axis.set_xticks(range(len(chunk_positions)), list(chunk_reference), fontsize=6, family="monospace")
             secondary = heat_axis.secondary_xaxis("top")
-            ticks = [i for i, p in enumerate(chunk_positions) if p % 10 == 0]
-            secondary.set_xticks(ticks, [str(chunk_positions[i]) for i in ticks], fontsize=7)
+            ticks = [i for i, p in enumerate(chunk_positions) if (offset + p) % 10 == 0]
+            secondary.set_xticks(ticks, [f"{offset + chunk_positions[i]:,}" for i in ticks], fontsize=7)
             secondary.tick_params(length=2, pad=1)
         else:
-            ticks = [i for i, p in enumerate(chunk_positions) if p % 50 == 0]
-            heat_axis.set_xticks(ticks, [str(chunk_positions[i]) for i in ticks], fontsize=7)
+            ticks = [i for i, p in enumerate(chunk_positions) if (offset + p) % 50 == 0]
+            heat_axis.set_xticks(ticks, [f"{offset + chunk_positions[i]:,}" for i in ticks], fontsize=7)
         heat_axis.tick_params(axis="x", length=0, pad=2)
     bar_axis = figure.add_axes((1 - 0.9 / figure_width, 0.5 - min(0.4, 1.2 / height), 0.12 / figure_width,
                                 2 * min(0.4, 1.2 / height)))  # fmt: skip

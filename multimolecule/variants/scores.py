@@ -2,7 +2,8 @@
 
 A variant is scored in a window of reference bases centred on it (`Site`): `window` bases (clipped at the
 contig's ends by shifting the window inward). Each allele's window is tokenized on its own; where it gives more
-tokens than the model was trained on, tokens are cut from both ends. Log-probabilities are over the vocabulary's
+tokens than the model was trained on, tokens are cut from both ends (the reference's first, then the same bases
+from the alternative's, so that both windows still end at the same bases). Log-probabilities are over the vocabulary's
 DNA tokens (special tokens excluded), as in `fill_mask`.
 
 * `llr` (one forward pass): the tokens of the reference window that overlap the changed bases are all masked.
@@ -142,9 +143,10 @@ class Tokens:
         return [i for i, (s, n) in enumerate(zip(self.starts, self.lengths)) if s < end and s + n > start]
 
 
-def tokenize(context: ModelContext, text: str, keep: tuple[int, int]) -> Tokens:
+def tokenize(context: ModelContext, text: str, keep: tuple[int, int], like: tuple[Tokens, int] | None = None) -> Tokens:
     """`text` as tokens, cut to the model's window by removing tokens from both ends (never those overlapping
-    bases `keep`)."""
+    bases `keep`). With `like` (the other allele's tokens and its window's length), the same bases are cut from
+    each end first, so that both alleles' windows end at the same bases (and share their tokens there)."""
     ids = context.tokenizer(text, add_special_tokens=False)["input_ids"]
     lengths = context.token_lengths[ids].tolist()
     if sum(lengths) != len(text):
@@ -152,6 +154,16 @@ def tokenize(context: ModelContext, text: str, keep: tuple[int, int]) -> Tokens:
     starts = [0]
     for n in lengths[:-1]:
         starts.append(starts[-1] + n)
+    first, last = 0, len(ids)
+    if like is not None and len(ids) > context.body:
+        other, other_length = like
+        left, right = other.starts[0], len(text) - (other_length - (other.starts[-1] + other.lengths[-1]))
+        inside = Tokens(ids, starts, lengths).overlapping(*keep)
+        while first < inside[0] and starts[first] < left:
+            first += 1
+        while last - 1 > inside[-1] and starts[last - 1] + lengths[last - 1] > right:
+            last -= 1
+    ids, starts, lengths = ids[first:last], starts[first:last], lengths[first:last]
     excess = len(ids) - context.body
     if excess > 0:
         inside = Tokens(ids, starts, lengths).overlapping(*keep)
@@ -294,7 +306,8 @@ class Scorer:
         """Both alleles' tokens, and the requests of the chosen scores (keyed by token row)."""
         keep_ref = (site.start, site.start + len(site.ref))
         keep_alt = (site.start, site.start + len(site.alt))
-        ref, alt = tokenize(self.context, site.text, keep_ref), tokenize(self.context, site.alt_text, keep_alt)
+        ref = tokenize(self.context, site.text, keep_ref)
+        alt = tokenize(self.context, site.alt_text, keep_alt, like=(ref, len(site.text)))
         offset = len(self.context.template[0])
         wants: dict[tuple[int, ...], Request] = {}
 
