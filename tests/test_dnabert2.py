@@ -22,7 +22,7 @@ from multimolecule import (
     DnaBert2Model,
     DnaBert2Tokenizer,
 )
-from multimolecule.conversion import ConversionError
+from multimolecule.models import ConversionError
 from multimolecule.models.dnabert2.convert_checkpoint import convert_checkpoint
 from multimolecule.modules import alibi_slopes
 

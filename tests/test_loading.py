@@ -31,7 +31,7 @@ from multimolecule import (
     NucleotideTransformerTokenizer,
     api,
 )
-from multimolecule.loading import CheckpointError
+from multimolecule.models import CheckpointError
 from multimolecule.models.dnabert2.convert_checkpoint import convert_checkpoint as convert_dnabert2
 from multimolecule.models.nucleotide_transformer.convert_checkpoint import convert_checkpoint as convert_nt
 

@@ -27,7 +27,7 @@ from multimolecule import (
     NucleotideTransformerModel,
     NucleotideTransformerTokenizer,
 )
-from multimolecule.conversion import ConversionError
+from multimolecule.models import ConversionError
 from multimolecule.models.nucleotide_transformer import (
     configuration_nucleotide_transformer,
     modeling_nucleotide_transformer,
