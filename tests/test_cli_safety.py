@@ -17,7 +17,7 @@ import pytest
 from multimolecule import api
 from multimolecule.cli import main
 from multimolecule.demo import demo_model_path
-from multimolecule.seqio import InputError, atomic_output
+from multimolecule.utils import InputError, atomic_output
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -124,7 +124,7 @@ def test_failed_write_leaves_nothing_and_keeps_the_old_output(tmp_path):
 WRITER = """
 import sys, time
 from pathlib import Path
-from multimolecule.seqio import atomic_output
+from multimolecule.utils import atomic_output
 folder = Path(sys.argv[1])
 with atomic_output(folder / "out.safetensors") as file, atomic_output(folder / "converted", directory=True) as staging:
     with open(file, "wb") as one, open(staging / "model.safetensors", "wb") as other:

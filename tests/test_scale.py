@@ -19,9 +19,9 @@ from multimolecule import (
     NucleotideTransformerModel,
     api,
 )
-from multimolecule.batching import map_batches, token_budget_batches
 from multimolecule.embedding import SHARD_RECORDS, EmbeddingWriter, WindowEmbedder, shard_directory, shard_path
 from multimolecule.modules.flex_attention import token_bucket
+from multimolecule.utils.batching import map_batches, token_budget_batches
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64}

@@ -1,6 +1,6 @@
 """The engine behind `score_variants`: variants located on the genome, scored shard by shard, written once.
 
-Variants are cut, in input order, into shards of `embedding.SHARD_RECORDS` variants, as `embed` cuts records:
+Variants are cut, in input order, into shards of `utils.shards.SHARD_RECORDS` variants, as `embed` cuts records:
 shard `k` belongs to rank `k % world_size` under `torchrun`. With several processes, or with `resume`, each
 finished shard is kept in `<output>.shards/` (a JSON-lines file) and rank 0 merges them, in order, into the
 output; a resumed job skips the shards already there, and refuses shards of another job (other inputs or
@@ -19,15 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..embedding import (
-    barrier,
-    distributed_context,
-    end_distributed,
-    prepare_shards_everywhere,
-    shard_directory,
-    shard_ranges,
-)
-from ..seqio import InputError, atomic_output, check_overwrite
+from ..utils import InputError, atomic_output, check_overwrite
+from ..utils.distributed import distributed_context, end_distributed, synchronize
+from ..utils.shards import prepare_shards_everywhere, shard_directory, shard_ranges
 from .genome import Genome
 from .io import Variant, check_output, locate, read_variants, write_tsv, write_vcf
 from .scores import Scorer, window_site
@@ -122,7 +116,7 @@ def run_score_variants(
             directory = shard_directory(Path(output))
             digest = hashlib.sha256(json.dumps([[v.chrom, v.pos, v.ref, v.alt] for v in variants]).encode())
             manifest = {"settings": settings or {}, "variants": len(variants), "inputs": digest.hexdigest()}
-            prepare_shards_everywhere(directory, manifest, resume, rank, world)
+            prepare_shards_everywhere(directory, manifest, resume, rank)
             for shard in mine:
                 path = directory / f"shard-{shard:05d}-of-{len(shards):05d}.jsonl"
                 if path.is_file():
@@ -131,7 +125,7 @@ def run_score_variants(
                 rows = score_shard(shard)
                 with atomic_output(path) as temporary:
                     temporary.write_text("".join(json.dumps(row) + "\n" for row in rows))
-            barrier(world)
+            synchronize()
             if rank == 0:
                 for shard in range(len(shards)):
                     path = directory / f"shard-{shard:05d}-of-{len(shards):05d}.jsonl"
@@ -144,8 +138,8 @@ def run_score_variants(
         writer(output, *source, result.variants, result.statuses, result.scores, result.columns, overwrite)
         if world > 1 or resume:
             shutil.rmtree(shard_directory(Path(output)), ignore_errors=True)
-    if output is not None:
-        end_distributed(world)
+    if output is not None and world > 1:
+        end_distributed()
     return result
 
 

@@ -16,7 +16,7 @@ import re
 import shutil
 from pathlib import Path
 
-from ..seqio import InputError, atomic_output
+from ..utils import InputError, atomic_output
 
 
 def cache_folder() -> Path:

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..seqio import InputError, atomic_output
+from ..utils import InputError, atomic_output
 
 STATUSES = ("ok", "contig-not-found", "out-of-range", "ref-mismatch", "unsupported-allele", "too-long", "n-in-window")
 VCF_SUFFIXES = (".vcf", ".vcf.gz", ".vcf.bgz", ".bcf")

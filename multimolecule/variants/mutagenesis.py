@@ -11,7 +11,8 @@ import os
 import re
 from pathlib import Path
 
-from ..seqio import DNA, InputError, as_records, looks_like_sequence
+from ..seqio import DNA, as_records, looks_like_sequence
+from ..utils import InputError
 from .engine import VariantScores, locate_all, variant_bar
 from .genome import Sequences
 from .io import Variant, write_tsv

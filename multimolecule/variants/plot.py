@@ -14,7 +14,8 @@ import math
 import os
 from pathlib import Path
 
-from ..seqio import DNA, InputError, atomic_output
+from ..seqio import DNA
+from ..utils import InputError, atomic_output
 from .engine import VariantScores
 
 PER_ROW = 100

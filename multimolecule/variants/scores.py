@@ -38,8 +38,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..batching import token_budget_batches
-from ..seqio import DNA, OptionError, check_choice, check_positive, revcomp
+from ..seqio import DNA, revcomp
+from ..utils import OptionError, check_choice, check_positive
+from ..utils.batching import token_budget_batches
 from .io import Change
 
 SCORES = ("llr", "pll", "cosine", "l2", "dot", "head")
@@ -235,18 +236,20 @@ class Scorer:
     ):
         scores = [scores] if isinstance(scores, str) else list(scores)
         if not scores:
-            raise OptionError(f"--score: choose at least one of {', '.join(SCORES)}")
+            raise OptionError(f"score: choose at least one of {', '.join(SCORES)}", "score")
         for score in scores:
-            check_choice("--score", score, SCORES)
+            check_choice("score", score, SCORES)
         if context.task is None and "head" in scores:
-            raise OptionError("--score head needs a model fine-tuned with `multimolecule train` (a task.json)")
+            raise OptionError("score head needs a model fine-tuned with `multimolecule train` (a task.json)", "score")
         if context.task is not None and any(score in LIKELIHOOD_SCORES for score in scores):
-            raise OptionError("--score llr and pll need a masked language model; a fine-tuned model has a task head")
+            raise OptionError(
+                "score llr and pll need a masked language model; a fine-tuned model has a task head", "score"
+            )
         layers = context.network.config.num_hidden_layers
         if isinstance(layer, bool) or not isinstance(layer, int) or not -(layers + 1) <= layer <= layers:
-            raise OptionError(f"--layer must be a hidden state from {-(layers + 1)} to {layers}, got {layer!r}")
-        check_positive("--max-tokens", max_tokens)
-        check_positive("--batch-size", max_batch_size)
+            raise OptionError(f"layer must be a hidden state from {-(layers + 1)} to {layers}, got {layer!r}", "layer")
+        check_positive("max_tokens", max_tokens)
+        check_positive("batch_size", max_batch_size)
         self.context, self.scores, self.layer = context, list(dict.fromkeys(scores)), layer
         self.reverse_complement, self.max_tokens, self.max_batch_size = reverse_complement, max_tokens, max_batch_size
         self.passes = 0  # forward passes run (rows), for the cost reports
