@@ -148,7 +148,7 @@ def tokenize(context: ModelContext, text: str, keep: tuple[int, int], like: tupl
     """`text` as tokens, cut to the model's window by removing tokens from both ends (never those overlapping
     bases `keep`). With `like` (the other allele's tokens and its window's length), the same bases are cut from
     each end first, so that both alleles' windows end at the same bases (and share their tokens there)."""
-    ids = context.tokenizer(text, add_special_tokens=False)["input_ids"]
+    ids = context.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
     lengths = context.token_lengths[ids].tolist()
     if sum(lengths) != len(text):
         raise ValueError(f"the tokenizer covers {sum(lengths)} of the {len(text)} bases of a window")
