@@ -22,7 +22,7 @@ from multimolecule.cli import main
 from multimolecule.demo import EXAMPLE_FASTA, demo_model_path
 from multimolecule.embedding import window_starts
 
-from .conftest import fixture_dir
+from ..helpers import fixture_dir
 
 DEMOS = [
     pytest.param(name, marks=pytest.mark.skipif(not (demo_model_path(name) / "config.json").is_file(), reason="absent"))

@@ -35,10 +35,7 @@ from multimolecule.loading import CheckpointError
 from multimolecule.models.dnabert2.convert_checkpoint import convert_checkpoint as convert_dnabert2
 from multimolecule.models.nucleotide_transformer.convert_checkpoint import convert_checkpoint as convert_nt
 
-from .conftest import fixture_dir
-from .test_nucleotide_transformer import v1  # noqa: F401  (v1 builds a native ESM checkpoint from original)
-
-FIXTURE = ("nucleotide_transformer", "nt_v2_tiny_a")  # the `original` fixture (tests/conftest.py) that v1 uses
+from ..helpers import fixture_dir
 
 DNABERT2_ID, NT_ID = "zhihan1996/DNABERT-2-117M", "InstaDeepAI/nucleotide-transformer-v2-100m-multi-species"
 COMMIT = "d064dece0000000000000000000000000000abcd"
@@ -135,7 +132,7 @@ def test_nt_v2_original_reproduces_the_reference(nt_original):
     assert (actual[-1] - reference["logits"])[mask].abs().max() < 5e-4
 
 
-def test_nt_v1_esm_directory_equals_converting_first(v1):  # noqa: F811
+def test_nt_v1_esm_directory_equals_converting_first(v1):
     converted = v1["report"].output_path
     esm_directory = converted.parent / "v1"
     batch = v1["batch"]

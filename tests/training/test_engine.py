@@ -19,7 +19,7 @@ from multimolecule.seqio import InputError
 from multimolecule.training import DataCollatorForBaseLevelLabels, Task, TaskMetrics, infer_task, read_splits
 from multimolecule.training.engine import last_complete_checkpoint
 
-from .conftest import fixture_dir
+from ..helpers import fixture_dir
 
 FAST = ["--max-steps", "12", "--eval-steps", "6", "-q", "--device", "cpu"]
 
