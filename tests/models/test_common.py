@@ -170,6 +170,14 @@ def test_auto_classes(package, converted):
     assert type(AutoTokenizer.from_pretrained(converted)) is package.tokenizer
 
 
+def test_tokenizer_batch_encode_plus_pads_right(tokenizer):
+    batch = tokenizer.batch_encode_plus(["ACGT", TEXTS[2]], padding="max_length", max_length=8, return_tensors="pt")
+    ids = tokenizer("ACGT")["input_ids"]
+    assert batch["input_ids"].shape == (2, 8)
+    assert batch["input_ids"][0].tolist() == ids + [tokenizer.pad_token_id] * (8 - len(ids))
+    assert batch["attention_mask"][0].tolist() == [1] * len(ids) + [0] * (8 - len(ids))
+
+
 def test_registering_again_is_harmless(package):
     register_model(package)  # as if transformers already shipped the model type: must not raise
     config = package.config(num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=64)
