@@ -32,7 +32,6 @@ if _command_line_is_starting():
             for module in (
                 importlib.import_module(f"{__name__}.models"),
                 importlib.import_module(f"{__name__}.pipelines"),
-                importlib.import_module(f"{__name__}.tokenisers"),
             ):
                 if name in module.__all__:
                     return getattr(module, name)
@@ -42,6 +41,5 @@ else:
     from .models import *  # noqa: F403
     from .models import __all__ as _models_all
     from .pipelines import BaseTokenClassificationPipeline
-    from .tokenisers import DnaTokenizerFast
 
-    __all__ = ["BaseTokenClassificationPipeline", "DnaTokenizerFast", *_models_all]
+    __all__ = ["BaseTokenClassificationPipeline", *_models_all]

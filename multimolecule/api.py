@@ -27,8 +27,8 @@ from pathlib import Path
 import torch
 
 from .batching import map_batches
-from .conversion import ConversionReport
 from .demo import DEFAULT_MODEL, DEMO_MODELS, demo_model_path
+from .models.conversion_utils import ConversionReport
 from .models.registry import MODELS, detect_model_type
 from .seqio import (  # noqa: F401  (InputError, read_sequences, revcomp and Embeddings are part of the API)
     DNA,
@@ -657,7 +657,7 @@ def local_directory(model: str) -> str:
     they are already there."""
     if Path(model).is_dir():
         return model
-    from .loading import fetch
+    from .models.loading_utils import fetch
 
     try:
         config_path = fetch(model, "config.json", {})

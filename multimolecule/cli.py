@@ -29,6 +29,7 @@ from pathlib import Path
 
 from . import __version__
 from .seqio import InputError, OptionError, check_device, check_dtype, check_positive, raise_on_sigterm, unique
+from .utils.errors import ConversionError
 
 MODEL_HELP = "model directory or Hub id (ours or an original one), or bundled demo: dnabert2-demo (default), nt-demo"
 
@@ -458,8 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def one_line(error: BaseException) -> str:
     message = " ".join(str(error).split()) or type(error).__name__
-    conversion = sys.modules.get("multimolecule.conversion")
-    if isinstance(error, (InputError, OSError)) or (conversion and isinstance(error, conversion.ConversionError)):
+    if isinstance(error, (InputError, OSError, ConversionError)):
         return message
     return f"{type(error).__name__}: {message} (rerun with --debug for the traceback)"
 

@@ -2,16 +2,17 @@
 
 Our token heads give one prediction per base of the text, not per token, which transformers' pipeline cannot
 map back (it expects one row of logits per token). Importing multimolecule makes the `"token-classification"`
-(and `"ner"`) task use `BaseTokenClassificationPipeline`, which answers per base for those models and exactly as
-transformers does for every other model.
+(and `"ner"`) task build `BaseTokenClassificationPipeline`, which answers per base, for those models only; every
+other model gets transformers' own `TokenClassificationPipeline`.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from transformers.pipelines import PIPELINE_REGISTRY, TokenClassificationPipeline
+from transformers.pipelines import TokenClassificationPipeline
 from transformers.pipelines.token_classification import AggregationStrategy
 
+from .integrations.transformers import use_pipeline_for
 from .modules.prediction import TokenPredictionMixin
 
 
@@ -19,7 +20,8 @@ class BaseTokenClassificationPipeline(TokenClassificationPipeline):
     """Token classification at base resolution: one entity per base of the text for our `...ForTokenPrediction`
     models, `word` being the base, `start`/`end` its position in the text and `index` its rank among the bases.
     `aggregation_strategy="simple"` joins runs of bases with the same label (`B-`/`I-` prefixes understood)
-    into spans. Other models are handled by transformers' `TokenClassificationPipeline` unchanged.
+    into spans. `pipeline("token-classification")` builds it for those models only; every other model gets
+    transformers' `TokenClassificationPipeline`.
 
     Example:
         >>> from transformers import pipeline
@@ -33,6 +35,11 @@ class BaseTokenClassificationPipeline(TokenClassificationPipeline):
         (9, 'A', 0, 1, True)
     """
 
+    @staticmethod
+    def handles(model) -> bool:
+        """Whether `model` predicts per base (our `...ForTokenPrediction` models), which this pipeline is for."""
+        return isinstance(model, TokenPredictionMixin)
+
     def gather_pre_entities(
         self,
         sentence: str,
@@ -45,17 +52,6 @@ class BaseTokenClassificationPipeline(TokenClassificationPipeline):
         word_to_chars_map: list[tuple[int, int]] | None = None,
     ) -> list[dict]:
         """One pre-entity per base, with `scores` (bases, num_labels) from the per-base logits."""
-        if not isinstance(self.model, TokenPredictionMixin):
-            return super().gather_pre_entities(
-                sentence,
-                input_ids,
-                scores,
-                offset_mapping,
-                special_tokens_mask,
-                aggregation_strategy,
-                word_ids=word_ids,
-                word_to_chars_map=word_to_chars_map,
-            )
         token_lengths = self.model.config.token_lengths
         token_bases = self.model.config.token_bases
         pre_entities = []
@@ -79,4 +75,4 @@ class BaseTokenClassificationPipeline(TokenClassificationPipeline):
         return pre_entities
 
 
-PIPELINE_REGISTRY.supported_tasks["token-classification"]["impl"] = BaseTokenClassificationPipeline
+use_pipeline_for("token-classification", BaseTokenClassificationPipeline)

@@ -1,10 +1,22 @@
 """Every model family, registered once: a new family is a folder and one `register_model` call here."""
 
+from ..utils.errors import CheckpointError, CheckpointShapeError, ConversionError
 from . import dnabert2, nucleotide_transformer
 from .auto import AutoModelForContactPrediction, AutoModelForSequencePrediction, AutoModelForTokenPrediction
 from .dnabert2 import *  # noqa: F403
+from .loading_utils import resolve_name
 from .nucleotide_transformer import *  # noqa: F403
-from .registry import MODELS, ModelPackage, from_pretrained, pipeline, register_model, tokenizer_from_pretrained
+from .registry import (
+    MODELS,
+    ModelPackage,
+    detect_model_type,
+    from_pretrained,
+    package_of,
+    pipeline,
+    register_model,
+    tokenizer_from_pretrained,
+)
+from .tokenization_utils import DnaTokenizerFast
 
 register_model(
     ModelPackage(
@@ -38,10 +50,17 @@ __all__ = [
     "AutoModelForContactPrediction",
     "AutoModelForSequencePrediction",
     "AutoModelForTokenPrediction",
+    "CheckpointError",
+    "CheckpointShapeError",
+    "ConversionError",
+    "DnaTokenizerFast",
     "ModelPackage",
+    "detect_model_type",
     "from_pretrained",
+    "package_of",
     "pipeline",
     "register_model",
+    "resolve_name",
     "tokenizer_from_pretrained",
     *dnabert2.__all__,
     *nucleotide_transformer.__all__,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 from transformers import (
     AutoConfig,
     AutoModel,
@@ -16,11 +14,11 @@ from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
-from transformers.models.auto.auto_factory import _BaseAutoModelClass, _LazyAutoMapping
-from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+from ..integrations.transformers import AutoModelClass
 
 
-class AutoModelForSequencePrediction(_BaseAutoModelClass):
+class AutoModelForSequencePrediction(AutoModelClass):
     """Loads the `...ForSequencePrediction` model of a checkpoint's `model_type`.
 
     Example:
@@ -30,10 +28,8 @@ class AutoModelForSequencePrediction(_BaseAutoModelClass):
         'DnaBert2ForSequencePrediction'
     """
 
-    _model_mapping = _LazyAutoMapping(CONFIG_MAPPING_NAMES, OrderedDict())
 
-
-class AutoModelForTokenPrediction(_BaseAutoModelClass):
+class AutoModelForTokenPrediction(AutoModelClass):
     """Loads the `...ForTokenPrediction` (per-base) model of a checkpoint's `model_type`.
 
     Example:
@@ -42,10 +38,8 @@ class AutoModelForTokenPrediction(_BaseAutoModelClass):
         'DnaBert2ForTokenPrediction'
     """
 
-    _model_mapping = _LazyAutoMapping(CONFIG_MAPPING_NAMES, OrderedDict())
 
-
-class AutoModelForContactPrediction(_BaseAutoModelClass):
+class AutoModelForContactPrediction(AutoModelClass):
     """Loads the `...ForContactPrediction` (base-pair) model of a checkpoint's `model_type`.
 
     Example:
@@ -53,8 +47,6 @@ class AutoModelForContactPrediction(_BaseAutoModelClass):
         >>> type(AutoModelForContactPrediction.from_config(DnaBert2Config(num_hidden_layers=1))).__name__
         'DnaBert2ForContactPrediction'
     """
-
-    _model_mapping = _LazyAutoMapping(CONFIG_MAPPING_NAMES, OrderedDict())
 
 
 def register(

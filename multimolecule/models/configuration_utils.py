@@ -10,8 +10,8 @@ import os
 
 from transformers import PretrainedConfig
 
-from .. import loading
 from ..modules.packing import DEFAULT_QUERY_CHUNK_SIZE
+from . import loading_utils
 
 
 class MultiMoleculeConfig(PretrainedConfig):
@@ -82,10 +82,10 @@ class MultiMoleculeConfig(PretrainedConfig):
     @classmethod
     def get_config_dict(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> tuple[dict, dict]:
         """transformers' `get_config_dict`, which also takes a bundled demo name and converts an original
-        `config.json` (see `multimolecule.loading`), so that `from_pretrained` reads both."""
-        name = loading.resolve_name(pretrained_model_name_or_path)
+        `config.json` (see `multimolecule.models.loading_utils`), so that `from_pretrained` reads both."""
+        name = loading_utils.resolve_name(pretrained_model_name_or_path)
         config_dict, unused_kwargs = super().get_config_dict(name, **kwargs)
-        return loading.config_dict_for(cls, name, config_dict, kwargs), unused_kwargs
+        return loading_utils.config_dict_for(cls, name, config_dict, kwargs), unused_kwargs
 
     def __post_init__(self, **kwargs):
         if self.attention_chunk_size < 1:

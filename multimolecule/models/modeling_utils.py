@@ -14,10 +14,11 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutput
 
-from .. import loading
+from ..integrations.transformers import LoadingStages
 from ..modules import ExpectedDifferencesMixin, init_head_weights, padding_bias, resolve_attention_mask
 from ..modules.attention import uses_packed_batch
 from ..modules.packing import PackedBatch
+from . import loading_utils
 from .configuration_utils import MultiMoleculeConfig
 
 
@@ -105,7 +106,7 @@ class MultiMoleculeEncoder(nn.Module):
         )
 
 
-class MultiMoleculePreTrainedModel(ExpectedDifferencesMixin, PreTrainedModel):
+class MultiMoleculePreTrainedModel(ExpectedDifferencesMixin, LoadingStages, PreTrainedModel):
     """The base of every multimolecule model: weight initialisation (heads included), the embedding accessors
     (transformers' own, finding `embeddings.word_embeddings`), the attention backends, the backbone's forward
     prologue `embed_and_encode`, and one line for the checkpoint differences a class declares as expected
@@ -139,24 +140,20 @@ class MultiMoleculePreTrainedModel(ExpectedDifferencesMixin, PreTrainedModel):
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
         """transformers' `from_pretrained`, which also takes a bundled demo name and a checkpoint in its original
-        layout (by Hub id or directory; see `multimolecule.loading`), and refuses checkpoints that would load
+        layout (by Hub id or directory; see `loading_utils`), and refuses checkpoints that would load
         silently wrong."""
         if pretrained_model_name_or_path is None:
             return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
-        with loading.loading_checkpoint(cls, pretrained_model_name_or_path, kwargs) as name:
+        with loading_utils.loading_checkpoint(cls, pretrained_model_name_or_path, kwargs) as name:
             return super().from_pretrained(name, *model_args, **kwargs)
 
-    @staticmethod
-    def _load_pretrained_model(model, state_dict, checkpoint_files, load_config, expected_keys=None):
-        load_config = loading.weight_conversions(model, checkpoint_files, load_config)
-        result = PreTrainedModel._load_pretrained_model(model, state_dict, checkpoint_files, load_config, expected_keys)
-        loading.forget_original_layout(model)
-        return result
+    def prepare_weight_loading(self, checkpoint_files: list[str] | None, load_config):
+        """Check that the weights files are readable; map an original layout onto ours while loading."""
+        return loading_utils.weight_conversions(self, checkpoint_files, load_config)
 
-    @staticmethod
-    def _finalize_model_loading(model, load_config, loading_info):
-        loading.check_loading(model, loading_info, load_config.ignore_mismatched_sizes)
-        return PreTrainedModel._finalize_model_loading(model, load_config, loading_info)
+    def check_loaded_weights(self, loading_info, ignore_mismatched_sizes: bool) -> None:
+        """Refuse what would load silently wrong (see `loading_utils.check_loading`)."""
+        loading_utils.check_loading(self, loading_info, ignore_mismatched_sizes)
 
     def embed_and_encode(
         self,

@@ -22,9 +22,10 @@ from types import ModuleType
 
 from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
-from ..conversion import ConversionReport
-from ..loading import CheckpointError, OriginalLayout, describe, fetch_json, find_layout, register_layout, resolve_name
+from ..utils.errors import CheckpointError
 from .auto import register
+from .conversion_utils import ConversionReport
+from .loading_utils import OriginalLayout, describe, fetch_json, find_layout, register_layout, resolve_name
 
 
 @dataclass(frozen=True)

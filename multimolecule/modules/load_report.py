@@ -9,7 +9,9 @@ attributes, as regular expressions on the state-dict keys:
 - `_load_notes`: optionally, {module name: why}, said after that module.
 
 transformers then leaves those keys out of its report; `ExpectedDifferencesMixin`, mixed into a model family's
-`PreTrainedModel`, states them in one warning line. Anything else keeps transformers' full report.
+`PreTrainedModel`, states them in one warning line (called by `multimolecule.integrations.transformers.LoadingStages`).
+Anything else keeps transformers' full report; the tensors initialised anew are still listed in the `missing_keys` of
+`output_loading_info=True`.
 """
 
 from __future__ import annotations
@@ -47,11 +49,11 @@ class ExpectedDifferencesMixin:
 
     _load_notes: dict[str, str] = {}
 
-    def _adjust_missing_and_unexpected_keys(self, loading_info) -> None:
+    def report_expected_differences(self, loading_info) -> set[str]:
+        """Log the expected differences in `loading_info` in one line; return the keys initialised anew."""
         name = type(self).__name__
         dropped = matching(set(loading_info.unexpected_keys), type(self)._keys_to_ignore_on_load_unexpected)
         new = matching(set(loading_info.missing_keys), type(self)._keys_to_ignore_on_load_missing)
-        super()._adjust_missing_and_unexpected_keys(loading_info)
         parts = []
         if dropped:
             parts.append(f"dropped {describe(dropped, self._load_notes, f'not part of {name}')}")
@@ -60,3 +62,4 @@ class ExpectedDifferencesMixin:
         if parts:
             source = getattr(self.config, "name_or_path", "") or "the checkpoint"
             logger.warning(f"{name} from {source}, as expected: " + "; ".join(parts))
+        return set(new)

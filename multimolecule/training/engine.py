@@ -130,8 +130,7 @@ def load_model_for(task: Task, model: str, pooling: str = "mean"):
     from transformers.utils import logging
 
     from ..api import resolve_model
-    from ..loading import CheckpointError
-    from ..models.registry import from_pretrained, package_of, tokenizer_from_pretrained
+    from ..models import CheckpointError, from_pretrained, package_of, tokenizer_from_pretrained
 
     path = resolve_model(model)
     head = HEAD_CLASSES[task.level]

@@ -39,9 +39,9 @@ from multimolecule import (
 )
 from multimolecule.api import special_template
 from multimolecule.cli import main as cli_main
-from multimolecule.conversion import ConversionReport
 from multimolecule.demo import demo_model_path
 from multimolecule.models.configuration_utils import MultiMoleculeConfig
+from multimolecule.models.conversion_utils import ConversionReport
 from multimolecule.models.modeling_utils import MultiMoleculePreTrainedModel
 from multimolecule.models.registry import MODELS, ModelPackage, register_model
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from ...conversion import (
+from ..conversion_utils import (
     ConversionError,
     ConversionReport,
     converter_main,
@@ -25,7 +25,7 @@ from ...conversion import (
     require_known,
     save_converted,
 )
-from ...loading import OriginalLayout
+from ..loading_utils import OriginalLayout
 from .configuration_dnabert2 import DnaBert2Config
 from .modeling_dnabert2 import DnaBert2ForPreTraining
 from .tokenization_dnabert2 import DnaBert2Tokenizer
@@ -167,7 +167,7 @@ predictor("ATCG<mask>TGCA")
 
 
 def main(argv: list[str] | None = None) -> None:
-    converter_main(DnaBert2Config.model_type, argv)
+    converter_main(convert_checkpoint, argv)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from tokenizers import Tokenizer, processors
 
-from ...tokenisers.dna import DnaTokenizerFast, dna_decoder, dna_normalizer
+from ..tokenization_utils import DnaTokenizerFast, dna_decoder, dna_normalizer
 
 # The original's special tokens and ours, at the same ids.
 SPECIAL_TOKENS = {"[UNK]": "<unk>", "[CLS]": "<cls>", "[SEP]": "<eos>", "[PAD]": "<pad>", "[MASK]": "<mask>"}

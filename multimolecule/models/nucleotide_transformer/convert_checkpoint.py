@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from ...conversion import (
+from ..conversion_utils import (
     ConversionError,
     ConversionReport,
     converter_main,
@@ -34,7 +34,7 @@ from ...conversion import (
     require_known,
     save_converted,
 )
-from ...loading import OriginalLayout
+from ..loading_utils import OriginalLayout
 from .configuration_nucleotide_transformer import NucleotideTransformerConfig
 from .modeling_nucleotide_transformer import NucleotideTransformerForPreTraining
 from .tokenization_nucleotide_transformer import (
@@ -201,6 +201,7 @@ ORIGINAL_LAYOUT = OriginalLayout(
     convert_config=read_config,
     rename=lambda name, config: rename(legacy_name(name), RENAMES),
     unused=lambda name, config: is_unused(legacy_name(name), config),
+    fit_tokenizer=lambda tokenizer, config: fit_max_length(tokenizer, config),
 )
 
 
@@ -343,7 +344,7 @@ Notes:
 
 
 def main(argv: list[str] | None = None) -> None:
-    converter_main(NucleotideTransformerConfig.model_type, argv)
+    converter_main(convert_checkpoint, argv)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import re
 from collections.abc import Callable
@@ -12,7 +11,7 @@ import numpy as np
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
 from transformers.tokenization_utils_base import BatchEncoding, TruncationStrategy
 
-from ...tokenisers.dna import DnaTokenizerFast, dna_decoder, dna_normalizer
+from ..tokenization_utils import DnaTokenizerFast, dna_decoder, dna_normalizer
 
 SPECIAL_TOKENS = ["<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>"]
 ONE_BASE_TOKENS = {"<unk>", "<mask>"}  # special tokens that stand for one base of the text
@@ -225,18 +224,9 @@ class NucleotideTransformerTokenizer(DnaTokenizerFast):
 
     @classmethod
     def from_original_files(cls, fetch: Callable[[str], str | None], **kwargs) -> NucleotideTransformerTokenizer | None:
-        """Build from the original `vocab.txt` that `fetch` finds (None without one), with the `model_max_length`
-        the converter gives it for the `config.json` beside it."""
-        from .convert_checkpoint import convert_config, fit_max_length, is_original_config
-
+        """Build from the original `vocab.txt` that `fetch` finds (None without one); `from_pretrained` then caps
+        its `model_max_length` as the converter does for the `config.json` beside it."""
         vocab_path = fetch("vocab.txt")
         if vocab_path is None:
             return None
-        tokenizer = cls.from_vocab(vocab_path, **kwargs)
-        config_path = fetch("config.json")
-        if config_path is not None:
-            with open(config_path) as file:
-                original = json.load(file)
-            if is_original_config(original):
-                fit_max_length(tokenizer, convert_config(original))
-        return tokenizer
+        return cls.from_vocab(vocab_path, **kwargs)

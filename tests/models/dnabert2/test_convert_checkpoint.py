@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from multimolecule.conversion import ConversionError
+from multimolecule.models import ConversionError
 from multimolecule.models.dnabert2.convert_checkpoint import convert_checkpoint
 
 from ...helpers import fixture_dir

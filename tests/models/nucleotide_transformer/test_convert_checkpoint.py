@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoConfig
 
-from multimolecule.conversion import ConversionError
+from multimolecule.models import ConversionError
 from multimolecule.models.nucleotide_transformer.convert_checkpoint import convert_checkpoint, main
 
 from ...helpers import fixture_dir

@@ -18,10 +18,10 @@ import re
 from collections.abc import Callable
 
 from tokenizers import Regex, decoders, normalizers
-from transformers import PreTrainedTokenizerFast
 from transformers.utils import logging
 
-from ..loading import DOWNLOAD_KWARGS, fetch, fetch_json, resolve_name
+from ..integrations.transformers import TokenizerEncodingHook
+from .loading_utils import DOWNLOAD_KWARGS, fetch, fetch_json, fit_tokenizer, resolve_name
 
 logger = logging.get_logger(__name__)
 MASK_LOOKALIKE = re.compile(r"[\[<{]mask[\]>}]", re.IGNORECASE)
@@ -39,7 +39,7 @@ def dna_decoder() -> decoders.Decoder:
     return decoders.Fuse()
 
 
-class DnaTokenizerFast(PreTrainedTokenizerFast):
+class DnaTokenizerFast(TokenizerEncodingHook):
     """Shared behaviour of the DNA tokenizers; subclasses only say how their backend is built."""
 
     model_input_names = ["input_ids", "attention_mask"]
@@ -80,7 +80,8 @@ class DnaTokenizerFast(PreTrainedTokenizerFast):
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *init_inputs, **kwargs):
         """Also loads a bundled demo name, and an original checkpoint's tokenizer files (a directory or Hub id whose
-        `tokenizer_config.json` names another class), converted as the model's converter converts them."""
+        `tokenizer_config.json` names another class), converted as the model's converter converts them and fitted
+        to the original `config.json` beside them (`OriginalLayout.fit_tokenizer`)."""
         name = resolve_name(pretrained_model_name_or_path)
         if not os.path.isfile(name):
             tokenizer_config = fetch_json(name, "tokenizer_config.json", kwargs) or {}
@@ -95,6 +96,7 @@ class DnaTokenizerFast(PreTrainedTokenizerFast):
                 init_kwargs.setdefault("name_or_path", name)
                 original = cls.from_original_files(lambda filename: fetch(name, filename, kwargs), **init_kwargs)
                 if original is not None:
+                    fit_tokenizer(original, name, kwargs)
                     return original
         return super().from_pretrained(name, *init_inputs, **kwargs)
 
@@ -104,11 +106,10 @@ class DnaTokenizerFast(PreTrainedTokenizerFast):
         None when the files are not there. Subclasses say how."""
         return None
 
-    def _encode_plus(self, text, text_pair=None, **kwargs):
-        for item in [text, text_pair] if isinstance(text, str) else [*(text or []), *(text_pair or [])]:
-            if isinstance(item, str) and ("[" in item or "<" in item or "{" in item):
-                self.warn_mask_lookalikes(item)
-        return super()._encode_plus(text, text_pair=text_pair, **kwargs)
+    def check_text(self, text: str) -> None:
+        """Called on every text encoded: warns about spellings of the mask that are not the mask token."""
+        if "[" in text or "<" in text or "{" in text:
+            self.warn_mask_lookalikes(text)
 
     def warn_mask_lookalikes(self, text: str) -> None:
         """Warn, once per spelling, about `[MASK]`, `<MASK>` and the like: they are not the mask token, and are

@@ -11,7 +11,8 @@ import argparse
 import json
 import os
 import re
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,11 +22,8 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from .seqio import atomic_output
-
-
-class ConversionError(ValueError):
-    """A checkpoint that cannot be converted; the message says why."""
+from ..seqio import atomic_output
+from ..utils.errors import ConversionError
 
 
 @dataclass
@@ -51,22 +49,22 @@ class ConversionReport:
         )
 
 
-def converter_main(model_type: str, argv: list[str] | None = None) -> None:
-    """The `python -m multimolecule.models.<model_type>.convert_checkpoint` command line of every converter.
+def converter_main(convert: Callable[[str, str], ConversionReport], argv: list[str] | None = None) -> None:
+    """The `python -m multimolecule.models.<model_type>.convert_checkpoint` command line of every converter,
+    calling its `convert(checkpoint_path, output_path)`; the help text is the first line of its module docstring.
 
     Prints the `ConversionReport`; a `ConversionError` exits with status 1 and a one-line message.
     """
-    from .models.registry import get_model
-
-    package = get_model(model_type)
+    module = sys.modules[convert.__module__]
+    name = module.__spec__.name if module.__spec__ is not None else module.__name__  # the real name under `-m`
     parser = argparse.ArgumentParser(
-        prog=f"python -m {package.converter.__name__}", description=f"Convert a {package.title} checkpoint."
+        prog=f"python -m {name}", description=(module.__doc__ or "").strip().split("\n")[0]
     )
     parser.add_argument("--checkpoint-path", required=True, help="directory of the original checkpoint")
     parser.add_argument("--output-path", required=True, help="directory to write the converted model to")
     args = parser.parse_args(argv)
     try:
-        report = package.convert(args.checkpoint_path, args.output_path)
+        report = convert(args.checkpoint_path, args.output_path)
     except ConversionError as error:
         parser.exit(1, f"error: {error}\n")
     print(report)

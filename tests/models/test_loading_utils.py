@@ -1,5 +1,9 @@
 """Published checkpoints load as they are: original directories, Hub ids (from a local Hub cache, offline), demo
-names; the result equals converting first. Also the older multimolecule layout's pad id, and clear refusals."""
+names; the result equals converting first. Also the older multimolecule layout's pad id, and clear refusals.
+
+A prediction head answers as transformers does for its own models: a shape mismatch raises a `RuntimeError` (ours,
+with a one-line message naming the tensors), and `output_loading_info=True` lists a head that was initialised anew
+in `missing_keys`."""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file
-from transformers import BertConfig, BertModel, pipeline
+from transformers import AutoModel, BertConfig, BertModel, pipeline
 
 import multimolecule
 from multimolecule import (
@@ -31,7 +36,8 @@ from multimolecule import (
     NucleotideTransformerTokenizer,
     api,
 )
-from multimolecule.loading import CheckpointError
+from multimolecule.demo import demo_model_path
+from multimolecule.models import CheckpointError
 from multimolecule.models.dnabert2.convert_checkpoint import convert_checkpoint as convert_dnabert2
 from multimolecule.models.nucleotide_transformer.convert_checkpoint import convert_checkpoint as convert_nt
 
@@ -371,3 +377,72 @@ def test_remote_code_is_never_executed(dnabert2_copy):
     DnaBert2Tokenizer.from_pretrained(dnabert2_copy, trust_remote_code=True)
     assert type(model) is DnaBert2ForMaskedLM and not marker.exists()
     assert not (dnabert2_copy / "model.safetensors").exists()  # nothing written beside the original
+
+
+# ---------------------------------------------------------------- a head new to the checkpoint, shape mismatches
+
+NEW_HEADS = [
+    ("dnabert2-demo", multimolecule.AutoModelForSequencePrediction),
+    ("nt-demo", multimolecule.AutoModelForTokenPrediction),
+    ("nt-demo", multimolecule.AutoModelForContactPrediction),
+]
+
+
+def stored_keys(path) -> set[str]:
+    with safe_open(path / "model.safetensors", "pt") as checkpoint:
+        return set(checkpoint.keys())
+
+
+@pytest.fixture(scope="module")
+def saved_head(tmp_path_factory):
+    """A DNABERT-2 sequence head with 3 labels, saved."""
+    path = tmp_path_factory.mktemp("head")
+    multimolecule.AutoModelForSequencePrediction.from_pretrained(
+        demo_model_path("dnabert2-demo"), num_labels=3
+    ).save_pretrained(path)
+    return path
+
+
+@pytest.mark.parametrize("demo, auto_class", NEW_HEADS)
+def test_a_new_head_is_reported_missing(demo, auto_class):
+    path = demo_model_path(demo)
+    model, info = auto_class.from_pretrained(path, num_labels=2, output_loading_info=True)
+    new = set(model.state_dict()) - stored_keys(path)  # what the masked-LM checkpoint cannot fill
+    assert new and all(key.startswith("classifier.") for key in new)
+    assert info["missing_keys"] == new
+    assert info["unexpected_keys"] == set() and info["mismatched_keys"] == set()
+
+
+def test_a_new_pooler_is_reported_missing():
+    path = demo_model_path("dnabert2-demo")
+    model, info = AutoModel.from_pretrained(path, output_loading_info=True)
+    expected = {f"pooler.{key}" for key in model.pooler.state_dict()}
+    assert expected and info["missing_keys"] == expected
+
+
+def test_a_saved_head_reloads_with_nothing_missing(saved_head):
+    _, info = multimolecule.AutoModelForSequencePrediction.from_pretrained(saved_head, output_loading_info=True)
+    assert info["missing_keys"] == set() and info["unexpected_keys"] == set()
+
+
+def test_a_num_labels_mismatch_raises_a_runtime_error(saved_head):
+    with pytest.raises(RuntimeError) as raised:
+        multimolecule.AutoModelForSequencePrediction.from_pretrained(saved_head, num_labels=5)
+    message = str(raised.value)
+    assert isinstance(raised.value, multimolecule.CheckpointError) and "\n" not in message
+    assert "classifier.out_proj.weight: checkpoint (3, " in message and "vs model (5, " in message
+
+
+def test_a_num_labels_mismatch_may_be_ignored(saved_head):
+    model, info = multimolecule.AutoModelForSequencePrediction.from_pretrained(
+        saved_head, num_labels=5, ignore_mismatched_sizes=True, output_loading_info=True
+    )
+    assert model.config.num_labels == 5
+    assert {key for key, _, _ in info["mismatched_keys"]} == {"classifier.out_proj.weight", "classifier.out_proj.bias"}
+
+
+def test_other_loading_problems_stay_value_errors(tmp_path):
+    (tmp_path / "config.json").write_text('{"model_type": "bert"}')
+    with pytest.raises(multimolecule.CheckpointError) as raised:
+        multimolecule.DnaBert2Model.from_pretrained(tmp_path)
+    assert not isinstance(raised.value, RuntimeError) and isinstance(raised.value, ValueError)

@@ -147,7 +147,7 @@ def test_expand_to_bases_matches_a_plain_loop(data, vocab, shape):
 def test_mask_lookalikes_are_named(tokenizer, spelling):
     from transformers.testing_utils import CaptureLogger
 
-    from multimolecule.tokenisers import dna
+    from multimolecule.models import tokenization_utils as dna
 
     dna.logger.warning_once.cache_clear()
     with CaptureLogger(dna.logger) as captured:

@@ -30,17 +30,13 @@ import torch
 from safetensors import safe_open
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers.core_model_loading import Chunk, WeightConverter, WeightRenaming
-from transformers.utils import cached_file
 
-from .conversion import ConversionError
-from .demo import DEMO_MODELS, demo_model_path
+from ..demo import DEMO_MODELS, demo_model_path
+from ..integrations.transformers import fetch_file
+from ..utils.errors import CheckpointError, CheckpointShapeError
 
 # The keyword arguments of `from_pretrained` that say where and how to fetch files, as transformers names them.
 DOWNLOAD_KWARGS = ("cache_dir", "force_download", "proxies", "local_files_only", "token", "revision", "subfolder")
-
-
-class CheckpointError(ConversionError):
-    """A checkpoint that cannot be loaded as it is; the message names the problem."""
 
 
 # ------------------------------------------------------------------------------------------------ names, files
@@ -70,13 +66,7 @@ def fetch(name: str, filename: str, kwargs: Mapping[str, Any]) -> str | None:
     exactly as in `from_pretrained`. `kwargs` are that call's keyword arguments; only the download ones are read.
     """
     download = {key: kwargs[key] for key in DOWNLOAD_KWARGS if kwargs.get(key) is not None}
-    return cached_file(
-        name,
-        filename,
-        _raise_exceptions_for_missing_entries=False,
-        _raise_exceptions_for_connection_errors=False,
-        **download,
-    )
+    return fetch_file(name, filename, **download)
 
 
 def fetch_json(name: str, filename: str, kwargs: Mapping[str, Any]) -> dict | None:
@@ -107,6 +97,8 @@ class OriginalLayout:
         rename: `(original tensor name, our config)` -> our name, or None for a tensor it does not know.
         splits: Fused tensors (after renaming) -> the tensors they hold, stacked along dim 0.
         unused: `(original tensor name, our config)` -> whether the originals store it but never use it.
+        fit_tokenizer: `(our tokenizer built from the original files, our config)` -> None, adjusting the tokenizer
+            to what the config says (e.g. the position limit); None if nothing needs adjusting.
     """
 
     name: str
@@ -116,6 +108,7 @@ class OriginalLayout:
     rename: Callable[[str, PretrainedConfig], str | None]
     splits: Mapping[str, Sequence[str]] = field(default_factory=dict)
     unused: Callable[[str, PretrainedConfig], bool] = lambda name, config: False
+    fit_tokenizer: Callable[[Any, PretrainedConfig], None] | None = None
 
     def weight_conversions(self, config: PretrainedConfig, unknown: set[str]) -> list[WeightRenaming | WeightConverter]:
         """The loading-time transforms: rename with the converter's table, then split the fused tensors.
@@ -131,12 +124,23 @@ class OriginalLayout:
 
         return [
             FunctionRenaming(rename),
-            *(WeightConverter(fused, list(parts), [Chunk(dim=0)]) for fused, parts in self.splits.items()),
+            *(OriginalSplit(fused, list(parts), [Chunk(dim=0)]) for fused, parts in self.splits.items()),
         ]
 
 
 class FunctionRenaming(WeightRenaming):
-    """A `WeightRenaming` that renames with a function (a converter's table) instead of one pattern."""
+    """A `WeightRenaming` that renames with a function (a converter's table) instead of one pattern.
+
+    `was_used()` is False: transformers reverses the transforms that were used when the model is saved, and ours
+    saves in our layout, not in the original one.
+
+    Example:
+        >>> renaming = FunctionRenaming(lambda name: "model." + name[5:] if name.startswith("bert.") else None)
+        >>> renaming.rename_source_key("bert.embeddings.word_embeddings.weight"), renaming.was_used()
+        (('model.embeddings.word_embeddings.weight', 'bert.embeddings.word_embeddings.weight'), False)
+        >>> renaming.rename_source_key("cls.predictions.bias")
+        ('cls.predictions.bias', None)
+    """
 
     __slots__ = ("function",)
 
@@ -148,8 +152,25 @@ class FunctionRenaming(WeightRenaming):
         new_key = self.function(source_key)
         if new_key is None:
             return source_key, None
-        self._was_used = True
         return new_key, source_key
+
+    def was_used(self) -> bool:
+        return False
+
+
+class OriginalSplit(WeightConverter):
+    """A `WeightConverter` that is never reversed on save (see `FunctionRenaming`).
+
+    Example:
+        >>> split = OriginalSplit("qkv.weight", ["q.weight", "k.weight", "v.weight"], [Chunk(dim=0)])
+        >>> split.target_patterns, split.was_used()
+        (['q.weight', 'k.weight', 'v.weight'], False)
+    """
+
+    __slots__ = ()
+
+    def was_used(self) -> bool:
+        return False
 
 
 LAYOUTS: list[OriginalLayout] = []
@@ -175,6 +196,16 @@ def describe(config_dict: dict) -> str:
     if config_dict.get("model_type"):
         return f"a {config_dict['model_type']!r} checkpoint"
     return f"a checkpoint of unknown architecture (auto_map: {config_dict.get('auto_map')})"
+
+
+def fit_tokenizer(tokenizer, name: str, kwargs: Mapping[str, Any]) -> None:
+    """Let the original layout of the `config.json` of `name`, if it has one, adjust a tokenizer built from the
+    original files (`OriginalLayout.fit_tokenizer`)."""
+    config_dict = fetch_json(name, "config.json", kwargs)
+    layout = find_layout(config_dict) if config_dict else None
+    if layout is not None and layout.fit_tokenizer is not None:
+        config = layout.convert_config(config_dict, lambda filename: fetch(name, filename, kwargs))
+        layout.fit_tokenizer(tokenizer, config)
 
 
 def layout_for(model_type: str, name: str, config_dict: dict) -> OriginalLayout | None:
@@ -237,7 +268,6 @@ class OriginalLoading:
 
     layout: OriginalLayout
     unknown: set[str] = field(default_factory=set)
-    conversions: list[WeightRenaming | WeightConverter] = field(default_factory=list)
 
 
 LOADING: ContextVar[OriginalLoading | None] = ContextVar("multimolecule_original_loading", default=None)
@@ -281,19 +311,8 @@ def weight_conversions(model: PreTrainedModel, checkpoint_files: list[str] | Non
     loading = LOADING.get()
     if loading is None:
         return load_config
-    loading.conversions = loading.layout.weight_conversions(model.config, loading.unknown)
-    return replace(load_config, weight_mapping=[*loading.conversions, *(load_config.weight_mapping or [])])
-
-
-def forget_original_layout(model: PreTrainedModel) -> None:
-    """transformers saves a model in the layout it was loaded from; ours saves in our layout."""
-    loading = LOADING.get()
-    if loading is not None:
-        model._weight_conversions = [
-            conversion
-            for conversion in model._weight_conversions
-            if all(conversion is not ours for ours in loading.conversions)
-        ]
+    conversions = loading.layout.weight_conversions(model.config, loading.unknown)
+    return replace(load_config, weight_mapping=[*conversions, *(load_config.weight_mapping or [])])
 
 
 WEIGHTS_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -314,11 +333,13 @@ def check_readable(path: str, cause: Exception | None = None) -> None:
 
 
 def check_loading(model: PreTrainedModel, loading_info, ignore_mismatched_sizes: bool) -> None:
-    """Raise `CheckpointError` naming what would otherwise load silently wrong; leave the tensors an original
-    stores but never uses out of `loading_info.unexpected_keys`, so that they are not reported."""
+    """Raise `CheckpointError` naming what would otherwise load silently wrong (`CheckpointShapeError`, also a
+    `RuntimeError` as in transformers, when shapes differ); leave the tensors an original stores but never uses out
+    of `loading_info.unexpected_keys`, so that they are not reported."""
     loading = LOADING.get()
     problems = []
-    if loading_info.mismatched_keys and not ignore_mismatched_sizes:
+    shapes_differ = bool(loading_info.mismatched_keys) and not ignore_mismatched_sizes
+    if shapes_differ:
         shapes = [
             f"{key}: checkpoint {tuple(found)} vs model {tuple(wanted)}"
             for key, found, wanted in sorted(loading_info.mismatched_keys)
@@ -334,7 +355,8 @@ def check_loading(model: PreTrainedModel, loading_info, ignore_mismatched_sizes:
     for part, missing in partly_missing(model, loading_info.missing_keys).items():
         problems.append(f"the checkpoint lacks part of {part}: {', '.join(missing[:4])}{', ...' * (len(missing) > 4)}")
     if problems:
-        raise CheckpointError(f"cannot load {model.name_or_path} into {type(model).__name__}: " + "; ".join(problems))
+        error = CheckpointShapeError if shapes_differ else CheckpointError
+        raise error(f"cannot load {model.name_or_path} into {type(model).__name__}: " + "; ".join(problems))
 
 
 def partly_missing(model: PreTrainedModel, missing_keys: set[str]) -> dict[str, list[str]]:

@@ -1,0 +1,1 @@
+"""Where multimolecule relies on internals of the libraries it builds on, one module per library."""

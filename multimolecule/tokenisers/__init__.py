@@ -1,3 +1,0 @@
-from .dna import DnaTokenizerFast, dna_normalizer
-
-__all__ = ["DnaTokenizerFast", "dna_normalizer"]

@@ -1,0 +1,128 @@
+"""The transformers internals that `multimolecule.integrations.transformers` relies on are still there, with the
+signatures it calls them with; and the one pipeline task it changes is changed for our models only.
+
+A failure here names the internal that a transformers release changed: adapt that module, nothing else."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import torch
+from transformers import BertConfig, BertForTokenClassification, PreTrainedModel, pipeline
+from transformers.pipelines import PIPELINE_REGISTRY, TokenClassificationPipeline
+
+import multimolecule
+from multimolecule.demo import demo_model_path
+from multimolecule.integrations import transformers as integration
+
+
+def parameters(function) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("_load_pretrained_model", ["model", "state_dict", "checkpoint_files", "load_config", "expected_keys"]),
+        ("_finalize_model_loading", ["model", "load_config", "loading_info"]),
+        ("_adjust_missing_and_unexpected_keys", ["self", "loading_info"]),
+    ],
+)
+def test_private_loading_stages_are_unchanged(name, expected):
+    stage = getattr(PreTrainedModel, name, None)
+    assert stage is not None, f"transformers.PreTrainedModel.{name} is gone: LoadingStages overrides it"
+    assert parameters(stage) == expected, (
+        f"transformers.PreTrainedModel.{name} now takes {parameters(stage)}, LoadingStages passes {expected}"
+    )
+    source = inspect.getsource(PreTrainedModel.from_pretrained) + inspect.getsource(
+        PreTrainedModel._finalize_model_loading
+    )
+    assert f".{name}(" in source, f"transformers' from_pretrained no longer calls {name}: our checks would not run"
+
+
+def test_loading_info_fields_are_unchanged():
+    from transformers.utils.loading_report import LoadStateDictInfo
+
+    fields = set(LoadStateDictInfo.__dataclass_fields__)
+    assert {"missing_keys", "unexpected_keys", "mismatched_keys"} <= fields, (
+        f"LoadStateDictInfo fields are now {sorted(fields)}: check_loading and LoadingStages read these three"
+    )
+
+
+def test_cached_file_private_arguments_are_unchanged():
+    from transformers.utils.hub import cached_files
+
+    accepted = parameters(cached_files)
+    for argument in ("_raise_exceptions_for_missing_entries", "_raise_exceptions_for_connection_errors"):
+        assert argument in accepted, f"transformers' cached_file no longer takes {argument}: fetch_file passes it"
+    assert integration.fetch_file(str(demo_model_path("nt-demo")), "no-such-file.json") is None
+
+
+def test_auto_class_base_is_unchanged():
+    from transformers.models.auto.auto_factory import _BaseAutoModelClass, _LazyAutoMapping
+
+    assert hasattr(_BaseAutoModelClass, "register") and hasattr(_BaseAutoModelClass, "from_pretrained"), (
+        "transformers' _BaseAutoModelClass lost register/from_pretrained: AutoModelClass derives from it"
+    )
+    assert parameters(_LazyAutoMapping.__init__) == ["self", "config_mapping", "model_mapping"], (
+        "transformers' _LazyAutoMapping(config_mapping, model_mapping) changed: AutoModelClass builds one"
+    )
+    model = multimolecule.AutoModelForTokenPrediction.from_config(multimolecule.DnaBert2Config(num_hidden_layers=1))
+    assert isinstance(model, multimolecule.DnaBert2ForTokenPrediction)
+
+
+def test_tokenizer_encode_hook_sees_every_entry_point():
+    from transformers import PreTrainedTokenizerFast
+
+    assert "_encode_plus" in vars(PreTrainedTokenizerFast), (
+        "transformers' PreTrainedTokenizerFast._encode_plus is gone: TokenizerEncodingHook overrides it"
+    )
+    seen = []
+
+    class Recording(multimolecule.DnaBert2Tokenizer):
+        def check_text(self, text):
+            seen.append(text)
+
+    tokenizer = Recording.from_pretrained(demo_model_path("dnabert2-demo"))
+    tokenizer("ACGT")
+    tokenizer(["GGCC", "TTAA"])
+    tokenizer.encode("CCCC")
+    assert seen == ["ACGT", "GGCC", "TTAA", "CCCC"]
+
+
+def test_weight_transform_hooks_are_public():
+    from transformers.core_model_loading import WeightConverter, WeightRenaming
+
+    for transform in (WeightRenaming, WeightConverter):
+        assert callable(getattr(transform, "was_used", None)), (
+            f"transformers' {transform.__name__}.was_used is gone: our original-layout transforms override it"
+        )
+    assert parameters(WeightRenaming.rename_source_key) == ["self", "source_key"]
+
+
+def test_pipeline_registry_entry_is_unchanged():
+    entry = PIPELINE_REGISTRY.supported_tasks.get("token-classification")
+    assert entry is not None and "impl" in entry, "transformers' pipeline registry has no token-classification impl"
+    assert PIPELINE_REGISTRY.task_aliases.get("ner") == "token-classification"
+
+
+@pytest.mark.parametrize("task", ["token-classification", "ner"])
+def test_token_classification_pipeline_changes_for_our_models_only(task):
+    tokenizer = multimolecule.tokenizer_from_pretrained("nt-demo")
+    config = BertConfig(
+        vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32
+    )
+    torch.manual_seed(0)
+    other = pipeline(task, model=BertForTokenClassification(config), tokenizer=tokenizer)
+    assert type(other) is TokenClassificationPipeline
+    assert len(other("ACGTACGTACGT", ignore_labels=[])) == 2  # two 6-mers: one entity per token, as transformers does
+    ours = pipeline(task, model=multimolecule.from_pretrained("nt-demo", task="token-prediction"), tokenizer=tokenizer)
+    assert type(ours) is multimolecule.BaseTokenClassificationPipeline
+    assert len(ours("ACGTACGTACGT", ignore_labels=[])) == 12  # one per base
+
+
+def test_use_pipeline_for_twice_changes_nothing():
+    before = PIPELINE_REGISTRY.supported_tasks["token-classification"]["impl"]
+    integration.use_pipeline_for("token-classification", multimolecule.BaseTokenClassificationPipeline)
+    assert PIPELINE_REGISTRY.supported_tasks["token-classification"]["impl"] is before
