@@ -7,6 +7,7 @@ a message naming it, instead of somewhere in loading.
 The rest of multimolecule reaches these internals only through what this module defines:
 - `LoadingStages`, mixed into a `PreTrainedModel`, calls public-named steps of the model class from transformers'
   private loading stages: `prepare_weight_loading`, `check_loaded_weights`, `report_expected_differences`;
+- `RuntimeAttentionSwitch`, mixed into a `PreTrainedModel`, lets `set_attn_implementation` switch its kernel;
 - `fetch_file` fetches one file of a checkpoint, None if it has none;
 - `AutoModelClass` is the base of our own Auto classes;
 - `TokenizerEncodingHook`, mixed into a fast tokenizer, calls `check_text` on every text it encodes;
@@ -78,6 +79,30 @@ class LoadingStages:
     def _adjust_missing_and_unexpected_keys(self, loading_info) -> None:
         self.newly_initialised_keys = self.report_expected_differences(loading_info)
         PreTrainedModel._adjust_missing_and_unexpected_keys(self, loading_info)
+
+
+# -------------------------------------------------------------------------------------------------------- attention
+
+
+class RuntimeAttentionSwitch:
+    """Lets `model.set_attn_implementation(name)` switch the attention kernel of the next forward.
+
+    Missing public API: transformers decides whether a model may switch by reading the source of the model's file
+    for `ALL_ATTENTION_FUNCTIONS.get_interface(` (the private `_can_set_attn_implementation`); it has no flag to
+    declare it. Our models share that call in `multimolecule.modules.attention.select_attention_kernel`, which
+    reads `config._attn_implementation` on every forward, so this mixin answers the private check with True.
+
+    Example:
+        >>> from multimolecule import DnaBert2Config, DnaBert2Model
+        >>> model = DnaBert2Model(DnaBert2Config(num_hidden_layers=1))
+        >>> model.set_attn_implementation("eager")
+        >>> model.config._attn_implementation
+        'eager'
+    """
+
+    @classmethod
+    def _can_set_attn_implementation(cls) -> bool:
+        return True
 
 
 # --------------------------------------------------------------------------------------------------------- files

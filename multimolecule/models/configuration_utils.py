@@ -28,9 +28,9 @@ class MultiMoleculeConfig(PretrainedConfig):
         attention_dropout: Dropout on attention weights.
         layer_norm_eps: Epsilon of every LayerNorm.
         initializer_range: Standard deviation of the initial weights.
-        attention_chunk_size: Query rows per attention block on packed batches with the eager or sdpa kernel: the
-            scores (and ALiBi bias) of a block are (heads, rows, length), so attention memory grows linearly with
-            the length. Every token still attends to its whole sequence.
+        query_chunk_size: Query rows per attention block on packed batches with the kernels that run sequence by
+            sequence (sdpa on CPU): the scores (and ALiBi bias) of a block are (heads, rows, length), so attention
+            memory grows linearly with the length. Every token still attends to its whole sequence.
         head_pooling: How the sequence-prediction model pools a sequence: `"cls"` or `"mean"` (over real tokens).
         classifier_dropout: Dropout of the prediction heads; `hidden_dropout` when unset.
         contact_head_dim: Width of the bilinear form of the contact head, per label.
@@ -50,8 +50,8 @@ class MultiMoleculeConfig(PretrainedConfig):
 
     Example:
         >>> from multimolecule.models.configuration_utils import MultiMoleculeConfig
-        >>> config = MultiMoleculeConfig(hidden_size=64, attention_chunk_size=256)
-        >>> config.attention_chunk_size, config.head_pooling, config.mask_token_id
+        >>> config = MultiMoleculeConfig(hidden_size=64, query_chunk_size=256)
+        >>> config.query_chunk_size, config.head_pooling, config.mask_token_id
         (256, 'cls', None)
     """
 
@@ -65,7 +65,7 @@ class MultiMoleculeConfig(PretrainedConfig):
     attention_dropout: float | int = 0.0
     layer_norm_eps: float = 1e-12
     initializer_range: float = 0.02
-    attention_chunk_size: int = DEFAULT_QUERY_CHUNK_SIZE
+    query_chunk_size: int = DEFAULT_QUERY_CHUNK_SIZE
     head_pooling: str = "cls"
     classifier_dropout: float | int | None = None
     contact_head_dim: int = 64
@@ -88,8 +88,8 @@ class MultiMoleculeConfig(PretrainedConfig):
         return loading_utils.config_dict_for(cls, name, config_dict, kwargs), unused_kwargs
 
     def __post_init__(self, **kwargs):
-        if self.attention_chunk_size < 1:
-            raise ValueError(f"attention_chunk_size must be at least 1, got {self.attention_chunk_size}")
+        if self.query_chunk_size < 1:
+            raise ValueError(f"query_chunk_size must be at least 1, got {self.query_chunk_size}")
         if self.head_pooling not in ("cls", "mean"):
             raise ValueError(f"head_pooling must be 'cls' or 'mean', got {self.head_pooling!r}")
         if self.token_lengths is None and self.token_bases is not None:

@@ -1,10 +1,10 @@
 """What every multimolecule model shares: the `PreTrainedModel` base and the encoder's layer loop.
 
 A backbone (`<Name>Model`) holds `self.embeddings` (with `word_embeddings`) and `self.encoder`, a
-`MultiMoleculeEncoder`; its forward calls `embed_and_encode`. The encoder packs the batch (or not, as
-`uses_packed_batch` decides), runs the layers collecting hidden states and attention weights, and pads the outputs
-back. A model's encoder adds only what is its own: an ALiBi bias (`alibi_slopes`, `attention_bias`), rotary
-positions (`position_embeddings`), a final LayerNorm.
+`MultiMoleculeEncoder`; its forward calls `embed_and_encode`. The encoder picks the attention kernel
+(`select_attention_kernel`), packs the batch if the kernel takes a packed one, runs the layers collecting hidden
+states and attention weights, and pads the outputs back. A model's encoder adds only what is its own: an ALiBi
+bias (`alibi_slopes`, `attention_bias`), rotary positions (`position_embeddings`), a final LayerNorm.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutput
 
-from ..integrations.transformers import LoadingStages
+from ..integrations.transformers import LoadingStages, RuntimeAttentionSwitch
 from ..modules import ExpectedDifferencesMixin, init_head_weights, padding_bias, resolve_attention_mask
-from ..modules.attention import uses_packed_batch
+from ..modules.attention import select_attention_kernel
 from ..modules.packing import PackedBatch
 from . import loading_utils
 from .configuration_utils import MultiMoleculeConfig
@@ -25,14 +25,15 @@ from .configuration_utils import MultiMoleculeConfig
 class MultiMoleculeEncoder(nn.Module):
     """The layers of an encoder, on a packed batch or on the padded one.
 
-    Packed (`uses_packed_batch`): padding is never computed on, attention runs within each sequence, rotary
-    positions restart at 0 in each, and every output is padded back with zeros at padding. Padded (eager
-    attention, or attention weights asked for): the layers see the whole batch and the additive bias of
+    The kernel, chosen once per forward by `select_attention_kernel`, decides the layout. Packed: padding is never
+    computed on, attention runs within each sequence, rotary positions restart at 0 in each, and every output is
+    padded back with zeros at padding. Padded (eager attention, attention weights asked for, or the model traced
+    by `torch.compile` or `torch.export`): the layers see the whole batch and the additive bias of
     `attention_bias`, as the original implementations compute it.
 
-    Each layer is called as `layer(hidden_states, attention_bias, position_embeddings, packed_batch,
-    output_attentions) -> (hidden_states, attention_weights)`. With `final_layer_norm`, the last entry of
-    `hidden_states` is the output after it (the Nucleotide Transformer's convention).
+    Each layer is called as `layer(hidden_states, attention_kernel=..., attention_bias=...,
+    position_embeddings=..., packed_batch=...) -> (hidden_states, attention_weights)`. With `final_layer_norm`,
+    the last entry of `hidden_states` is the output after it (the Nucleotide Transformer's convention).
 
     Example:
         >>> from multimolecule import DnaBert2Config, DnaBert2Model
@@ -70,10 +71,18 @@ class MultiMoleculeEncoder(nn.Module):
         output_hidden_states: bool = False,
     ) -> BaseModelOutput:
         """`hidden_states` (batch, length, hidden) and `attention_mask` (batch, length) -> padded outputs."""
+        kernel = select_attention_kernel(
+            self.config._attn_implementation,
+            device=hidden_states.device,
+            dtype=hidden_states.dtype,
+            dropout=self.training and self.config.attention_dropout > 0,
+            output_attentions=output_attentions,
+            alibi=self.alibi_slopes is not None,
+        )
         attention_bias, packed_batch = None, None
-        if uses_packed_batch(self.config, output_attentions):
+        if kernel.packed:
             packed_batch = PackedBatch.from_attention_mask(
-                attention_mask, alibi_slopes=self.alibi_slopes, query_chunk_size=self.config.attention_chunk_size
+                attention_mask, alibi_slopes=self.alibi_slopes, query_chunk_size=self.config.query_chunk_size
             )
             hidden_states = packed_batch.pack(hidden_states)  # (1, total_tokens, hidden)
             position_ids = packed_batch.position_ids  # (1, total_tokens)
@@ -86,7 +95,11 @@ class MultiMoleculeEncoder(nn.Module):
         all_attentions = () if output_attentions else None
         for layer in self.layer:
             hidden_states, weights = layer(
-                hidden_states, attention_bias, position_embeddings, packed_batch, output_attentions
+                hidden_states,
+                attention_kernel=kernel,
+                attention_bias=attention_bias,
+                position_embeddings=position_embeddings,
+                packed_batch=packed_batch,
             )
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
@@ -106,14 +119,15 @@ class MultiMoleculeEncoder(nn.Module):
         )
 
 
-class MultiMoleculePreTrainedModel(ExpectedDifferencesMixin, LoadingStages, PreTrainedModel):
+class MultiMoleculePreTrainedModel(ExpectedDifferencesMixin, LoadingStages, RuntimeAttentionSwitch, PreTrainedModel):
     """The base of every multimolecule model: weight initialisation (heads included), the embedding accessors
     (transformers' own, finding `embeddings.word_embeddings`), the attention backends, the backbone's forward
     prologue `embed_and_encode`, and one line for the checkpoint differences a class declares as expected
     (`ExpectedDifferencesMixin`).
 
     `attn_implementation` may be `"sdpa"` (the default), `"eager"`, `"flex_attention"`, `"flash_attention_2"`, or
-    any name with a packed kernel in `multimolecule.modules.attention.PackedAttentionInterface`.
+    any name with a packed kernel in `multimolecule.modules.attention.PackedAttentionInterface`;
+    `set_attn_implementation` switches it at run time, from the next forward on.
 
     Example:
         >>> from multimolecule import DnaBert2Config, DnaBert2ForMaskedLM

@@ -1,10 +1,11 @@
 from .alibi import AlibiPositionBias, alibi_slopes
 from .attention import (
+    AttentionKernel,
     PackedAttentionInterface,
     SelfAttention,
     padding_bias,
     register_packed_attention,
-    uses_packed_batch,
+    select_attention_kernel,
 )
 from .heads import (
     NUCLEOTIDES,
@@ -41,6 +42,7 @@ __all__ = [
     "BaseEmbeddings",
     "BaseLocations",
     "AlibiPositionBias",
+    "AttentionKernel",
     "ContactPredictionHead",
     "ContactPredictionMixin",
     "ContactPredictorOutput",
@@ -70,5 +72,5 @@ __all__ = [
     "resolve_attention_mask",
     "rotate_half",
     "scatter_bases",
-    "uses_packed_batch",
+    "select_attention_kernel",
 ]

@@ -1,28 +1,24 @@
-"""Multi-head self-attention on padded or packed batches, with kernels looked up in transformers' registries.
+"""Multi-head self-attention on padded or packed batches: which kernel runs is decided in one place.
 
-Which layout: `uses_packed_batch(config, output_attentions)` decides, for every encoder. Packed (padding-free,
-see `packing.py`) unless attention weights are asked for or `attn_implementation` is `"eager"`: the eager path
-runs the padded batch with the full additive bias, as the original implementations compute it.
+`select_attention_kernel` picks the kernel, and with it the layout (padded or packed, see `packing.py`), from
+`config._attn_implementation`, the device, the dtype, and whether attention dropout or attention weights are
+needed. Its decision table is in docs/performance.md ("Attention kernels") and each row is tested
+(tests/modules/test_attention_dispatch.py). Every kernel is named after what it runs, and runs inside a profiler
+range of that name (`multimolecule::<name>`), so a profile maps back to it:
 
-Which kernel: `config._attn_implementation`, with the meaning it has everywhere in transformers (`"sdpa"` is
-PyTorch's `scaled_dot_product_attention`, `"flash_attention_2"` the flash-attn 2 package, ...). On a packed
-batch the kernel is looked up in `PackedAttentionInterface`, a transformers `AttentionInterface` of its own
-whose kernels attend within each sequence of the packed batch:
+| kernel | layout | what runs |
+|---|---|---|
+| `eager` | padded | `eager_attention`: matmul, softmax, matmul, with the full additive bias |
+| `sdpa` | padded | transformers' `ALL_ATTENTION_FUNCTIONS["sdpa"]` (`scaled_dot_product_attention`) |
+| `eager_by_runs`, `sdpa_by_runs` | packed | the padded kernel once per run of equal-length sequences |
+| `flex_attention_packed` | packed | one FlexAttention call per layer (`flex_attention.py`) |
+| `varlen_attention_packed` | packed | PyTorch's variable-length flash kernel (`varlen_attn`), no position bias |
+| `flash_attn_varlen_packed` | packed | the flash-attn package's `flash_attn_varlen_func`, with ALiBi slopes |
 
-- `"eager"` and `"sdpa"`: `attention_by_runs` calls the padded kernel (ours for eager, as in every transformers
-  model; `ALL_ATTENTION_FUNCTIONS["sdpa"]`) once per run of equal-length sequences, `query_chunk_size` query
-  rows at a time, with the ALiBi bias of just those rows as the additive mask: memory linear in the length.
-  On CUDA, `"sdpa"` instead makes one call per layer with PyTorch's own kernels, as `"flex_attention"` does
-  (`one_call_is_faster`).
-  The ALiBi biases are built once per batch and shared by the layers (`packed_alibi_bias`).
-- `"flex_attention"`: one FlexAttention call per layer over all sequences, a block-sparse document mask and
-  ALiBi as a score modification; PyTorch's varlen flash kernel for models without ALiBi on CUDA in fp16/bf16
-  (`flex_attention.py`). Needs no package besides PyTorch; compiled once per token bucket.
-- `"flash_attention_2"`: flash-attn's varlen kernel, which takes ALiBi slopes (transformers' flash path does not).
-
-Adding a packed kernel is one call, `register_packed_attention(name, kernel)`; a `name` transformers does not
-know is also registered with its `AttentionInterface`, so that `from_pretrained(..., attn_implementation=name)`
-accepts it. A packed kernel has transformers' attention signature with its padding-free keywords, plus ours:
+A packed kernel of another name is one call, `register_packed_attention(name, kernel)`; a `name` transformers
+does not know is also registered with its `AttentionInterface`, so that `from_pretrained(...,
+attn_implementation=name)` accepts it. A packed kernel has transformers' attention signature with its
+padding-free keywords, plus ours:
 
     kernel(module, query, key, value, attention_mask, dropout=0.0, scaling=None, *,
            cu_seq_lens_q, cu_seq_lens_k, max_length_q, max_length_k, alibi_slopes, packed_batch, **kwargs)
@@ -41,16 +37,19 @@ accepts it. A packed kernel has transformers' attention signature with its paddi
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.profiler import record_function
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, AttentionInterface
 
 from .alibi import alibi_bias
-from .flex_attention import flex_attention_packed
+from .flex_attention import flex_attention_packed, varlen_attention_packed, varlen_available
 from .linear import Linear
-from .packing import PackedBatch
+from .packing import PackedBatch, is_tracing
 from .rotary import apply_rotary
 
 
@@ -88,8 +87,11 @@ def eager_attention_forward(
     return eager_attention(query, key, value, attention_mask, dropout, scaling or query.shape[-1] ** -0.5)
 
 
-def attention_by_runs(implementation: str) -> Callable:
-    """The packed kernel that runs the padded kernel `implementation` (`"eager"` or `"sdpa"`) run by run."""
+def by_runs(padded_kernel: Callable, name: str) -> Callable:
+    """The packed kernel that runs `padded_kernel` (transformers' signature) once per run of equal-length
+    sequences, `query_chunk_size` query rows at a time, with the ALiBi bias of just those rows as the additive
+    mask: memory linear in the length. The ALiBi biases are built once per batch and shared by the layers
+    (`packed_alibi_bias`)."""
 
     def kernel(
         module: nn.Module | None,
@@ -104,7 +106,6 @@ def attention_by_runs(implementation: str) -> Callable:
         alibi_slopes: torch.Tensor | None = None,
         **kwargs,
     ) -> tuple[torch.Tensor, None]:
-        attention = ALL_ATTENTION_FUNCTIONS.get_interface(implementation, eager_attention_forward)
         query, key, value = (tensor[0].transpose(0, 1) for tensor in (query, key, value))  # (tokens, heads, dim)
         num_heads, head_dim = query.shape[1:]
         chunk = packed_batch.query_chunk_size
@@ -121,7 +122,7 @@ def attention_by_runs(implementation: str) -> Callable:
                 bias = None
                 if alibi_slopes is not None:
                     bias = packed_alibi_bias(packed_batch, row_start, row_end, run.length, query.dtype)
-                block, _ = attention(
+                block, _ = padded_kernel(
                     module,
                     run_query[:, :, row_start:row_end],
                     run_key,
@@ -134,7 +135,27 @@ def attention_by_runs(implementation: str) -> Callable:
                 run_context[:, row_start:row_end] = block
         return context[None], None
 
+    kernel.__name__ = kernel.__qualname__ = name
     return kernel
+
+
+def sdpa_attention_forward(module: nn.Module | None, *args, **kwargs) -> tuple[torch.Tensor, None]:
+    """transformers' sdpa kernel, looked up when called (so that a kernel registered over it runs)."""
+    return ALL_ATTENTION_FUNCTIONS["sdpa"](module, *args, **kwargs)
+
+
+eager_by_runs = by_runs(eager_attention_forward, "eager_by_runs")
+sdpa_by_runs = by_runs(sdpa_attention_forward, "sdpa_by_runs")
+
+
+def attention_by_runs(implementation: str) -> Callable:
+    """The packed kernel that runs the padded kernel of `implementation` (`"eager"` or `"sdpa"`) run by run.
+
+    Example:
+        >>> attention_by_runs("sdpa") is sdpa_by_runs
+        True
+    """
+    return {"eager": eager_by_runs, "sdpa": sdpa_by_runs}[implementation]
 
 
 # ALiBi biases of one packed batch are built once and reused by every layer, up to this many bytes in all.
@@ -156,7 +177,7 @@ def packed_alibi_bias(
     return bias
 
 
-def flash_attention_2_packed(
+def flash_attn_varlen_packed(
     module: nn.Module | None,
     query: torch.Tensor,
     key: torch.Tensor,
@@ -172,7 +193,7 @@ def flash_attention_2_packed(
     alibi_slopes: torch.Tensor | None = None,
     **kwargs,
 ) -> tuple[torch.Tensor, None]:
-    """flash-attn 2's varlen kernel over all sequences at once, ALiBi slopes included."""
+    """The flash-attn package's varlen kernel over all sequences at once, ALiBi slopes included."""
     from flash_attn import flash_attn_varlen_func
 
     query, key, value = (tensor[0].transpose(0, 1) for tensor in (query, key, value))  # (tokens, heads, dim)
@@ -192,32 +213,10 @@ def flash_attention_2_packed(
     return context[None], None
 
 
-sdpa_by_runs = attention_by_runs("sdpa")
-
-
-def sdpa_packed(module: nn.Module | None, query: torch.Tensor, *args, dropout: float = 0.0, **kwargs):
-    """The packed kernel of `"sdpa"`: one call per layer with PyTorch's own kernels (`flex_attention_packed`:
-    varlen flash, or FlexAttention for ALiBi) where `one_call_is_faster`, else sdpa run by run."""
-    if one_call_is_faster(query, dropout):
-        return flex_attention_packed(module, query, *args, dropout=dropout, **kwargs)
-    return sdpa_by_runs(module, query, *args, dropout=dropout, **kwargs)
-
-
-def one_call_is_faster(query: torch.Tensor, dropout: float) -> bool:
-    """Whether the packed sdpa kernel makes one FlexAttention/varlen call per layer: on CUDA, without attention
-    dropout (neither kernel has it). On CPU sdpa runs run by run: it measured faster than FlexAttention in the
-    side-by-side benchmark, and compiling a bucket delays the first batch (docs/performance.md).
-
-    Example:
-        >>> one_call_is_faster(torch.zeros(1, 2, 100, 8), dropout=0.0)  # CPU: sdpa run by run
-        False
-    """
-    return query.is_cuda and not dropout
-
-
 class PackedAttentionInterface(AttentionInterface):
-    """Packed-batch kernels by `attn_implementation` name; a registry apart from `ALL_ATTENTION_FUNCTIONS`,
-    whose kernels of the same names take padded batches.
+    """The packed kernel of each `attn_implementation` name (where the device does not choose another, see
+    `select_attention_kernel`); a registry apart from `ALL_ATTENTION_FUNCTIONS`, whose kernels of the same names
+    take padded batches.
 
     Example:
         >>> sorted(PackedAttentionInterface._global_mapping)
@@ -225,9 +224,9 @@ class PackedAttentionInterface(AttentionInterface):
     """
 
     _global_mapping = {
-        "eager": attention_by_runs("eager"),
-        "sdpa": sdpa_packed,
-        "flash_attention_2": flash_attention_2_packed,
+        "eager": eager_by_runs,
+        "sdpa": sdpa_by_runs,
+        "flash_attention_2": flash_attn_varlen_packed,
         "flex_attention": flex_attention_packed,
     }
 
@@ -246,17 +245,74 @@ def register_packed_attention(name: str, kernel: Callable) -> None:
         AttentionInterface.register(name, kernel)
 
 
-def uses_packed_batch(config, output_attentions: bool) -> bool:
-    """Whether the encoder runs on a packed batch: always, except for eager attention or attention weights.
+@dataclass(frozen=True)
+class AttentionKernel:
+    """The kernel `select_attention_kernel` chose: its `name` (what runs, the profiler range it runs in), the
+    `function` (transformers' attention signature) and whether it takes a `packed` batch."""
+
+    name: str
+    function: Callable
+    packed: bool
+
+    def __call__(self, module, query, key, value, attention_bias, dropout, scaling, packed_batch=None):
+        """The context (batch, length, heads, head_dim) and the weights (eager only, else None)."""
+        packed_kwargs = {} if packed_batch is None else packed_batch.kernel_kwargs()
+        with record_function(f"multimolecule::{self.name}") if not is_tracing() else nullcontext():
+            return self.function(
+                module, query, key, value, attention_bias, dropout=dropout, scaling=scaling, **packed_kwargs
+            )
+
+
+EAGER = AttentionKernel("eager", eager_attention_forward, packed=False)
+HALF_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def select_attention_kernel(
+    implementation: str,
+    *,
+    device: torch.device,
+    dtype: torch.dtype,
+    dropout: bool,
+    output_attentions: bool,
+    alibi: bool,
+) -> AttentionKernel:
+    """The attention kernel (and with it the layout) for `attn_implementation`, the device and dtype of the
+    hidden states, whether attention dropout is on, whether attention weights are asked for, and whether the model
+    adds an ALiBi bias. The table, row by row, is in docs/performance.md ("Attention kernels").
 
     Example:
-        >>> from transformers import PretrainedConfig
-        >>> config = PretrainedConfig()
-        >>> config._attn_implementation = "sdpa"
-        >>> uses_packed_batch(config, output_attentions=False), uses_packed_batch(config, output_attentions=True)
-        (True, False)
+        >>> cpu = dict(device=torch.device("cpu"), dtype=torch.float32, output_attentions=False, alibi=True)
+        >>> select_attention_kernel("sdpa", dropout=False, **cpu).name
+        'sdpa_by_runs'
+        >>> select_attention_kernel("eager", dropout=False, **cpu).name
+        'eager'
     """
-    return not output_attentions and config._attn_implementation != "eager"
+    if output_attentions or implementation == "eager":
+        return EAGER  # the only kernel that returns weights; the padded batch, as the originals compute it
+    if is_tracing():  # torch.compile, torch.export: packing reads the mask's values, the padded batch does not
+        if implementation == "sdpa":
+            return AttentionKernel(
+                "sdpa", ALL_ATTENTION_FUNCTIONS.get_interface(implementation, eager_attention_forward), packed=False
+            )
+        raise ValueError(
+            f"attn_implementation={implementation!r} has no traceable kernel: use 'sdpa' or 'eager' under "
+            "torch.compile and torch.export"
+        )
+    one_call = device.type == "cuda" and not dropout  # sdpa: one call per layer instead of one per run
+    varlen = device.type == "cuda" and dtype in HALF_PRECISION and not alibi and varlen_available()
+    if implementation == "flex_attention" or (implementation == "sdpa" and one_call):
+        if dropout:
+            raise ValueError("flex_attention has no attention dropout: set attention_dropout=0 or use sdpa to train")
+        if varlen:
+            return AttentionKernel("varlen_attention_packed", varlen_attention_packed, packed=True)
+        return AttentionKernel("flex_attention_packed", flex_attention_packed, packed=True)
+    if implementation not in PACKED_ATTENTION_FUNCTIONS:
+        raise ValueError(
+            f"attn_implementation={implementation!r} has no kernel for packed batches; registered: "
+            f"{', '.join(PACKED_ATTENTION_FUNCTIONS)} (see multimolecule.modules.attention.register_packed_attention)"
+        )
+    function = PACKED_ATTENTION_FUNCTIONS[implementation]
+    return AttentionKernel(getattr(function, "__name__", implementation), function, packed=True)
 
 
 def packed_attention(
@@ -269,7 +325,7 @@ def packed_attention(
     scaling: float,
     module: nn.Module | None = None,
 ) -> torch.Tensor:
-    """Attention within each sequence of a packed batch with the packed kernel of `implementation`.
+    """Attention within each sequence of a packed batch with the packed kernel registered for `implementation`.
 
     `query`, `key`, `value` are (1, heads, total_tokens, head_dim); returns the context (1, total_tokens, heads,
     head_dim). No score involves a padding token.
@@ -280,37 +336,20 @@ def packed_attention(
         >>> packed_attention(query, key, value, packed, "sdpa", 0.0, 0.5).shape
         torch.Size([1, 5, 2, 4])
     """
-    if implementation not in PACKED_ATTENTION_FUNCTIONS:
-        raise ValueError(
-            f"attn_implementation={implementation!r} has no kernel for packed batches; registered: "
-            f"{', '.join(PACKED_ATTENTION_FUNCTIONS)} (see multimolecule.modules.attention.register_packed_attention)"
-        )
-    context, _ = PACKED_ATTENTION_FUNCTIONS[implementation](
-        module,
-        query,
-        key,
-        value,
-        None,
-        dropout=dropout,
-        scaling=scaling,
-        cu_seq_lens_q=packed.cu_seqlens,
-        cu_seq_lens_k=packed.cu_seqlens,
-        max_length_q=packed.max_seqlen,
-        max_length_k=packed.max_seqlen,
-        alibi_slopes=packed.alibi_slopes,
-        packed_batch=packed,
-    )
+    kernel = AttentionKernel(implementation, PACKED_ATTENTION_FUNCTIONS[implementation], packed=True)
+    context, _ = kernel(module, query, key, value, None, dropout, scaling, packed)
     return context
 
 
 class SelfAttention(nn.Module):
-    """Separate `query`, `key` and `value` projections (PEFT can target each) and the kernel dispatch.
+    """Separate `query`, `key` and `value` projections (PEFT can target each), run through the kernel the encoder
+    chose (`select_attention_kernel`).
 
     Example:
         >>> from transformers import PretrainedConfig
         >>> config = PretrainedConfig(hidden_size=16, num_attention_heads=2, attention_dropout=0.0)
         >>> attention = SelfAttention(config)
-        >>> context, weights = attention(torch.randn(1, 5, 16), attention_bias=None, output_attentions=True)
+        >>> context, weights = attention(torch.randn(1, 5, 16), attention_kernel=EAGER)
         >>> context.shape, weights.shape
         (torch.Size([1, 5, 16]), torch.Size([1, 2, 5, 5]))
     """
@@ -335,13 +374,15 @@ class SelfAttention(nn.Module):
     def forward(
         self,
         hidden_states: torch.Tensor,
+        *,
+        attention_kernel: AttentionKernel,
         attention_bias: torch.Tensor | None = None,
         position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
-        output_attentions: bool = False,
         packed_batch: PackedBatch | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """`hidden_states` is (batch, length, hidden) with the additive `attention_bias` (eager attention), or
-        (1, total_tokens, hidden) with `packed_batch` (the packed kernel of `config._attn_implementation`)."""
+        """`hidden_states` is (batch, length, hidden) with the additive `attention_bias` (a padded kernel), or
+        (1, total_tokens, hidden) with `packed_batch` (a packed kernel). Returns the context (same shape) and the
+        attention weights (eager only, else None)."""
         batch_size, seq_length, _ = hidden_states.shape
         head_shape = (batch_size, seq_length, self.num_heads, self.head_dim)
         query = self.query(hidden_states).view(head_shape).transpose(1, 2)  # (batch, heads, length, head_dim)
@@ -351,12 +392,9 @@ class SelfAttention(nn.Module):
             query, key = apply_rotary(query, key, *position_embeddings)
 
         dropout = self.dropout if self.training else 0.0
-        if packed_batch is None:
-            context, weights = eager_attention(query, key, value, attention_bias, dropout, self.scaling)
-        else:
-            implementation = self.config._attn_implementation
-            context = packed_attention(query, key, value, packed_batch, implementation, dropout, self.scaling, self)
-            weights = None
+        context, weights = attention_kernel(
+            self, query, key, value, attention_bias, dropout, self.scaling, packed_batch
+        )  # (batch, length, heads, head_dim)
         return context.reshape(batch_size, seq_length, -1), weights
 
 

@@ -9,12 +9,11 @@ its sequences:
   FlexAttention is compiled by `torch.compile`; the packed length is padded up to a bucket (`token_bucket`), so a
   job compiles once per bucket, not once per batch. The block mask is built once per forward and shared by every
   layer (`flex_layout`).
-* `varlen_packed`: `torch.nn.attention.varlen.varlen_attn`, PyTorch's variable-length flash
-  attention, for models without a position bias (the Nucleotide Transformer) on CUDA in fp16/bf16; the
-  flex_attention kernel uses it when it can.
+* `varlen_attention_packed`: `torch.nn.attention.varlen.varlen_attn`, PyTorch's variable-length flash
+  attention, for models without a position bias (the Nucleotide Transformer) on CUDA in fp16/bf16.
 
-`attn_implementation="flex_attention"` runs `flex_attention_packed` on packed batches; `"sdpa"` runs it too on
-CUDA (one call per layer instead of one per run of equal-length sequences), see `attention.py`.
+Which of them runs, for `attn_implementation="flex_attention"` and for `"sdpa"` on CUDA, is decided by
+`select_attention_kernel` in `attention.py`.
 """
 
 from __future__ import annotations
@@ -143,8 +142,7 @@ def flex_attention_packed(
     """The packed kernel of `attn_implementation="flex_attention"`: all sequences in one call per layer.
 
     `query`, `key`, `value` are (1, heads, total_tokens, head_dim); returns the context (1, total_tokens, heads,
-    head_dim). Without ALiBi, on CUDA in fp16/bf16, PyTorch's varlen flash kernel runs (`varlen_packed`);
-    otherwise FlexAttention, adding `-slope_h * |i - j|` to the scores when `alibi_slopes` is given (within a
+    head_dim). FlexAttention, adding `-slope_h * |i - j|` to the scores when `alibi_slopes` is given (within a
     sequence, distances in the packed batch are the sequence's own).
 
     Example:
@@ -154,11 +152,7 @@ def flex_attention_packed(
         >>> context.shape  # doctest: +SKIP
         torch.Size([1, 5, 2, 4])
     """
-    if dropout:
-        raise ValueError("flex_attention has no attention dropout: set attention_dropout=0 or use sdpa to train")
     scaling = scaling or query.shape[-1] ** -0.5
-    if alibi_slopes is None and varlen_available(query):
-        return varlen_packed(query, key, value, packed_batch, scaling), None
     layout = flex_layout(packed_batch)
     score_mod = None
     if alibi_slopes is not None:
@@ -175,25 +169,34 @@ def flex_attention_packed(
     return context[:, :, : layout.total_tokens].transpose(1, 2), None
 
 
-def varlen_available(query: torch.Tensor) -> bool:
-    """Whether `varlen_attn` can run on `query`: PyTorch provides it, on CUDA, in fp16 or bf16."""
+def varlen_available() -> bool:
+    """Whether this PyTorch has `varlen_attn` (it runs on CUDA, in fp16 or bf16)."""
     try:
         from torch.nn.attention.varlen import varlen_attn  # noqa: F401
     except ImportError:
         return False
-    return query.is_cuda and query.dtype in (torch.float16, torch.bfloat16)
+    return True
 
 
-def varlen_packed(
-    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, packed: PackedBatch, scaling: float
-) -> torch.Tensor:
-    """PyTorch's variable-length flash attention over all sequences at once; no position bias.
+def varlen_attention_packed(
+    module: nn.Module | None,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: None,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    *,
+    packed_batch: PackedBatch,
+    **kwargs,
+) -> tuple[torch.Tensor, None]:
+    """PyTorch's variable-length flash attention over all sequences at once; no position bias, no dropout.
 
     `query`, `key`, `value` are (1, heads, total_tokens, head_dim); returns (1, total_tokens, heads, head_dim).
     """
     from torch.nn.attention.varlen import varlen_attn
 
+    offsets, longest = packed_batch.cu_seqlens, packed_batch.max_seqlen
     query, key, value = (tensor[0].transpose(0, 1) for tensor in (query, key, value))  # (total, heads, dim)
-    return varlen_attn(
-        query, key, value, packed.cu_seqlens, packed.cu_seqlens, packed.max_seqlen, packed.max_seqlen, scale=scaling
-    )[None]
+    context = varlen_attn(query, key, value, offsets, offsets, longest, longest, scale=scaling)
+    return context[None], None

@@ -273,7 +273,7 @@ class SequencePredictionHead(nn.Module):
     def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         if self.pooling == "cls":  # the first real token, wherever padding puts it
             first = attention_mask.to(torch.long).argmax(dim=1)  # (batch,)
-            pooled = hidden_states[torch.arange(len(first), device=first.device), first]
+            pooled = hidden_states[torch.arange(first.shape[0], device=first.device), first]  # traceable batch
         else:
             weights = attention_mask.to(hidden_states.dtype)[..., None]  # (batch, tokens, 1)
             pooled = (hidden_states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1)

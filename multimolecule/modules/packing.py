@@ -43,7 +43,7 @@ class PackedBatch:
         batch_size: Rows of the padded batch.
         seq_length: Columns of the padded batch.
         alibi_slopes: (heads,) fp32 ALiBi slopes when attention adds the bias `-slope * |i - j|`.
-        query_chunk_size: Query rows per attention block on the eager and sdpa paths.
+        query_chunk_size: Query rows per attention block of the kernels that run run by run (`config.query_chunk_size`).
         cache: Values built on first use and shared by every layer of one forward (ALiBi biases, FlexAttention's
             block mask).
 
@@ -127,9 +127,27 @@ class PackedBatch:
         padded = packed.new_zeros(self.batch_size * self.seq_length, *trailing)
         return padded.index_copy(0, self.indices, packed[0]).view(self.batch_size, self.seq_length, *trailing)
 
-    def sequence_positions(self, sequence: int, start: int, length: int) -> torch.Tensor:
-        """(length,) columns of the padded batch holding `sequence`, whose tokens start at packed `start`."""
-        return self.indices[start : start + length] - sequence * self.seq_length
+    def kernel_kwargs(self) -> dict:
+        """The keywords a packed attention kernel receives (see `multimolecule.modules.attention`)."""
+        return {
+            "cu_seq_lens_q": self.cu_seqlens,
+            "cu_seq_lens_k": self.cu_seqlens,
+            "max_length_q": self.max_seqlen,
+            "max_length_k": self.max_seqlen,
+            "alibi_slopes": self.alibi_slopes,
+            "packed_batch": self,
+        }
+
+
+def is_tracing() -> bool:
+    """Whether `torch.compile` or `torch.export` is tracing the model: then shapes are symbolic, and nothing may
+    read a tensor's values (packing does) or branch on a length.
+
+    Example:
+        >>> is_tracing()
+        False
+    """
+    return torch.compiler.is_compiling() or torch.compiler.is_exporting()
 
 
 def warn_past_trained_length(seq_length: int, trained_length: int, model_name: str) -> None:
@@ -138,7 +156,7 @@ def warn_past_trained_length(seq_length: int, trained_length: int, model_name: s
     Example:
         >>> warn_past_trained_length(500, 1000, "Nucleotide Transformer")  # shorter: silent
     """
-    if seq_length > trained_length:
+    if not is_tracing() and seq_length > trained_length:  # no guard on the length: it stays dynamic in export
         logger.warning_once(
             f"{model_name} was trained on sequences of at most {trained_length} tokens; longer inputs run, "
             "but the quality of its outputs past that length has not been measured."

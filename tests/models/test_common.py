@@ -378,8 +378,8 @@ def test_attention_weights_come_from_the_padded_path(package, converted, tokeniz
     assert torch.allclose(weights.sum(-1), torch.ones(heads)) and weights[:, shortest:].abs().max() == 0
 
 
-def test_attention_chunk_size_is_honoured(package, converted, tokenizer, monkeypatch):
-    """Packed sdpa attention runs `attention_chunk_size` query rows per kernel call, with the same result."""
+def test_query_chunk_size_is_honoured(package, converted, tokenizer, monkeypatch):
+    """Packed sdpa attention runs `query_chunk_size` query rows per kernel call, with the same result."""
     calls = []
 
     def counting_sdpa(*args, **kwargs):
@@ -391,7 +391,7 @@ def test_attention_chunk_size_is_honoured(package, converted, tokenizer, monkeyp
     with torch.no_grad():
         whole = load(package, "model", converted).forward(**inputs).last_hidden_state
         monkeypatch.setitem(AttentionInterface._global_mapping, "sdpa", counting_sdpa)
-        model = load(package, "model", converted, attention_chunk_size=3)
+        model = load(package, "model", converted, query_chunk_size=3)
         chunked = model(**inputs).last_hidden_state
     length = inputs["input_ids"].shape[1]
     assert calls == [min(3, length - start) for start in range(0, length, 3)] * model.config.num_hidden_layers

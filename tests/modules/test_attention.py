@@ -61,10 +61,10 @@ def test_packed_kernels_and_query_chunks_equal_padded_eager(implementation, quer
 
 def test_long_input_runs_in_query_chunks():
     input_ids = torch.randint(5, 4096, (1, 3000))
-    chunked = dnabert2("sdpa", attention_chunk_size=512)
+    chunked = dnabert2("sdpa", query_chunk_size=512)
     with torch.no_grad():
         output = chunked(input_ids).last_hidden_state
-        whole = dnabert2("sdpa", attention_chunk_size=4096)(input_ids).last_hidden_state
+        whole = dnabert2("sdpa", query_chunk_size=4096)(input_ids).last_hidden_state
     assert output.shape == (1, 3000, 32)
     assert torch.isfinite(output).all()
     assert (output - whole).abs().max() <= TOLERANCE

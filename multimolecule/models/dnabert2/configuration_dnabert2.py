@@ -23,7 +23,7 @@ class DnaBert2Config(MultiMoleculeConfig):
         position_embedding_type: Always `"alibi"`: positions enter as a per-head linear attention bias, so
             any length works.
         alibi_starting_size: Length the original pre-computed its ALiBi bias for; kept for compatibility, unused.
-        attention_chunk_size: Query rows per attention block on packed batches (memory linear in the length).
+        query_chunk_size: Query rows per attention block on packed batches (memory linear in the length).
         head_pooling: How `DnaBert2ForSequencePrediction` pools a sequence: `"cls"` or `"mean"` (over real tokens).
         classifier_dropout: Dropout of the prediction heads; `hidden_dropout` when unset.
         contact_head_dim: Width of the bilinear form of the contact head, per label.

@@ -18,6 +18,7 @@ from ...modules import (
     TokenPredictionMixin,
     padding_bias,
 )
+from ...modules.attention import AttentionKernel
 from ...modules.linear import gated_activation
 from ...modules.packing import PackedBatch
 from ..modeling_utils import MultiMoleculeEncoder, MultiMoleculePreTrainedModel
@@ -67,16 +68,9 @@ class DnaBert2Attention(nn.Module):
         self.self = SelfAttention(config)
         self.output = DnaBert2AttentionOutput(config)
 
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        attention_bias: torch.Tensor | None,
-        packed_batch: PackedBatch | None,
-        output_attentions: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        context, weights = self.self(
-            hidden_states, attention_bias, output_attentions=output_attentions, packed_batch=packed_batch
-        )
+    def forward(self, hidden_states: torch.Tensor, **attention_inputs) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`attention_inputs`: the keywords of `SelfAttention.forward` (kernel, bias, packed batch)."""
+        context, weights = self.self(hidden_states, **attention_inputs)
         return self.output(context, hidden_states), weights
 
 
@@ -106,13 +100,16 @@ class DnaBert2Layer(GradientCheckpointingLayer):
     def forward(
         self,
         hidden_states: torch.Tensor,
-        attention_bias: torch.Tensor | None,
-        position_embeddings: None,
-        packed_batch: PackedBatch | None,
-        output_attentions: bool = False,
+        *,
+        attention_kernel: AttentionKernel,
+        attention_bias: torch.Tensor | None = None,
+        position_embeddings: None = None,
+        packed_batch: PackedBatch | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`position_embeddings` is always None: positions enter as ALiBi biases."""
-        hidden_states, weights = self.attention(hidden_states, attention_bias, packed_batch, output_attentions)
+        hidden_states, weights = self.attention(
+            hidden_states, attention_kernel=attention_kernel, attention_bias=attention_bias, packed_batch=packed_batch
+        )
         return self.mlp(hidden_states), weights
 
 
@@ -164,7 +161,7 @@ class DnaBert2Model(DnaBert2PreTrainedModel):
     packed side by side, attention runs within each sequence, and outputs are padded back with zeros at padding,
     as in the original. Eager attention, or `output_attentions=True`, runs the padded batch as the original does.
     Inputs of any length run (ALiBi); on the packed path attention memory grows linearly with the length
-    (`config.attention_chunk_size` query rows at a time, 1024 by default).
+    (`config.query_chunk_size` query rows at a time, 1024 by default).
 
     Example:
         >>> import torch

@@ -34,7 +34,7 @@ class NucleotideTransformerConfig(MultiMoleculeConfig):
         token_dropout: ESM's token dropout: zero `<mask>` embeddings and rescale by the masking ratio.
         layer_norm_eps: Epsilon of every LayerNorm: 1e-12 in the PyTorch checkpoints, 1e-5 in the JAX ones.
         initializer_range: Standard deviation of the initial weights.
-        attention_chunk_size: Query rows per attention block on packed batches (memory linear in the length).
+        query_chunk_size: Query rows per attention block on packed batches (memory linear in the length).
         head_pooling: How `NucleotideTransformerForSequencePrediction` pools: `"cls"` or `"mean"` (over real tokens).
         classifier_dropout: Dropout of the prediction heads; `hidden_dropout` when unset.
         contact_head_dim: Width of the bilinear form of the contact head, per label.

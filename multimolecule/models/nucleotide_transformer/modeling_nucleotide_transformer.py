@@ -22,6 +22,7 @@ from ...modules import (
     TokenPredictionMixin,
     resolve_attention_mask,
 )
+from ...modules.attention import AttentionKernel
 from ...modules.linear import gated_activation
 from ...modules.packing import PackedBatch, warn_past_trained_length
 from ..modeling_utils import MultiMoleculeEncoder, MultiMoleculePreTrainedModel
@@ -96,21 +97,9 @@ class NucleotideTransformerAttention(nn.Module):
         self.self = SelfAttention(config)
         self.output = NucleotideTransformerSelfOutput(config)
 
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        attention_bias: torch.Tensor | None,
-        position_embeddings: tuple[torch.Tensor, torch.Tensor] | None,
-        packed_batch: PackedBatch | None,
-        output_attentions: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        context, weights = self.self(
-            self.layer_norm(hidden_states),
-            attention_bias,
-            position_embeddings,
-            output_attentions=output_attentions,
-            packed_batch=packed_batch,
-        )
+    def forward(self, hidden_states: torch.Tensor, **attention_inputs) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`attention_inputs`: the keywords of `SelfAttention.forward` (kernel, bias, rotary tables, packed batch)."""
+        context, weights = self.self(self.layer_norm(hidden_states), **attention_inputs)
         return hidden_states + self.output(context), weights
 
 
@@ -147,13 +136,18 @@ class NucleotideTransformerLayer(GradientCheckpointingLayer):
     def forward(
         self,
         hidden_states: torch.Tensor,
-        attention_bias: torch.Tensor | None,
-        position_embeddings: tuple[torch.Tensor, torch.Tensor] | None,
-        packed_batch: PackedBatch | None,
-        output_attentions: bool = False,
+        *,
+        attention_kernel: AttentionKernel,
+        attention_bias: torch.Tensor | None = None,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
+        packed_batch: PackedBatch | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         hidden_states, weights = self.attention(
-            hidden_states, attention_bias, position_embeddings, packed_batch, output_attentions
+            hidden_states,
+            attention_kernel=attention_kernel,
+            attention_bias=attention_bias,
+            position_embeddings=position_embeddings,
+            packed_batch=packed_batch,
         )
         return self.mlp(hidden_states), weights
 
