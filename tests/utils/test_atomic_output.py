@@ -62,8 +62,13 @@ with atomic_output(folder / "out.safetensors") as file, atomic_output(folder / "
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_writes_leave_no_partial_or_temporary_file(tmp_path, signum):
     """A file and a directory being written when the signal comes: both temporaries are removed."""
+    # As from a shell: SIGINT at its default, whatever an earlier test left in this process (a child that starts
+    # with SIGINT ignored keeps ignoring it, and Ctrl-C never reaches the writer).
     process = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(tmp_path)], stdout=subprocess.PIPE, env=subprocess_env()
+        [sys.executable, "-c", WRITER, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        env=subprocess_env(),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert process.stdout.readline() == b"writing\n"
     assert len(list(tmp_path.iterdir())) == 2  # the two temporaries, being written
