@@ -164,7 +164,7 @@ def sequence_baselines(data: Path) -> dict:
     tokens (what a model that only counted its tokens would see)."""
     from torchmetrics.functional import matthews_corrcoef
 
-    from multimolecule.api import resolve_model
+    from multimolecule.api import resolve_name
     from multimolecule.models.registry import tokenizer_from_pretrained
 
     splits = {split: read_split(data / "sequence" / f"{split}.csv") for split in ("train", "dev", "test")}
@@ -177,7 +177,7 @@ def sequence_baselines(data: Path) -> dict:
         ),
     }
     for demo in ("dnabert2-demo", "nt-demo"):
-        tokenizer = tokenizer_from_pretrained(resolve_model(demo))
+        tokenizer = tokenizer_from_pretrained(resolve_name(demo))
         featurisers[f"sequence_{demo}_tokens"] = (
             f"{demo} token frequencies",
             lambda seqs, tokenizer=tokenizer: token_frequencies(seqs, tokenizer),

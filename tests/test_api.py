@@ -7,7 +7,7 @@ import pytest
 
 from multimolecule import api
 from multimolecule.demo import demo_model_path
-from multimolecule.seqio import InputError
+from multimolecule.utils import InputError
 
 MASKED = "ATGAAACGCATTAGCACCACCATTACCACC<mask>CATCACCATTACCACAGGTAACGGTGCGGGC"
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from multimolecule.batching import map_batches, token_budget_batches
+from multimolecule.utils.batching import map_batches, token_budget_batches
 
 
 def test_token_budget_batches_bound_memory_and_keep_order():

@@ -4,8 +4,16 @@ from ..utils.errors import CheckpointError, CheckpointShapeError, ConversionErro
 from . import dnabert2, nucleotide_transformer
 from .auto import AutoModelForContactPrediction, AutoModelForSequencePrediction, AutoModelForTokenPrediction
 from .dnabert2 import *  # noqa: F403
-from .loading_utils import resolve_name
+from .loading_utils import fetch, resolve_name  # noqa: F401  (fetch: for the engines, not in __all__)
 from .nucleotide_transformer import *  # noqa: F403
+from .pretrained import (  # noqa: F401  (for the engines and the API, not in __all__: the one loader and its helpers)
+    cached_model,
+    load_model,
+    silence_transformers,
+    special_template,
+    token_lengths,
+    trained_window,
+)
 from .registry import (
     MODELS,
     ModelPackage,

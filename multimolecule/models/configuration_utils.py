@@ -34,6 +34,10 @@ class MultiMoleculeConfig(PretrainedConfig):
         head_pooling: How the sequence-prediction model pools a sequence: `"cls"` or `"mean"` (over real tokens).
         classifier_dropout: Dropout of the prediction heads; `hidden_dropout` when unset.
         contact_head_dim: Width of the bilinear form of the contact head, per label.
+        sparse_prediction: Whether the masked-LM model, given `labels`, runs its head only at the labelled
+            (masked) positions, as the original DNABERT-2 pre-training does: `logits` are then
+            (labelled positions, vocab_size) instead of (batch, length, vocab_size). The name and behaviour are
+            ModernBERT's. Off by default.
         token_lengths: Bases covered by each token id (0 for tokens that cover none), used by the base-resolution
             token and contact heads; the converters fill it from the tokenizer. Derived from `token_bases` when
             only that is given.
@@ -69,6 +73,7 @@ class MultiMoleculeConfig(PretrainedConfig):
     head_pooling: str = "cls"
     classifier_dropout: float | int | None = None
     contact_head_dim: int = 64
+    sparse_prediction: bool = False
     token_lengths: list[int] | None = None
     token_bases: list[str] | None = None
     unk_token_id: int | None = None
@@ -78,6 +83,8 @@ class MultiMoleculeConfig(PretrainedConfig):
     eos_token_id: int | None = None
     bos_token_id: int | None = None
     tie_word_embeddings: bool = True
+    # Trainer.predict and evaluate return only the logits; `base_mask` is implied by labels of -100
+    keys_to_ignore_at_inference = ["base_mask"]
 
     @classmethod
     def get_config_dict(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> tuple[dict, dict]:

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from ..seqio import atomic_output
+from ..utils import atomic_output, read_json_if_present  # noqa: F401  (read_json_if_present: for the converters)
 from ..utils.errors import ConversionError
 
 
@@ -68,16 +68,6 @@ def converter_main(convert: Callable[[str, str], ConversionReport], argv: list[s
     except ConversionError as error:
         parser.exit(1, f"error: {error}\n")
     print(report)
-
-
-def read_json_if_present(path: str | os.PathLike) -> dict:
-    """The parsed JSON object at `path`, or `{}` if it is missing, unreadable or not an object (for `detect`)."""
-    path = Path(path)
-    try:
-        content = json.loads(path.read_text()) if path.is_file() else {}
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        return {}
-    return content if isinstance(content, dict) else {}
 
 
 def read_json(path: str | os.PathLike) -> dict:

@@ -19,21 +19,25 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import torch
+from huggingface_hub import HfApi, constants, try_to_load_from_cache
+from huggingface_hub.errors import HfHubHTTPError
 from safetensors import safe_open
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers.core_model_loading import Chunk, WeightConverter, WeightRenaming
 
-from ..demo import DEMO_MODELS, demo_model_path
+from ..demo import DEFAULT_MODEL, DEMO_MODELS, demo_model_path
 from ..integrations.transformers import fetch_file
-from ..utils.errors import CheckpointError, CheckpointShapeError
+from ..utils.errors import CheckpointError, CheckpointShapeError, InputError
 
 # The keyword arguments of `from_pretrained` that say where and how to fetch files, as transformers names them.
 DOWNLOAD_KWARGS = ("cache_dir", "force_download", "proxies", "local_files_only", "token", "revision", "subfolder")
@@ -42,21 +46,92 @@ DOWNLOAD_KWARGS = ("cache_dir", "force_download", "proxies", "local_files_only",
 # ------------------------------------------------------------------------------------------------ names, files
 
 
-def resolve_name(name_or_path: str | os.PathLike) -> str:
-    """A bundled demo name -> its directory; anything else (a directory, a Hub id) unchanged.
+def resolve_name(name_or_path: str | os.PathLike | None, check: bool = False) -> str:
+    """The one name resolver: a bundled demo name -> its directory; anything else (a directory, a Hub id)
+    unchanged. None is the default model (`DEFAULT_MODEL`, the DNABERT-2 demo).
 
-    A local directory of the same name wins, as transformers resolves names.
+    A local directory of the same name wins, as transformers resolves names. With `check` (the commands and the
+    API), a name that cannot load fails at once with an `InputError` naming it: a demo that is not bundled, a
+    directory without `config.json`, a path that does not exist, or a Hub id neither cached nor on the Hub.
 
     Example:
         >>> resolve_name("nt-demo").endswith("nucleotide_transformer")
         True
         >>> resolve_name("zhihan1996/DNABERT-2-117M")
         'zhihan1996/DNABERT-2-117M'
+        >>> resolve_name(None, check=True).endswith("dnabert2")
+        True
     """
-    name = str(name_or_path)
+    name = DEFAULT_MODEL if name_or_path is None else str(name_or_path)
     if name in DEMO_MODELS and not os.path.isdir(name):
-        return str(demo_model_path(name))
-    return name
+        path = demo_model_path(name)
+        if check and not (path / "config.json").is_file():
+            raise InputError(f"the {name} model is not bundled with this installation ({path} is missing)")
+        return str(path)
+    if not check:
+        return name
+    path = Path(name).expanduser()
+    check_local_path(name)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise InputError(f"not a model directory (no config.json): {name}")
+        return str(path)
+    if path.exists() or not re.fullmatch(r"[\w.-]+/[\w.-]+", name):
+        raise InputError(f"model not found: {name} (not a directory; demos: {', '.join(DEMO_MODELS)})")
+    check_hub_model(name)
+    return name  # a Hub id
+
+
+def check_hub_model(model: str) -> None:
+    """Fail at once, naming it, for a Hub id that is neither in the local Hub cache nor on a reachable Hub.
+
+    transformers retries an unreachable Hub for half a minute per file; one quick question to the Hub (no
+    retries) tells a mistyped local path such as `converted/dnabert2` from a model to download. With
+    `HF_HUB_OFFLINE` set nothing is asked: the cache alone answers, as in transformers.
+    """
+    if isinstance(try_to_load_from_cache(model, "config.json"), str) or constants.HF_HUB_OFFLINE:
+        return
+    try:
+        HfApi().model_info(model, timeout=10)
+    except HfHubHTTPError as error:
+        status = getattr(error.response, "status_code", None)
+        if status in (401, 403, 404):
+            raise InputError(
+                f"model not found: {model} is not a local directory, and the Hub has no model of that name "
+                f"(or it is private: log in with `hf auth login`)"
+            ) from error
+        raise InputError(f"cannot ask the Hub for {model}: {error}") from error
+    except Exception as error:  # no network: httpx / OS errors
+        raise InputError(
+            f"model not found: {model} is not a local directory or in the Hub cache, "
+            f"and the Hub cannot be reached ({type(error).__name__}: {error})"
+        ) from error
+
+
+def check_local_path(model: str) -> None:
+    """Fail at once, naming it, for a `model` that can only be a local path (`./x`, `../x`, `/x`, `~/x`, `a/b/c`,
+    a trailing `/`, a backslash, or under an existing local directory) but does not exist, instead of asking the
+    Hub for it.
+
+    Example:
+        >>> check_local_path("./converted/dnabert2")
+        Traceback (most recent call last):
+        ...
+        multimolecule.utils.errors.InputError: model not found: ./converted/dnabert2 (no such directory in ...)
+    """
+    if Path(model).expanduser().exists():
+        return
+    first = model.split("/")[0]
+    local = (
+        model.startswith((".", "/", "~"))
+        or model.endswith("/")
+        or "\\" in model
+        or model.count("/") > 1
+        or (model.count("/") == 1 and Path(first).is_dir())
+    )
+    if local:
+        where = "" if Path(model).expanduser().is_absolute() else f" in {Path.cwd()}"
+        raise InputError(f"model not found: {model} (no such directory{where})")
 
 
 def fetch(name: str, filename: str, kwargs: Mapping[str, Any]) -> str | None:

@@ -7,25 +7,26 @@ from .attention import (
     register_packed_attention,
     select_attention_kernel,
 )
-from .heads import (
+from .bases import (
     NUCLEOTIDES,
-    BaseEmbeddings,
     BaseLocations,
+    base_nucleotides,
+    expand_to_bases,
+    locate_bases,
+    max_token_length,
+    scatter_bases,
+)
+from .heads import (
+    BaseEmbeddings,
     ContactPredictionHead,
     MaskedLMHead,
     SequencePredictionHead,
     TokenPredictionHead,
-    base_nucleotides,
-    expand_to_bases,
-    init_head_weights,
-    labelled_mean,
-    locate_bases,
-    max_token_length,
-    prediction_loss,
-    scatter_bases,
 )
+from .initialization import init_head_weights
 from .linear import Linear
 from .load_report import ExpectedDifferencesMixin
+from .losses import labelled_mean, prediction_loss
 from .outputs import ContactPredictorOutput, SequencePredictorOutput, TokenPredictorOutput
 from .prediction import (
     ContactPredictionMixin,

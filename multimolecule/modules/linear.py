@@ -4,9 +4,10 @@ PyTorch computes `F.linear` on the CPU with its BLAS (MKL on x86). MKL picks its
 CPUs it runs AVX2 kernels even where the CPU has AVX-512, and reaches about half the matmul rate that oneDNN,
 PyTorch's other CPU kernel library, reaches on the same machine (`benchmarks/throughput.py --matmul-only`
 measures both). `Linear` hands fp32 CPU inference to oneDNN's inner product (the kernel `torch.compile` uses
-for frozen CPU linear layers), where neither the input nor the weight needs a gradient; everything else, training
-included, is `F.linear`. The two agree to fp32 rounding (sums in another order). The switch is PyTorch's own:
-`torch.backends.mkldnn.flags(enabled=False)` turns oneDNN off here as everywhere.
+for frozen CPU linear layers, called through `multimolecule.integrations.onednn`), where neither the input nor
+the weight needs a gradient; everything else, training included, is `F.linear`. The two agree to fp32 rounding
+(sums in another order). The switch is PyTorch's own: `torch.backends.mkldnn.flags(enabled=False)` turns oneDNN
+off here as everywhere.
 
 Being an `nn.Linear`, it is found by PEFT's LoRA, transformers' weight initialisation and quantisers alike.
 
@@ -22,24 +23,8 @@ from torch import nn
 from torch.nn import functional as F
 from transformers.activations import ACT2FN
 
-# transformers' activation names -> oneDNN's eltwise post-op (name, algorithm)
-ONEDNN_ACTIVATIONS = {
-    "gelu": ("gelu", "none"),  # exact (erf)
-    "gelu_new": ("gelu", "tanh"),
-    "gelu_pytorch_tanh": ("gelu", "tanh"),
-    "silu": ("swish", ""),
-    "swish": ("swish", ""),
-    "relu": ("relu", ""),
-}
-
-
-def onednn_linear_available() -> bool:
-    """Whether this PyTorch build has oneDNN's linear kernel and oneDNN is enabled (`torch.backends.mkldnn`)."""
-    return (
-        torch.backends.mkldnn.is_available()
-        and torch.backends.mkldnn.enabled
-        and hasattr(torch.ops.mkldnn, "_linear_pointwise")
-    )
+from ..integrations import onednn
+from ..integrations.onednn import onednn_linear_available
 
 
 def uses_onednn(input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> bool:
@@ -69,6 +54,28 @@ def uses_onednn(input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | 
     )
 
 
+def has_hooks(module: nn.Module) -> bool:
+    """Whether calling `module` runs more than its `forward`: forward (pre-)hooks of its own or global ones, or
+    an accelerate hook (`_hf_hook`, which may load the weights only for the call). Code that would read such a
+    module's weights without calling it must call it instead.
+
+    Example:
+        >>> layer = Linear(2, 2)
+        >>> has_hooks(layer)
+        False
+        >>> handle = layer.register_forward_pre_hook(lambda module, args: None)
+        >>> has_hooks(layer)
+        True
+    """
+    return bool(
+        module._forward_hooks
+        or module._forward_pre_hooks
+        or nn.modules.module._global_forward_hooks
+        or nn.modules.module._global_forward_pre_hooks
+        or "_hf_hook" in vars(module)  # set by accelerate's add_hook_to_module
+    )
+
+
 class Linear(nn.Linear):
     """`nn.Linear` (same parameters, same state dict) that runs fp32 CPU inference on oneDNN (module docstring).
 
@@ -84,15 +91,16 @@ class Linear(nn.Linear):
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if uses_onednn(input, self.weight, self.bias):
-            return torch.ops.mkldnn._linear_pointwise(input, self.weight, self.bias, "none", [], "")
+            return onednn.linear(input, self.weight, self.bias)
         return F.linear(input, self.weight, self.bias)
 
 
 def gated_activation(up_proj: nn.Module, hidden_states: torch.Tensor, activation: str) -> torch.Tensor:
     """`act(gate) * value` for `gate, value = up_proj(hidden_states).chunk(2, dim=-1)`: (..., intermediate).
 
-    With a plain `Linear` (no bias) on the oneDNN path, `gate` is one matmul with `act` fused in and `value` a
-    second with the product fused in; anything else (a PEFT-wrapped `up_proj`, training, a GPU) runs
+    With a plain `Linear` (no bias, no hooks) on the oneDNN path, `gate` is one matmul with `act` fused in and
+    `value` a second with the product fused in; anything else (a PEFT-wrapped `up_proj`, one with hooks such as
+    accelerate's offload hook, which loads the weight only when `up_proj` is called, training, a GPU) runs
     `up_proj` as it is.
 
     Example:
@@ -106,12 +114,12 @@ def gated_activation(up_proj: nn.Module, hidden_states: torch.Tensor, activation
     if (
         type(up_proj) is Linear
         and up_proj.bias is None
-        and activation in ONEDNN_ACTIVATIONS
+        and activation in onednn.ONEDNN_ACTIVATIONS
+        and not has_hooks(up_proj)
         and uses_onednn(hidden_states, up_proj.weight)
     ):
         gate_weight, value_weight = up_proj.weight.chunk(2)  # 2 x (intermediate, hidden), contiguous rows
-        name, algorithm = ONEDNN_ACTIVATIONS[activation]
-        gate = torch.ops.mkldnn._linear_pointwise(hidden_states, gate_weight, None, name, [], algorithm)
-        return torch.ops.mkldnn._linear_pointwise.binary(hidden_states, gate, value_weight, None, "mul")
+        gate = onednn.linear(hidden_states, gate_weight, None, activation)
+        return onednn.linear_mul(hidden_states, gate, value_weight)
     gate, value = up_proj(hidden_states).chunk(2, dim=-1)
     return ACT2FN[activation](gate) * value

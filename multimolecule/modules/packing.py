@@ -28,7 +28,6 @@ class SequenceRun(NamedTuple):
     start: int
     count: int
     length: int
-    first_sequence: int
 
 
 @dataclass
@@ -83,11 +82,11 @@ class PackedBatch:
         cu_seqlens = torch.nn.functional.pad(lengths.cumsum(0, dtype=torch.int32), (1, 0))  # (batch + 1,)
         length_list = lengths.tolist()
         runs, start = [], 0
-        for index, length in enumerate(length_list):
+        for length in length_list:
             if runs and runs[-1].length == length:
                 runs[-1] = runs[-1]._replace(count=runs[-1].count + 1)
             elif length:
-                runs.append(SequenceRun(start, 1, length, index))
+                runs.append(SequenceRun(start, 1, length))
             start += length
         slopes = None
         if alibi_slopes is not None:

@@ -3,7 +3,7 @@
 A model class mixes one of these in front of its `PreTrainedModel`, which provides `build_backbone(config)`.
 The backbone is `self.model`; the head is `self.lm_head` (masked LM) or `self.classifier` (sequence, token and
 contact heads: the name transformers' own models and PEFT's `SEQ_CLS`/`TOKEN_CLS` tasks expect, so LoRA keeps
-the new head trainable and saves it).
+the new head trainable and saves it); both are plain attributes set in `__init__`.
 
 Every forward takes `num_items_in_batch`, which `Trainer` passes: the loss is then summed and divided by it, so
 that gradient accumulation and several processes give the loss of one big batch. Other keywords go to the
@@ -18,17 +18,9 @@ from torch.nn import functional as F
 from transformers.modeling_outputs import MaskedLMOutput
 from transformers.utils import can_return_tuple
 
-from .heads import (
-    ContactPredictionHead,
-    MaskedLMHead,
-    SequencePredictionHead,
-    TokenPredictionHead,
-    base_nucleotides,
-    labelled_mean,
-    locate_bases,
-    prediction_loss,
-    scatter_bases,
-)
+from .bases import base_nucleotides, locate_bases, scatter_bases
+from .heads import ContactPredictionHead, MaskedLMHead, SequencePredictionHead, TokenPredictionHead
+from .losses import labelled_mean, prediction_loss
 from .outputs import ContactPredictorOutput, SequencePredictorOutput, TokenPredictorOutput
 
 
@@ -51,25 +43,26 @@ def resolve_attention_mask(
 
 
 class PredictionModelMixin:
-    """`__init__` of every prediction model: the backbone as `self.model`, the `head_class` as `head_name`."""
+    """What every prediction model shares: the loss honours `Trainer`'s `num_items_in_batch`."""
 
-    head_name: str
-    head_class: type[nn.Module]
-    accepts_loss_kwargs = True  # the loss honours Trainer's num_items_in_batch
-
-    def __init__(self, config):
-        super().__init__(config)
-        self.model = self.build_backbone(config)
-        setattr(self, self.head_name, self.head_class(config))
-        self.post_init()
+    accepts_loss_kwargs = True
 
 
 class MaskedLMMixin(PredictionModelMixin):
     """`...ForMaskedLM`: `MaskedLMHead` in `self.lm_head`, its decoder tied to the word embeddings when
-    `config.tie_word_embeddings`."""
+    `config.tie_word_embeddings`.
 
-    head_name, head_class = "lm_head", MaskedLMHead
+    With `config.sparse_prediction` and `labels`, the head runs only at the labelled (masked) positions, as in
+    ModernBERT and the original DNABERT-2 pre-training, and `logits` are (labelled positions, vocab_size).
+    """
+
     _tied_weights_keys = {"lm_head.decoder.weight": "model.embeddings.word_embeddings.weight"}
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.model = self.build_backbone(config)
+        self.lm_head = MaskedLMHead(config)
+        self.post_init()
 
     def get_output_embeddings(self) -> nn.Linear:
         return self.lm_head.decoder
@@ -77,11 +70,18 @@ class MaskedLMMixin(PredictionModelMixin):
     def set_output_embeddings(self, new_embeddings: nn.Linear):
         self.lm_head.decoder = new_embeddings
 
+    def resize_token_embeddings(self, *args, **kwargs) -> nn.Embedding:
+        """transformers' `resize_token_embeddings`, which also resizes the head's own `bias`."""
+        embeddings = super().resize_token_embeddings(*args, **kwargs)
+        self.lm_head.resize_bias()
+        return embeddings
+
     @can_return_tuple
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         num_items_in_batch: torch.Tensor | int | None = None,
         **kwargs,
@@ -91,11 +91,18 @@ class MaskedLMMixin(PredictionModelMixin):
         num_items_in_batch: Labels in the whole (accumulated) batch, to divide the summed loss by; `Trainer`
             passes it.
         """
-        outputs = self.model(input_ids, attention_mask=attention_mask, return_dict=True, **kwargs)
-        logits = self.lm_head(outputs.last_hidden_state)  # (batch, length, vocab_size)
+        outputs = self.model(
+            input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds, return_dict=True, **kwargs
+        )
+        hidden_states = outputs.last_hidden_state  # (batch, length, hidden)
+        if labels is not None:
+            labels = labels.to(hidden_states.device)
+            if self.config.sparse_prediction:
+                labelled = labels != -100
+                hidden_states, labels = hidden_states[labelled], labels[labelled]  # (labelled, hidden), (labelled,)
+        logits = self.lm_head(hidden_states)  # (batch, length, vocab_size), or (labelled, vocab_size)
         loss = None
         if labels is not None:
-            labels = labels.to(logits.device)
             labelled = labels != -100
             loss_sum = F.cross_entropy(logits[labelled], labels[labelled], reduction="sum")
             loss = labelled_mean(loss_sum, labelled, num_items_in_batch)
@@ -108,18 +115,32 @@ class MaskedLMMixin(PredictionModelMixin):
 FROM_MASKED_LM = [r"^lm_head\."]
 
 
-class SequencePredictionMixin(PredictionModelMixin):
-    """`...ForSequencePrediction`: `SequencePredictionHead` in `self.classifier`."""
+class ClassifierMixin(PredictionModelMixin):
+    """The sequence, token and contact models: the backbone in `self.model`, the new head in `self.classifier`
+    (built by `classifier_class`)."""
 
-    head_name, head_class = "classifier", SequencePredictionHead
+    classifier_class: type[nn.Module]
     _keys_to_ignore_on_load_unexpected = FROM_MASKED_LM
     _keys_to_ignore_on_load_missing = [r"^classifier\."]
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.model = self.build_backbone(config)
+        self.classifier = self.classifier_class(config)
+        self.post_init()
+
+
+class SequencePredictionMixin(ClassifierMixin):
+    """`...ForSequencePrediction`: `SequencePredictionHead` in `self.classifier`."""
+
+    classifier_class = SequencePredictionHead
 
     @can_return_tuple
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         num_items_in_batch: torch.Tensor | int | None = None,
         **kwargs,
@@ -130,10 +151,10 @@ class SequencePredictionMixin(PredictionModelMixin):
         num_items_in_batch: Labels in the whole (accumulated) batch, to divide the summed loss by; `Trainer`
             passes it.
         """
-        attention_mask = resolve_attention_mask(
-            input_ids, attention_mask, kwargs.get("inputs_embeds"), self.config.pad_token_id
+        attention_mask = resolve_attention_mask(input_ids, attention_mask, inputs_embeds, self.config.pad_token_id)
+        outputs = self.model(
+            input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds, return_dict=True, **kwargs
         )
-        outputs = self.model(input_ids, attention_mask=attention_mask, return_dict=True, **kwargs)
         logits = self.classifier(outputs.last_hidden_state, attention_mask)  # (batch, num_labels)
         loss = None
         if labels is not None:
@@ -146,15 +167,25 @@ class SequencePredictionMixin(PredictionModelMixin):
         )
 
 
-class BaseResolutionMixin(PredictionModelMixin):
+class BaseResolutionMixin(ClassifierMixin):
+    """The token and contact models: the backbone's outputs mapped to bases (`multimolecule.modules.bases`)."""
+
     def _base_inputs(
-        self, input_ids: torch.Tensor | None, attention_mask: torch.Tensor | None, kwargs: dict
+        self,
+        input_ids: torch.Tensor | None,
+        attention_mask: torch.Tensor | None,
+        inputs_embeds: torch.Tensor | None,
+        kwargs: dict,
     ) -> tuple[object, tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
-        """Run the backbone; return its outputs and the head's inputs at base resolution: `base_states`
-        (batch, bases, hidden), each base's token output, and `nucleotides`, `offsets`, `base_mask` (batch, bases).
+        """Run the backbone (on `inputs_embeds` when given, else on `input_ids`); return its outputs and the head's
+        inputs at base resolution: `base_states` (batch, bases, hidden), each base's token output, and
+        `nucleotides`, `offsets`, `base_mask` (batch, bases).
         """
         if input_ids is None:
-            raise ValueError("base-resolution heads need input_ids, to know how many bases each token covers")
+            raise ValueError(
+                "base-resolution heads need input_ids (also with inputs_embeds), to know how many bases each "
+                "token covers"
+            )
         if self.config.token_lengths is None:
             raise ValueError(
                 "config.token_lengths is not set, so tokens cannot be mapped to bases; "
@@ -166,7 +197,13 @@ class BaseResolutionMixin(PredictionModelMixin):
                 "set it with `model.config.token_bases = tokenizer.token_bases`"
             )
         attention_mask = resolve_attention_mask(input_ids, attention_mask, None, self.config.pad_token_id)
-        outputs = self.model(input_ids, attention_mask=attention_mask, return_dict=True, **kwargs)
+        outputs = self.model(
+            input_ids if inputs_embeds is None else None,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            return_dict=True,
+            **kwargs,
+        )
         token_lengths = torch.tensor(self.config.token_lengths, device=input_ids.device)
         located = locate_bases(input_ids, attention_mask, token_lengths)
         base_states = scatter_bases(outputs.last_hidden_state.flatten(0, 1)[located.token], located)
@@ -197,15 +234,14 @@ class BaseResolutionMixin(PredictionModelMixin):
 class TokenPredictionMixin(BaseResolutionMixin):
     """`...ForTokenPrediction`: `TokenPredictionHead` in `self.classifier`."""
 
-    head_name, head_class = "classifier", TokenPredictionHead
-    _keys_to_ignore_on_load_unexpected = FROM_MASKED_LM
-    _keys_to_ignore_on_load_missing = [r"^classifier\."]
+    classifier_class = TokenPredictionHead
 
     @can_return_tuple
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         num_items_in_batch: torch.Tensor | int | None = None,
         **kwargs,
@@ -215,7 +251,7 @@ class TokenPredictionMixin(BaseResolutionMixin):
         num_items_in_batch: Labels in the whole (accumulated) batch, to divide the summed loss by; `Trainer`
             passes it.
         """
-        outputs, head_inputs = self._base_inputs(input_ids, attention_mask, kwargs)
+        outputs, head_inputs = self._base_inputs(input_ids, attention_mask, inputs_embeds, kwargs)
         base_mask = head_inputs[-1]
         logits = self.classifier(*head_inputs)  # (batch, bases, num_labels)
         loss = None
@@ -234,15 +270,14 @@ class TokenPredictionMixin(BaseResolutionMixin):
 class ContactPredictionMixin(BaseResolutionMixin):
     """`...ForContactPrediction`: `ContactPredictionHead` in `self.classifier`."""
 
-    head_name, head_class = "classifier", ContactPredictionHead
-    _keys_to_ignore_on_load_unexpected = FROM_MASKED_LM
-    _keys_to_ignore_on_load_missing = [r"^classifier\."]
+    classifier_class = ContactPredictionHead
 
     @can_return_tuple
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         num_items_in_batch: torch.Tensor | int | None = None,
         **kwargs,
@@ -252,7 +287,7 @@ class ContactPredictionMixin(BaseResolutionMixin):
         num_items_in_batch: Labels in the whole (accumulated) batch, to divide the summed loss by; `Trainer`
             passes it.
         """
-        outputs, head_inputs = self._base_inputs(input_ids, attention_mask, kwargs)
+        outputs, head_inputs = self._base_inputs(input_ids, attention_mask, inputs_embeds, kwargs)
         base_mask = head_inputs[-1]
         logits = self.classifier(*head_inputs)  # (batch, bases, bases, num_labels)
         loss = None

@@ -3,26 +3,36 @@
 For your own `transformers.Trainer`, use `DataCollatorForBaseLevelLabels` (pads per-base labels with -100, and
 base-pair labels in 2-D) and `TaskMetrics(task)` as `compute_metrics` (danling metrics; pass
 `batch_eval_metrics=True` to `TrainingArguments` to score batch by batch).
+
+The names below are imported from their modules when first used (PEP 562), so that `multimolecule train --help`,
+which reads `TrainConfig` from `multimolecule.training.config` to build its options, imports no torch.
+
+Example:
+    >>> from multimolecule.training import TrainConfig, DataCollatorForBaseLevelLabels
+    >>> TrainConfig().pooling, DataCollatorForBaseLevelLabels.__module__
+    ('mean', 'multimolecule.training.collator')
 """
 
-from .collator import DataCollatorForBaseLevelLabels, pad_labels
-from .config import LORA_TARGET_MODULES, TrainConfig, resolve_config
-from .data import ShiftedViews, Splits, encode_rows, read_splits
-from .metrics import TaskMetrics, build_metrics
-from .tasks import Task, infer_task
+import importlib
 
-__all__ = [
-    "LORA_TARGET_MODULES",
-    "DataCollatorForBaseLevelLabels",
-    "ShiftedViews",
-    "Splits",
-    "Task",
-    "TaskMetrics",
-    "TrainConfig",
-    "build_metrics",
-    "encode_rows",
-    "infer_task",
-    "pad_labels",
-    "read_splits",
-    "resolve_config",
-]
+MODULES = {
+    "collator": ("DataCollatorForBaseLevelLabels", "pad_labels"),
+    "config": ("TrainConfig", "resolve_config"),
+    "settings": ("LORA_TARGET_MODULES", "SETTINGS"),
+    "data": ("ShiftedViews", "Splits", "encode_rows", "read_splits"),
+    "metrics": ("TaskMetrics", "build_metrics"),
+    "tasks": ("Task", "infer_task"),
+}
+WHERE = {name: module for module, names in MODULES.items() for name in names}
+
+__all__ = sorted(WHERE)
+
+
+def __getattr__(name: str):
+    if name not in WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{WHERE[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -48,8 +48,8 @@ class DataCollatorForBaseLevelLabels:
 
     Example:
         >>> from transformers import AutoTokenizer
-        >>> from multimolecule.api import resolve_model
-        >>> tokenizer = AutoTokenizer.from_pretrained(resolve_model("dnabert2-demo"))
+        >>> from multimolecule.models import resolve_name
+        >>> tokenizer = AutoTokenizer.from_pretrained(resolve_name("dnabert2-demo"))
         >>> collator = DataCollatorForBaseLevelLabels(tokenizer)
         >>> batch = collator([
         ...     {"input_ids": tokenizer("ACGTAC")["input_ids"], "labels": [0, 0, 1, 1, 2, 2]},

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
 import chanfig
 
-from ..seqio import InputError
-
-# LoRA adapters go into the attention projections and the feed-forward layers of both model families (Linear
-# layers named so in every layer of DnaBert2 and the Nucleotide Transformer), matched by PEFT as name suffixes.
-LORA_TARGET_MODULES = ["query", "key", "value", "up_proj", "down_proj"]
+from ..utils import InputError, check_above_zero, check_choice, check_device, check_dtype, check_positive
+from .settings import LORA_TARGET_MODULES, SETTINGS  # noqa: F401  (LORA_TARGET_MODULES: the public name)
 
 
 class TrainConfig(chanfig.Config):
-    """Every setting of `multimolecule train`, with its default.
+    """Every setting of `multimolecule train`, with its default (`SETTINGS`).
 
     Example:
         >>> config = TrainConfig()
@@ -27,50 +25,9 @@ class TrainConfig(chanfig.Config):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # model and data
-        self.model = "dnabert2-demo"  # a model directory, Hub id, or bundled demo
-        self.data = None  # a folder with train.csv, dev.csv[, test.csv]
-        self.train = None  # or the splits' files, named one by one
-        self.dev = None
-        self.test = None
-        self.sequence_column = None  # default: "sequence", or "sequence1,sequence2" for pairs
-        self.label_column = None  # default: "label", else every other column (comma-separated list)
-        self.max_length = None  # tokens per sequence, <cls>/<eos> included; default: the model's trained length
-        self.pooling = "mean"  # sequence-level tasks: "mean" over the tokens, or "cls" (the first token's state)
-        self.shifts = 5  # training sequences are also seen starting 1..shifts bases in (other k-mer frames); 0: off
-        self.output_dir = None
-        # optimisation
-        self.epochs = 10.0
-        self.max_steps = -1  # > 0 overrides epochs
-        self.batch_size = 32
-        self.eval_batch_size = 64
-        self.gradient_accumulation_steps = 1
-        self.learning_rate = None  # the pretrained model; default: width_scaled_learning_rate(hidden size)
-        self.head_learning_rate = 1e-3  # the new prediction head
-        self.weight_decay = 0.01
-        self.warmup_ratio = 0.1
-        self.scheduler = "linear"
-        self.seed = 42
-        # evaluation and checkpoints
-        self.eval_steps = None  # evaluate (and save) every N steps; default: once per epoch
-        self.metric = None  # dev metric choosing the best checkpoint; default: mcc (classification), mse (regression)
-        self.early_stopping_patience = 3  # evaluations without improvement before stopping; 0 disables
-        self.save_total_limit = 2
-        self.logging_steps = 10
-        # model variants and hardware
-        self.lora = False
-        self.lora_rank = 8
-        self.lora_alpha = 16
-        self.lora_dropout = 0.05
-        self.lora_target_modules = list(LORA_TARGET_MODULES)
-        self.gradient_checkpointing = False
-        self.dtype = "float32"  # float16 / bfloat16: mixed-precision training where the device supports it
-        self.device = "auto"  # auto, cpu, cuda, mps
-        self.threads = 1  # CPU threads for training on the CPU (0: torch's default, all cores)
-        self.num_workers = 0
-        self.resume = False
-        self.overwrite = False
-        self.progress = True
+        for section in SETTINGS.values():
+            for name, setting in section.items():
+                setattr(self, name, copy.copy(setting.default))
 
 
 # The pretrained model's default learning rate at the width of BERT-base; narrower models take larger steps.
@@ -117,3 +74,30 @@ def check_keys(values: dict, known: set, where: str) -> None:
     unknown = sorted(set(values) - known)
     if unknown:
         raise InputError(f"unknown setting(s) in {where}: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+
+
+POSITIVE = ("batch_size", "eval_batch_size", "gradient_accumulation_steps", "lora_rank", "logging_steps")
+POSITIVE += ("eval_steps", "max_length", "save_total_limit")
+NOT_NEGATIVE = ("shifts", "threads", "early_stopping_patience", "num_workers")
+
+
+def check_settings(config: TrainConfig) -> None:
+    """Every setting checked once, before any work: one-line `OptionError`s naming the setting and the value.
+
+    Example:
+        >>> check_settings(resolve_config(None, {"batch_size": 0}))
+        Traceback (most recent call last):
+        ...
+        multimolecule.utils.errors.OptionError: batch_size must be an integer of at least 1, got 0
+    """
+    for name in POSITIVE:
+        check_positive(name, config[name])
+    for name in NOT_NEGATIVE:
+        check_positive(name, config[name], allow_zero=True)
+    if config.max_steps != -1:  # -1: train for `epochs`
+        check_positive("max_steps", config.max_steps)
+    for name in ("epochs", "learning_rate", "head_learning_rate"):
+        check_above_zero(name, config[name])
+    check_choice("pooling", config.pooling, ("mean", "cls"))
+    check_dtype("dtype", config.dtype)
+    check_device("device", config.device)

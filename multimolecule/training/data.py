@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..seqio import InputError
+from ..utils import InputError
 from .tables import read_table, split_files
 from .tasks import Task, encode_label, infer_task, resolve_columns
 

@@ -6,7 +6,6 @@ processes; `Trainer` does the rest.
 
 from __future__ import annotations
 
-import atexit
 import json
 import math
 import os
@@ -16,40 +15,17 @@ from pathlib import Path
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
-from ..seqio import InputError, check_choice
+from ..models import load_model, package_of, resolve_name, trained_window
+from ..utils import InputError, check_device, check_dtype
+from ..utils.distributed import close_process_group_at_exit, is_main_process, synchronize, world_size
 from .collator import IGNORE_INDEX, DataCollatorForBaseLevelLabels
-from .config import TrainConfig, width_scaled_learning_rate
+from .config import TrainConfig, check_settings, width_scaled_learning_rate
 from .data import ShiftedViews, encode_rows, read_splits
 from .metrics import HIGHER_IS_BETTER, TaskMetrics, default_metric
 from .tasks import Task
 
 HEAD_CLASSES = {"sequence": "SequencePrediction", "token": "TokenPrediction", "contact": "ContactPrediction"}
 RESULT_FILES = ("metrics.json", "task.json", "train_config.yaml", "log.jsonl")
-
-
-def is_main_process() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
-
-
-def synchronize() -> None:
-    """Wait for every process of a distributed run (nothing to wait for in a single process)."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.barrier()
-
-
-def close_process_group_at_exit() -> None:
-    """Destroy the process group (started by `TrainingArguments`) when the interpreter exits, while it is alive.
-
-    A gloo group left to the interpreter's own teardown can abort the process (SIGABRT, "terminate called without
-    an active exception") after a run that finished well. Registered once per process, however many runs it makes.
-    """
-    atexit.unregister(destroy_process_group)
-    atexit.register(destroy_process_group)
-
-
-def destroy_process_group() -> None:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
 
 
 def say(message: str, quiet: bool = False) -> None:
@@ -127,18 +103,11 @@ class JsonLinesLog(TrainerCallback):
 def load_model_for(task: Task, model: str, pooling: str = "mean"):
     """(model with a `task` head, tokenizer) from a demo name, a directory or a Hub id, in our layout or an
     original one; a new sequence-level head pools by `pooling` ("mean" or "cls")."""
-    from transformers.utils import logging
-
-    from ..api import resolve_model
-    from ..models import CheckpointError, from_pretrained, package_of, tokenizer_from_pretrained
-
-    path = resolve_model(model)
+    path = resolve_name(model, check=True)
     head = HEAD_CLASSES[task.level]
     try:
-        package = package_of(path)
-        config = package.model_classes["model"].config_class.from_pretrained(path)
-        tokenizer = tokenizer_from_pretrained(path)
-    except (OSError, ValueError, KeyError, CheckpointError) as error:
+        config = package_of(path).config.from_pretrained(path)
+    except (OSError, ValueError, KeyError) as error:  # CheckpointError is a ValueError
         raise InputError(f"cannot load model {model}: {error}") from error
     architectures = config.architectures or []
     has_head = any(a.endswith(head) for a in architectures)
@@ -154,29 +123,19 @@ def load_model_for(task: Task, model: str, pooling: str = "mean"):
         labels = task.label_columns
     extra = {}
     if task.level != "sequence" and getattr(config, "token_lengths", None) is None:
-        extra["token_lengths"] = tokenizer.token_lengths
+        extra["token_lengths"] = package_of(path).tokenizer.from_pretrained(path).token_lengths
     if task.level == "sequence" and not has_head:
         extra["head_pooling"] = pooling  # a fine-tuned model keeps the pooling it was trained with
-    verbosity, progress_bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
-    logging.set_verbosity_error()  # the load report lists the new head's weights as missing: expected here
-    logging.disable_progress_bar()
-    try:
-        network = from_pretrained(
-            path,
-            task=f"{task.level}-prediction",
-            num_labels=task.num_labels,
-            problem_type=task.problem_type,
-            id2label=dict(enumerate(labels)),
-            label2id={name: i for i, name in enumerate(labels)},
-            **extra,
-        )
-    except (OSError, ValueError, KeyError, RuntimeError, CheckpointError) as error:
-        raise InputError(f"cannot load model {model} for a {task.level}-level task: {error}") from error
-    finally:
-        logging.set_verbosity(verbosity)
-        if progress_bars:
-            logging.enable_progress_bar()
-    return network, tokenizer
+    return load_model(
+        path,
+        device=None,  # `Trainer` places the model
+        task=f"{task.level}-prediction",
+        num_labels=task.num_labels,
+        problem_type=task.problem_type,
+        id2label=dict(enumerate(labels)),
+        label2id={name: i for i, name in enumerate(labels)},
+        **extra,
+    )
 
 
 def add_lora(model, config: TrainConfig):
@@ -202,18 +161,12 @@ def add_lora(model, config: TrainConfig):
 
 
 def training_arguments(config: TrainConfig, task: Task, steps_per_epoch: int, checkpoints: Path) -> TrainingArguments:
-    dtype = str(config.dtype or "float32").replace("fp16", "float16").replace("bf16", "bfloat16")
-    if dtype not in ("float32", "float16", "bfloat16"):
-        raise InputError(f"unknown dtype {config.dtype!r}; choose float32, float16 or bfloat16")
-    device = str(config.device or "auto")
-    use_cpu = device == "cpu" or (
-        device == "auto" and not torch.cuda.is_available() and not torch.backends.mps.is_available()
-    )
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA GPU is available")
-    if dtype == "float16" and (use_cpu or not torch.cuda.is_available()):
+    dtype = check_dtype("dtype", config.dtype or "float32")
+    device = check_device("device", config.device)
+    use_cpu = device.type == "cpu"
+    if dtype == "float16" and device.type != "cuda":
         raise InputError("float16 mixed precision needs a CUDA GPU; use bfloat16 or float32")
-    if dtype == "bfloat16" and not use_cpu and torch.cuda.is_available() and not torch.cuda.is_bf16_supported():
+    if dtype == "bfloat16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise InputError("this GPU does not support bfloat16; use float16")
     metric = config.metric or default_metric(task)
     known = {
@@ -240,7 +193,6 @@ def training_arguments(config: TrainConfig, task: Task, steps_per_epoch: int, ch
     if eval_steps is None and config.max_steps and config.max_steps > 0:
         eval_steps = min(steps_per_epoch, config.max_steps)
     strategy = "steps" if eval_steps else "epoch"
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
     return TrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=float(config.epochs),
@@ -267,7 +219,7 @@ def training_arguments(config: TrainConfig, task: Task, steps_per_epoch: int, ch
         bf16=dtype == "bfloat16",
         fp16=dtype == "float16",
         use_cpu=use_cpu,
-        ddp_backend="gloo" if use_cpu and world_size > 1 else None,
+        ddp_backend="gloo" if use_cpu and world_size() > 1 else None,
         **({"gradient_checkpointing": True} if config.gradient_checkpointing else {}),
         dataloader_num_workers=int(config.num_workers),
         report_to="none",
@@ -278,7 +230,7 @@ def training_arguments(config: TrainConfig, task: Task, steps_per_epoch: int, ch
     )
 
 
-def check_output(output: Path, resume: bool, overwrite: bool) -> None:
+def check_output_directory(output: Path, resume: bool, overwrite: bool) -> None:
     if output.exists() and not output.is_dir():
         raise InputError(f"output directory {output} is a file")
     if not resume and output.is_dir() and any(output.iterdir()) and not overwrite:
@@ -286,7 +238,7 @@ def check_output(output: Path, resume: bool, overwrite: bool) -> None:
 
 
 def prepare_output(output: Path, resume: bool, overwrite: bool) -> None:
-    check_output(output, resume, overwrite)
+    check_output_directory(output, resume, overwrite)
     if not resume and overwrite and output.is_dir() and is_main_process():
         shutil.rmtree(output)
     output.mkdir(parents=True, exist_ok=True)
@@ -298,9 +250,7 @@ def run_training(config: TrainConfig) -> dict:
 
     if not config.output_dir:
         raise InputError("give an output directory (--output-dir)")
-    check_choice("pooling", config.pooling, ("mean", "cls"))
-    if not isinstance(config.shifts, int) or config.shifts < 0:
-        raise InputError(f"shifts must be a whole number of bases, 0 or more, got {config.shifts!r}")
+    check_settings(config)
     output = Path(config.output_dir)
     splits = read_splits(
         config.data, config.train, config.dev, config.test, config.sequence_column, config.label_column
@@ -319,12 +269,10 @@ def run_training(config: TrainConfig) -> dict:
     if config.threads and int(config.threads) > 0:
         torch.set_num_threads(int(config.threads))
     set_seed(int(config.seed))
-    check_output(output, config.resume, config.overwrite)
+    check_output_directory(output, config.resume, config.overwrite)
     model, tokenizer = load_model_for(task, config.model, config.pooling)
     if config.learning_rate is None:
         config.learning_rate = width_scaled_learning_rate(model.config.hidden_size)
-    from ..api import trained_window
-
     max_length = int(config.max_length or trained_window(tokenizer, model.config))
     token_lengths = tokenizer.token_lengths
     datasets = {}
@@ -340,8 +288,7 @@ def run_training(config: TrainConfig) -> dict:
         datasets["train"] = ShiftedViews([datasets["train"], *views], seed=int(config.seed))
     if config.lora:
         model = add_lora(model, config)
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    batch = int(config.batch_size) * int(config.gradient_accumulation_steps) * world_size
+    batch = int(config.batch_size) * int(config.gradient_accumulation_steps) * world_size()
     steps_per_epoch = max(1, math.ceil(len(datasets["train"]) / batch))
     args = training_arguments(config, task, steps_per_epoch, checkpoints)  # also starts the process group
     close_process_group_at_exit()

@@ -8,8 +8,13 @@ import os
 from pathlib import Path
 
 import torch
+from transformers import EvalPrediction
 
-from ..seqio import InputError, atomic_output, check_overwrite
+from ..models import load_model, resolve_name, silence_transformers, trained_window
+from ..seqio import as_records
+from ..utils import InputError, atomic_output, check_overwrite, check_positive
+from ..utils.batching import default_max_tokens, token_budget_batches
+from ..utils.progress import progress_bar
 from .collator import DataCollatorForBaseLevelLabels
 from .data import encode_rows, read_splits
 from .metrics import TaskMetrics
@@ -19,33 +24,23 @@ from .tasks import Task
 
 def load_fine_tuned(model: str | os.PathLike, device: str | None = "cpu", dtype: str | None = None):
     """(model in eval mode, tokenizer, task) of a `multimolecule train` output directory."""
-    from transformers import AutoTokenizer
-    from transformers.utils import logging
-
-    import multimolecule
-
-    from ..api import resolve_device, resolve_dtype, resolve_model
-    from .engine import HEAD_CLASSES
-
-    path = Path(resolve_model(model))
+    path = Path(resolve_name(model, check=True))
     if not (path / "task.json").is_file():
         raise InputError(f"{model} is not a fine-tuned model (no task.json); train one with `multimolecule train`")
     task = Task.from_dict(json.loads((path / "task.json").read_text()))
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
-    auto_class = getattr(multimolecule, f"AutoModelFor{HEAD_CLASSES[task.level]}")
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        network = auto_class.from_pretrained(path, dtype=resolve_dtype(dtype))
-    except (OSError, ValueError, KeyError) as error:
-        raise InputError(f"cannot load model {model}: {error}") from error
-    return network.to(resolve_device(device)).eval(), tokenizer, task
+    silence_transformers()
+    network, tokenizer = load_model(path, device, dtype, task=f"{task.level}-prediction")
+    return network, tokenizer, task
+
+
+def check_batching(batch_size: int | None, max_tokens: int | None) -> None:
+    """Both are whole numbers of at least 1, or None (then the defaults: no count limit, `default_max_tokens`)."""
+    check_positive("batch_size", batch_size)
+    check_positive("max_tokens", max_tokens)
 
 
 def read_inputs(inputs, task: Task) -> tuple[list[str], list[dict]]:
     """(ids, rows with the task's sequence columns) from a FASTA file, a table, a list or a mapping."""
-    from ..seqio import as_records
-
     if isinstance(inputs, (str, os.PathLike)) and Path(inputs).is_file():
         path = Path(inputs)
         suffixes = [s.lower() for s in path.suffixes if s != ".gz"]
@@ -81,10 +76,7 @@ def run_model(
     max_tokens: int | None = None,
 ):
     """Encode `rows`, run them longest first in batches of at most `max_tokens` padded tokens (and `batch_size`
-    rows), and call `on_batch(indices, logits, labels)`; see `multimolecule.batching`."""
-    from ..api import DEFAULT_MAX_TOKENS, progress_bar, trained_window
-    from ..batching import token_budget_batches
-
+    rows), and call `on_batch(indices, logits, labels)`; see `multimolecule.utils.batching`."""
     max_length = trained_window(tokenizer, network.config)
     examples, cut = encode_rows(rows, task, tokenizer, max_length, tokenizer.token_lengths, "input", labels=labels)
     if cut and task.level != "sequence":
@@ -95,7 +87,7 @@ def run_model(
     if cut:
         print(f"note: {cut} sequences are longer than {max_length} tokens; only their start is used")
     collator = DataCollatorForBaseLevelLabels(tokenizer)
-    budget = max_tokens or DEFAULT_MAX_TOKENS[network.device.type == "cuda"]
+    budget = max_tokens or default_max_tokens(network.device)
     batches = token_budget_batches([len(example["input_ids"]) for example in examples], budget, batch_size)
     lengths = [sum(len(str(rows[i][c])) for c in task.sequence_columns) for i in range(len(rows))]
     with progress_bar(sum(lengths), progress) as bar:
@@ -120,13 +112,13 @@ def evaluate_model(
     max_tokens: int | None = None,
 ) -> dict:
     """Metrics of a fine-tuned model on a labelled split (a GUE folder's `split`, or one file)."""
+    check_batching(batch_size, max_tokens)
     network, tokenizer, task = load_fine_tuned(model, device, dtype)
     if data is None and file is None:
         raise InputError("give labelled data: a folder (--data) or a file")
     given = {split: file} if file is not None else {}
     splits = read_splits(data, **given, require=(split,), task=task)
     metrics = TaskMetrics(task)
-    from transformers import EvalPrediction
 
     def on_batch(indices, logits, labels):
         metrics(EvalPrediction(predictions=logits, label_ids=labels), compute_result=False)
@@ -147,6 +139,7 @@ def predict_model(
     max_tokens: int | None = None,
 ) -> list[dict]:
     """Predictions of a fine-tuned model for each input sequence (see `multimolecule.api.predict`)."""
+    check_batching(batch_size, max_tokens)
     network, tokenizer, task = load_fine_tuned(model, device, dtype)
     if output is not None:
         output_format(output, task)
@@ -157,7 +150,7 @@ def predict_model(
     def on_batch(indices, logits, _):
         for row, index in enumerate(indices):
             length = len(str(rows[index][task.sequence_columns[0]]))
-            results[index] = {"id": ids[index], **describe(logits[row], task, length)}
+            results[index] = {"id": ids[index], **prediction_fields(logits[row], task, length)}
 
     run_model(network, tokenizer, task, rows, batch_size, False, progress, on_batch, max_tokens)
     if output is not None:
@@ -165,7 +158,7 @@ def predict_model(
     return results
 
 
-def describe(logits: torch.Tensor, task: Task, length: int) -> dict:
+def prediction_fields(logits: torch.Tensor, task: Task, length: int) -> dict:
     """One sequence's prediction: label(s) and probabilities, or values; per base for per-base tasks."""
     names = task.classes or task.label_columns
     if task.level == "contact":

@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from ..seqio import InputError
+from ..utils import InputError
 
 SPLITS = ("train", "dev", "test")
 SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}

@@ -12,7 +12,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 
-from ..seqio import InputError
+from ..utils import InputError
 
 LEVELS = ("sequence", "token", "contact")
 ID_COLUMNS = ("id", "name", "identifier")

@@ -1,1 +1,29 @@
-"""What every layer may use: errors and small helpers that import nothing else of multimolecule."""
+"""What every layer may use: errors, option checks, atomic outputs, signal handling, distributed helpers,
+progress bars and token-budget batching, importing nothing else of multimolecule.
+
+The modules the command line uses while it parses its arguments (all but `batching`) import no torch.
+"""
+
+from .checks import check_above_zero, check_choice, check_device, check_dtype, check_positive, resolve_dtype
+from .errors import CheckpointError, CheckpointShapeError, ConversionError, InputError, OptionError
+from .files import atomic_output, check_overwrite, read_json_if_present
+from .signals import Terminated, raise_on_sigterm
+
+__all__ = [
+    "CheckpointError",
+    "CheckpointShapeError",
+    "ConversionError",
+    "InputError",
+    "OptionError",
+    "Terminated",
+    "atomic_output",
+    "check_above_zero",
+    "check_choice",
+    "check_device",
+    "check_dtype",
+    "check_overwrite",
+    "check_positive",
+    "raise_on_sigterm",
+    "read_json_if_present",
+    "resolve_dtype",
+]

@@ -163,9 +163,9 @@ def test_convert_errors(capsys, tmp_path):
 def test_info_demo(capsys, model):
     code, out, _ = run_cli(capsys, "info", model)
     assert code == 0
-    assert re.search(r"parameters\s+[\d,]+", out) and re.search(r"max_tokens\s+\d+", out)
+    assert re.search(r"parameters\s+[\d,]+", out) and re.search(r"trained_length\s+\d+", out)
     details = api.info(model)
-    assert details["format"] == "multimolecule" and details["max_tokens"] == 128
+    assert details["format"] == "multimolecule" and details["trained_length"] == 128
     assert 0 <= details["baseline_accuracy"] <= 1 and 0 <= details["held_out_accuracy"] <= 1
 
 

@@ -14,9 +14,9 @@ import torch
 import multimolecule
 from multimolecule import api
 from multimolecule.cli import main
-from multimolecule.seqio import InputError
 from multimolecule.training import DataCollatorForBaseLevelLabels, Task, TaskMetrics, infer_task, read_splits
 from multimolecule.training.engine import last_complete_checkpoint
+from multimolecule.utils import InputError
 
 from ..helpers import cli_error, fixture_dir, random_dna, run_cli, subprocess_env
 
@@ -279,7 +279,7 @@ def test_lora_keeps_the_head_trained_and_saves_a_merged_model(tmp_path, gc_data)
     out = tmp_path / "lora"
     api.train(gc_data, out, lora=True, max_steps=6, eval_steps=6, progress=False, device="cpu", head_learning_rate=1e-2)
     model = AutoModelForSequencePrediction.from_pretrained(out)  # a plain model: adapters merged in
-    demo = AutoModelForSequencePrediction.from_pretrained(api.resolve_model("dnabert2-demo"), num_labels=2)
+    demo = AutoModelForSequencePrediction.from_pretrained(api.resolve_name("dnabert2-demo"), num_labels=2)
     query = "model.encoder.layer.0.attention.self.query.weight"
     assert not torch.equal(model.state_dict()[query], demo.state_dict()[query])  # adapters were trained and merged
     assert not any("lora" in key for key in model.state_dict())
@@ -298,7 +298,7 @@ def test_contact_head_evaluates_over_batches_of_different_lengths(tmp_path):
 
     from multimolecule import AutoModelForContactPrediction
 
-    path = api.resolve_model("nt-demo")
+    path = api.resolve_name("nt-demo")
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForContactPrediction.from_pretrained(path, num_labels=2)
     rng = random.Random(0)
@@ -339,7 +339,7 @@ def test_shifted_views_keep_per_base_labels_on_their_bases():
     from multimolecule.training import encode_rows
     from multimolecule.training.data import ShiftedViews
 
-    tokenizer = multimolecule.NucleotideTransformerTokenizer.from_pretrained(api.resolve_model("nt-demo"))
+    tokenizer = multimolecule.NucleotideTransformerTokenizer.from_pretrained(api.resolve_name("nt-demo"))
     sequence, labels = "ACGTTGCAAGCTTACGGATC", "01201201201201201201"
     rows = [{"sequence": sequence, "label": labels}, {"sequence": "ACG", "label": "012"}]
     task = infer_task(rows, ["sequence"], ["label"])
@@ -373,7 +373,7 @@ def test_base_level_heads_train_with_our_collator_over_mixed_lengths(tmp_path, f
 
     import multimolecule
 
-    path = api.resolve_model(family)
+    path = api.resolve_name(family)
     tokenizer = AutoTokenizer.from_pretrained(path)
     rng = random.Random(1)
     sequences = [random_dna(rng.randint(20, 40), rng, 0.8 if i % 2 else 0.2) for i in range(8)]

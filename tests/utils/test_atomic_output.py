@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from multimolecule.seqio import atomic_output
+from multimolecule.utils import atomic_output
 
 from ..helpers import subprocess_env
 
@@ -45,7 +45,7 @@ def test_failed_write_leaves_nothing_and_keeps_the_old_output(tmp_path):
 WRITER = """
 import sys, time
 from pathlib import Path
-from multimolecule.seqio import atomic_output
+from multimolecule.utils import atomic_output
 folder = Path(sys.argv[1])
 with atomic_output(folder / "out.safetensors") as file, atomic_output(folder / "converted", directory=True) as staging:
     with open(file, "wb") as one, open(staging / "model.safetensors", "wb") as other:

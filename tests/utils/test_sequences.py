@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from multimolecule import api
-from multimolecule.seqio import InputError
+from multimolecule.utils import InputError
 
 
 def test_fastq_and_line_numbers(tmp_path):

@@ -4,13 +4,15 @@ Inputs are taken longest first, and a batch is closed when one more input would 
 size once padded) exceed the budget. Memory is therefore bounded by the budget, not by the longest input times a
 batch size, and the first batch is the largest one (a job that does not fit fails at once, not at the end).
 An input longer than the budget gets a batch of its own. `map_batches` runs a function batch by batch and
-returns its outputs in the input order.
+returns its outputs in the input order; `pad` makes the padded tensors of a batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import TypeVar
+
+import torch
 
 Item = TypeVar("Item")
 Output = TypeVar("Output")
@@ -68,3 +70,35 @@ def map_batches(
         for index, result in zip(batch, results):
             outputs[index] = result
     return outputs
+
+
+# Token budget of a forward pass (padding included) when not given: CPU (and other devices), CUDA.
+DEFAULT_MAX_TOKENS = {"cpu": 1024, "cuda": 32768}
+
+
+def default_max_tokens(device: torch.device) -> int:
+    """The token budget of a forward pass on `device` when none is given: 32768 on CUDA GPUs, 1024 elsewhere.
+
+    Example:
+        >>> default_max_tokens(torch.device("cpu"))
+        1024
+    """
+    return DEFAULT_MAX_TOKENS.get(device.type, DEFAULT_MAX_TOKENS["cpu"])
+
+
+def pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad lists of ids: (input_ids, attention_mask), both (len(rows), longest).
+
+    Example:
+        >>> pad([[5, 6, 7], [8]], pad_id=0)
+        (tensor([[5, 6, 7],
+                [8, 0, 0]]), tensor([[1, 1, 1],
+                [1, 0, 0]]))
+    """
+    longest = max(len(row) for row in rows)
+    input_ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(rows), longest), dtype=torch.long)
+    for i, row in enumerate(rows):
+        input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        attention_mask[i, : len(row)] = 1
+    return input_ids, attention_mask

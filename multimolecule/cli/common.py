@@ -1,0 +1,75 @@
+"""What the commands share: the parser class, the shared options, and one-line errors.
+
+Nothing here imports torch or transformers: `--help` and argument errors answer without them. Options are checked
+once, by the engines, when a command runs; their `OptionError`s name the Python setting (`batch_size`), which
+`option_spelling` turns into the command's own flag (`-b/--batch-size`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..utils import ConversionError, InputError, OptionError
+
+MODEL_HELP = "model directory or Hub id (ours or an original one), or bundled demo: dnabert2-demo (default), nt-demo"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one `error: ...` line (and exit status 2), like every other error here."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def add_command(commands, name: str, run, **kwargs) -> argparse.ArgumentParser:
+    """A subcommand whose `run(args)` runs it; its parser is kept in `args.parser` to name its flags in errors."""
+    parser = commands.add_parser(name, **kwargs)
+    parser.set_defaults(handler=run, parser=parser)
+    return parser
+
+
+def model_types() -> list[str]:
+    """The registered model types (`multimolecule.models.MODELS`), read from the package folders, which are named
+    after them, so that parsing the arguments does not import the models."""
+    models = Path(__file__).resolve().parent.parent / "models"
+    return sorted(folder.name for folder in models.iterdir() if (folder / "convert_checkpoint.py").is_file())
+
+
+def add_overwrite(parser: argparse.ArgumentParser) -> None:
+    """The `--overwrite` flag of every command that writes; pass `args.overwrite` on to `utils.atomic_output`."""
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output (default: refuse)")
+
+
+def add_runtime(parser: argparse.ArgumentParser) -> None:
+    """`--device` and `--dtype`, checked by the engine (`utils.check_device`, `utils.check_dtype`)."""
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, mps or auto (default)")
+    parser.add_argument("--dtype", default=None, help="float32 (default, fp32), float16 (fp16) or bfloat16 (bf16)")
+
+
+def add_batching(parser: argparse.ArgumentParser, unit: str = "sequences") -> None:
+    """`--max-tokens` and `-b/--batch-size` of the commands that batch by a token budget."""
+    parser.add_argument(
+        "--max-tokens", type=int, help="tokens per forward pass, padding included (default 1024 on CPU, 32768 on GPU)"
+    )
+    parser.add_argument("-b", "--batch-size", type=int, help=f"at most this many {unit} per forward pass")
+
+
+def option_spelling(error: OptionError, parser: argparse.ArgumentParser | None) -> str:
+    """The message of `error` with the setting it names spelt as the command's flag (`batch_size` ->
+    `-b/--batch-size`), where the command has one."""
+    message = str(error)
+    flags = {action.dest: "/".join(action.option_strings) for action in (parser._actions if parser else [])}
+    if error.option and message.startswith(error.option) and flags.get(error.option):
+        return flags[error.option] + message[len(error.option) :]
+    return message
+
+
+def one_line(error: BaseException, parser: argparse.ArgumentParser | None = None) -> str:
+    """`error` as one line: the message of the errors that explain themselves, else its type and message."""
+    if isinstance(error, OptionError):
+        return option_spelling(error, parser)
+    message = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, (InputError, OSError, ConversionError)):
+        return message
+    return f"{type(error).__name__}: {message} (rerun with --debug for the traceback)"

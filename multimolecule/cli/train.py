@@ -1,0 +1,80 @@
+"""`multimolecule train`: fine-tuning, with one option per setting of `TrainConfig` (its defaults shown in help)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..training.settings import SETTINGS, Setting
+from ..utils.distributed import is_main_process
+from .common import MODEL_HELP, add_command
+
+DESCRIPTION = """Fine-tune a DNA language model on labelled sequences.
+
+--data DIR is a folder with train.csv, dev.csv and (optionally) test.csv, each with a header line: `sequence,label`
+(or `sequence1,sequence2,label` for pairs of sequences). TSV, JSON-lines and Parquet files work too, and
+--train/--dev/--test name files one by one. What to learn is read from the labels and printed first:
+  whole numbers or words (one per sequence)  -> classification (2 classes: binary; more: multiclass)
+  decimal numbers                            -> regression
+  several label columns                      -> multi-label (0/1) or several regression targets
+  a string with one character per base       -> one prediction per base, e.g. 0001112220
+  a list of base pairs [[0, 9], [1, 8]]      -> base-pair (contact) prediction
+The best model on the dev set is kept; training stops early when the dev score stops improving.
+OUT then holds the model (load it with `multimolecule predict`/`evaluate` or transformers),
+metrics.json (dev and test scores), log.jsonl (losses and dev scores) and train_config.yaml.
+
+Settings come from defaults, then --config run.yaml, then the options below. Multi-GPU:
+  torchrun --nproc-per-node 4 -m multimolecule train --data DIR --output-dir OUT
+"""
+
+SHORT_FLAGS = {"model": "-m", "output_dir": "-o", "batch_size": "-b"}
+METAVARS = {"data": "DIR", "train": "FILE", "dev": "FILE", "test": "FILE", "output_dir": "OUT", "max_length": "TOKENS"}
+METAVARS |= {"shifts": "BASES", "sequence_column": "NAME", "label_column": "NAME"}
+TYPE_METAVARS = {int: "N", float: "X"}
+HELP = {"model": MODEL_HELP}  # the command line's wording, where it says more than the setting's
+
+
+def add(commands) -> None:
+    parser = add_command(
+        commands,
+        "train",
+        run,
+        help="fine-tune a model on labelled sequences",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    for section, settings in SETTINGS.items():
+        group = parser.add_argument_group(section)
+        for name, setting in settings.items():
+            add_setting(group, name, setting)
+        if section == "model and output":
+            group.add_argument("--config", metavar="FILE", help="YAML/JSON file of settings (any option, with _)")
+
+
+def add_setting(group, name: str, setting: Setting) -> None:
+    """The option of one setting. Every option defaults to None (not given), so that a --config file's value is
+    not overridden; the help shows the setting's own default."""
+    flags = [SHORT_FLAGS[name]] if name in SHORT_FLAGS else []
+    flags.append("--" + name.replace("_", "-"))
+    text = HELP.get(name, setting.help)
+    if name == "progress":  # the one setting that is on by default: the flag turns it off
+        group.add_argument("-q", "--quiet", dest="progress", action="store_false", default=None, help="no " + text)
+    elif setting.type is bool:
+        group.add_argument(*flags, dest=name, action="store_true", default=None, help=text)
+    elif setting.type is list:
+        group.add_argument(
+            *flags, dest=name, nargs="+", metavar="NAME", help=f"{text} (default: {' '.join(setting.default)})"
+        )
+    else:
+        shown = "" if setting.default is None else f" (default: {setting.default})"
+        metavar = METAVARS.get(name, TYPE_METAVARS.get(setting.type))
+        group.add_argument(*flags, dest=name, type=setting.type, metavar=metavar, help=text + shown)
+
+
+def run(args: argparse.Namespace) -> None:
+    from .. import api  # here, not at the top: `--help` imports no torch
+
+    names = [name for settings in SETTINGS.values() for name in settings if name not in ("data", "output_dir")]
+    metrics = api.train(args.data, args.output_dir, config=args.config, **{name: getattr(args, name) for name in names})
+    if is_main_process():
+        for split, values in metrics.items():
+            print(f"{split}: " + "  ".join(f"{name} {value:.4f}" for name, value in values.items()))

@@ -1,0 +1,110 @@
+"""The one loader of the commands and the API, and what they read from a loaded model and its tokenizer.
+
+`load_model(model, device, dtype, task)`: the name resolved and checked (`resolve_name(..., check=True)`), the
+tokenizer and the model for `task` loaded (`from_pretrained`, any family, our layout or an original one), moved
+to `device`, in eval mode; anything that cannot load is an `InputError` with one line naming the model.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers.utils import logging
+
+from ..utils import CheckpointError, InputError, check_device, resolve_dtype
+from .loading_utils import resolve_name
+from .registry import from_pretrained, tokenizer_from_pretrained
+
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
+
+
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """transformers' warnings and progress bars off inside the block (a new head's weights are reported missing,
+    as expected), as they were after it."""
+    verbosity, progress_bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(verbosity)
+        if progress_bars:
+            logging.enable_progress_bar()
+
+
+def load_model(
+    model: str | os.PathLike | None = None,
+    device: str | None = "cpu",
+    dtype: str | torch.dtype | None = None,
+    task: str = "fill-mask",
+    **kwargs,
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """(model in eval mode, tokenizer) of `model` (a demo name, a directory or a Hub id; None: the default demo)
+    for `task` (`"fill-mask"`, `"feature-extraction"`, `"sequence-prediction"`, ...: see `from_pretrained`).
+
+    `device` None leaves the model where it loads (the CPU); `"auto"` picks the first accelerator. Other keyword
+    arguments go to `from_pretrained` (`num_labels`, `problem_type`, ...).
+
+    Example:
+        >>> network, tokenizer = load_model("nt-demo", task="feature-extraction")
+        >>> type(network).__name__, network.training
+        ('NucleotideTransformerModel', False)
+    """
+    path = resolve_name(model, check=True)
+    target = check_device("device", device) if device is not None else None
+    torch_dtype = resolve_dtype(dtype)
+    if Path(path).is_dir() and not any((Path(path) / name).is_file() for name in TOKENIZER_FILES):
+        raise InputError(f"no tokenizer in {path}: expected {' or '.join(TOKENIZER_FILES)}")
+    try:
+        with quiet_transformers():
+            tokenizer = tokenizer_from_pretrained(path)
+            network = from_pretrained(path, task=task, dtype=torch_dtype, **kwargs)
+    except (OSError, ValueError, KeyError, RuntimeError, CheckpointError) as error:
+        raise InputError(f"cannot load model {model or path}: {error}") from error
+    return (network.to(target) if target is not None else network).eval(), tokenizer
+
+
+def silence_transformers() -> None:
+    """transformers' warnings and progress bars off for the rest of the process: the output of the inference
+    commands is theirs alone (a long sequence's "longer than the maximum" warning is expected: it is windowed)."""
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+
+
+@lru_cache(maxsize=4)
+def cached_model(model: str | None, device: str | None, dtype: str | None, task: str):
+    """`load_model` for inference (transformers silenced, `silence_transformers`), remembered for the last four
+    arguments, so that repeated `fill_mask` or `embed` calls are free (never for training, which changes the
+    model)."""
+    silence_transformers()
+    return load_model(model, device, dtype, task)
+
+
+def trained_window(tokenizer: PreTrainedTokenizerBase, config) -> int:
+    """Tokens per window, `<cls>` and `<eos>` included: the tokenizer's `model_max_length` (the trained length)
+    if set, else `config.max_position_embeddings`, else 512."""
+    if 4 <= tokenizer.model_max_length < 1_000_000:
+        return int(tokenizer.model_max_length)
+    return int(getattr(config, "max_position_embeddings", None) or 512)
+
+
+def special_template(tokenizer: PreTrainedTokenizerBase) -> tuple[list[int], list[int]]:
+    """The ids the tokenizer puts before and after a sequence: `([<cls>], [<eos>])` for DNABERT-2, `([<cls>], [])`
+    for the Nucleotide Transformer."""
+    full = tokenizer("A")["input_ids"]
+    bare = tokenizer("A", add_special_tokens=False)["input_ids"]
+    start = next(i for i in range(len(full)) if full[i : i + len(bare)] == bare)
+    return full[:start], full[start + len(bare) :]
+
+
+def token_lengths(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> torch.Tensor:
+    """Bases per token id, (vocab_size,): the model's `config.token_lengths` if set, else the tokenizer's."""
+    lengths = getattr(model.config, "token_lengths", None) or tokenizer.token_lengths
+    return torch.tensor(lengths, dtype=torch.long)

@@ -1,0 +1,120 @@
+"""Outputs written atomically: a file or directory appears complete, or not at all.
+
+- `atomic_output(path, overwrite=..., directory=...)`: write through a temporary beside `path`, renamed into place
+  on success and removed on any error, Ctrl-C (SIGINT) or SIGTERM; honours the umask.
+- `check_overwrite(path, overwrite)`: refuse to replace an existing output unless asked to.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import InputError
+from .signals import raise_on_sigterm
+
+
+def check_overwrite(path: str | os.PathLike, overwrite: bool) -> None:
+    """Raise `InputError` if `path` exists and `overwrite` is False.
+
+    Example:
+        >>> check_overwrite(".", overwrite=False)
+        Traceback (most recent call last):
+        ...
+        multimolecule.utils.errors.InputError: output exists: . (pass --overwrite, or overwrite=True, to replace it)
+    """
+    if not overwrite and os.path.lexists(path):
+        raise InputError(f"output exists: {path} (pass --overwrite, or overwrite=True, to replace it)")
+
+
+def current_umask() -> int:
+    """The process's file-mode creation mask (read without changing it where the system allows)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def honour_umask(path: Path) -> None:
+    """Give `path` (and, for a directory, everything in it) the permissions of a new file under the umask: some
+    writers (`tempfile`, safetensors) create files 0600 whatever the umask."""
+    umask = current_umask()
+    for root, folders, files in os.walk(path) if path.is_dir() else [(path.parent, [], [path.name])]:
+        for name in folders:
+            os.chmod(os.path.join(root, name), 0o777 & ~umask)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o666 & ~umask)
+    if path.is_dir():
+        os.chmod(path, 0o777 & ~umask)
+
+
+@contextmanager
+def atomic_output(path: str | os.PathLike, overwrite: bool = False, directory: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside `path` to write to; it becomes `path` only when the block succeeds.
+
+    - Refuses (`InputError`) if `path` exists, unless `overwrite`; then the old output is replaced only once the
+      new one is complete (a rename, so readers see the old or the new output, never a mix).
+    - The temporary (`.NAME.XXXX.tmp`, a file, or with `directory=True` an empty directory) is removed on any
+      error, on Ctrl-C (SIGINT) and on SIGTERM (which raises `Terminated`, a `KeyboardInterrupt`, in the block).
+    - Permissions follow the umask, as for any new file (0644 files / 0755 directories with umask 022); missing
+      parent directories are created.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> with atomic_output(folder / "out.txt") as temporary:
+        ...     _ = temporary.write_text("done")
+        >>> sorted(p.name for p in folder.iterdir()), (folder / "out.txt").read_text()
+        (['out.txt'], 'done')
+        >>> with atomic_output(folder / "out.txt") as temporary:
+        ...     pass
+        Traceback (most recent call last):
+        ...
+        multimolecule.utils.errors.InputError: output exists: ... (pass --overwrite, or overwrite=True, to replace it)
+    """
+    path = Path(path)
+    check_overwrite(path, overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with raise_on_sigterm():
+        if directory:
+            temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        else:
+            handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            os.close(handle)
+            temporary = Path(name)
+        old = None
+        try:
+            yield temporary
+            check_overwrite(path, overwrite)  # something else may have written it meanwhile
+            honour_umask(temporary)
+            if directory and path.is_dir() and not path.is_symlink():
+                old = path.with_name(f"{temporary.name}.old")  # a directory cannot be renamed over another one
+                path.rename(old)
+            os.replace(temporary, path)
+        finally:
+            for leftover in (temporary, old):
+                if leftover is not None and leftover.is_dir() and not leftover.is_symlink():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                elif leftover is not None and os.path.lexists(leftover):
+                    leftover.unlink()
+
+
+def read_json_if_present(path: str | os.PathLike) -> dict:
+    """The parsed JSON object at `path`, or `{}` if it is missing, unreadable or not an object."""
+    path = Path(path)
+    try:
+        content = json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    return content if isinstance(content, dict) else {}

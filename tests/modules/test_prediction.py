@@ -1,0 +1,86 @@
+"""The prediction models' contract with transformers: vocabulary resizing, `inputs_embeds`, sparse prediction."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import torch
+from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+from multimolecule import AutoModelForContactPrediction, AutoModelForSequencePrediction, AutoModelForTokenPrediction
+from multimolecule.demo import demo_model_path
+
+DEMOS = ["dnabert2-demo", "nt-demo"]
+TEXTS = ["ACGTAGCTAGGATCCAATGCGCAT", "GGCCATTAGC"]
+
+
+def encode(name: str) -> dict[str, torch.Tensor]:
+    tokenizer = AutoTokenizer.from_pretrained(demo_model_path(name))
+    return dict(tokenizer(TEXTS, padding=True, return_tensors="pt"))
+
+
+@pytest.mark.parametrize(("name", "tied"), [("dnabert2-demo", True), ("nt-demo", False)])
+def test_resize_token_embeddings_adds_tokens(name: str, tied: bool) -> None:
+    """Two new tokens, with the decoder tied to the embeddings (DNABERT-2) and untied (the Nucleotide
+    Transformer): the next forward gives the new vocabulary's width, the old tokens' logits are unchanged and a new
+    token id runs."""
+    model = AutoModelForMaskedLM.from_pretrained(demo_model_path(name)).eval()
+    assert (model.lm_head.decoder.weight is model.model.embeddings.word_embeddings.weight) == tied
+    inputs = encode(name)
+    old_vocab = model.config.vocab_size
+    with torch.no_grad():
+        before = model(**inputs).logits
+        model.resize_token_embeddings(old_vocab + 2)
+        after = model(**inputs).logits
+        new_ids = inputs["input_ids"].clone()
+        new_ids[:, 1] = old_vocab + 1
+        with_new_token = model(input_ids=new_ids, attention_mask=inputs["attention_mask"]).logits
+    assert model.config.vocab_size == old_vocab + 2
+    assert model.lm_head.bias.shape == (old_vocab + 2,)
+    assert after.shape[-1] == with_new_token.shape[-1] == old_vocab + 2
+    torch.testing.assert_close(after[..., :old_vocab], before, rtol=1e-5, atol=1e-5)
+    assert torch.equal(model.lm_head.bias[old_vocab:], torch.zeros(2))
+
+
+MODEL_CLASSES = [AutoModelForMaskedLM, AutoModelForSequencePrediction, AutoModelForTokenPrediction]
+
+
+@pytest.mark.parametrize("auto_class", [*MODEL_CLASSES, AutoModelForContactPrediction])
+@pytest.mark.parametrize("name", DEMOS)
+def test_inputs_embeds_give_the_outputs_of_input_ids(name: str, auto_class) -> None:
+    model = auto_class.from_pretrained(demo_model_path(name)).eval()
+    assert "inputs_embeds" in inspect.signature(type(model).forward).parameters
+    inputs = encode(name)
+    embeds = model.get_input_embeddings()(inputs["input_ids"])
+    with torch.no_grad():
+        expected = model(**inputs).logits
+        if auto_class in (AutoModelForTokenPrediction, AutoModelForContactPrediction):
+            # base-resolution heads read the bases of each token from input_ids; the backbone runs on the embeddings
+            actual = model(inputs_embeds=embeds * 2, **inputs).logits
+            assert not torch.allclose(actual, expected)
+            actual = model(inputs_embeds=embeds, **inputs).logits
+        else:
+            actual = model(inputs_embeds=embeds, attention_mask=inputs["attention_mask"]).logits
+    torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", DEMOS)
+def test_sparse_prediction_scores_only_the_masked_positions(name: str) -> None:
+    """`config.sparse_prediction` gives the loss of the full head and its logits at the labelled positions."""
+    model = AutoModelForMaskedLM.from_pretrained(demo_model_path(name)).eval()
+    inputs = encode(name)
+    labels = torch.full_like(inputs["input_ids"], -100)
+    labels[0, [2, 4]] = inputs["input_ids"][0, [2, 4]]
+    labels[1, 1] = inputs["input_ids"][1, 1]
+    with torch.no_grad():
+        dense = model(**inputs, labels=labels)
+        model.config.sparse_prediction = True
+        sparse = model(**inputs, labels=labels)
+        unlabelled = model(**inputs)
+    assert sparse.logits.shape == (3, model.config.vocab_size)
+    assert unlabelled.logits.shape == dense.logits.shape
+    torch.testing.assert_close(sparse.logits, dense.logits[labels != -100], rtol=1e-5, atol=1e-5)
+    expected = torch.nn.functional.cross_entropy(dense.logits[labels != -100], labels[labels != -100])
+    torch.testing.assert_close(sparse.loss, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(dense.loss, expected, rtol=1e-5, atol=1e-5)
