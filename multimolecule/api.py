@@ -5,6 +5,7 @@
 - `convert(checkpoint, output, ...)`: an original DNABERT-2 / Nucleotide Transformer checkpoint -> ours.
 - `info(model)`: what a checkpoint is.
 - `train(data, output_dir, ...)`, `evaluate(model, data, ...)`, `predict(inputs, model, ...)`: fine-tuning.
+- `pretrain(data, output_dir, ...)`, `train_tokenizer(data, output, ...)`: masked-LM pretraining on genomes.
 
 `model` is a directory, a Hugging Face Hub id, or a bundled demo (`"dnabert2-demo"`, the default, or
 `"nt-demo"`), in the multimolecule layout or as the original authors published it (`zhihan1996/DNABERT-2-117M`,
@@ -13,19 +14,22 @@ as they are, through `multimolecule.from_pretrained`. Bad input raises `InputErr
 one-line message.
 
 This module is the facade: it re-exports the engines' entry points (`fill_mask`, `embed`, `convert`, `info`) and
-holds thin entry functions; the work is done in `multimolecule.fill_mask`, `embedding`, `checkpoints` and
-`training` (see docs/architecture.md).
+holds thin entry functions; the work is done in `multimolecule.fill_mask`, `embedding`, `checkpoints`,
+`training` and `pretraining` (see docs/architecture.md).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from .checkpoints import convert, detect_model, info
 from .embedding import Embeddings, embed, save_embeddings
 from .fill_mask import fill_mask
 from .models import load_model, resolve_name, special_template, token_lengths, trained_window
+from .pretraining.config import resolve_pretrain_config
+from .pretraining.tokenizer import train_bpe_tokenizer
 from .seqio import Inputs, read_sequences, revcomp
 from .training.config import resolve_config
 from .utils import InputError, OptionError
@@ -42,6 +46,7 @@ __all__ = [
     "info",
     "load_model",
     "predict",
+    "pretrain",
     "read_sequences",
     "resolve_name",
     "revcomp",
@@ -49,6 +54,7 @@ __all__ = [
     "special_template",
     "token_lengths",
     "train",
+    "train_tokenizer",
     "trained_window",
 ]
 
@@ -143,3 +149,55 @@ def predict(
     from .training.inference import predict_model  # here, not at the top: see `train`
 
     return predict_model(inputs, model, output, batch_size, device, dtype, progress, overwrite, max_tokens)
+
+
+def pretrain(
+    data: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+    output_dir: str | os.PathLike | None = None,
+    settings: str | os.PathLike | None = None,
+    **options,
+) -> dict:
+    """Masked-LM pretraining on genomes with transformers' `Trainer`; returns the held-out metrics.
+
+    Args:
+        data: FASTA files or folders (plain or gzip, any number of contigs), streamed.
+        output_dir: where the best checkpoint (a model directory with its tokenizer), `metrics.json`,
+            `log.jsonl`, `pretrain_config.yaml` and `checkpoints/` go.
+        settings: a YAML or JSON file of settings; `options` (any key of
+            `multimolecule.pretraining.PretrainConfig`) override it. Give `model=` (continued pretraining from a
+            checkpoint) or `config=` (from scratch: `"dnabert2"`, `"nucleotide_transformer"`, a config.json or
+            its folder, with `tokenizer=` and sizes such as `hidden_size=`).
+
+    Example:
+        >>> from multimolecule.api import pretrain
+        >>> metrics = pretrain("genomes/", "pretrained", model="nt-demo", max_steps=100)  # doctest: +SKIP
+        >>> metrics["accuracy"] > metrics["baseline_accuracy"]  # doctest: +SKIP
+        True
+    """
+    from .pretraining.engine import run_pretraining  # here, not at the top: see `train`
+
+    if output_dir is not None and options.get("resume") and settings is None:
+        saved = Path(output_dir) / "pretrain_config.yaml"
+        settings = saved if saved.is_file() else None
+    if isinstance(data, (list, tuple)):
+        data = ",".join(str(item) for item in data)
+    return run_pretraining(resolve_pretrain_config(settings, {"data": data, "output_dir": output_dir, **options}))
+
+
+def train_tokenizer(
+    data: str | os.PathLike | Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    vocab_size: int = 4096,
+    max_token_length: int = 32,
+    max_bases: int | None = 100_000_000,
+    overwrite: bool = False,
+):
+    """Train a DNABERT-2-style BPE tokenizer (`vocab_size` tokens, specials at DNABERT-2's ids 0-4, then
+    A C G T) on the genomes `data` and save it in `output`; returns the `DnaBert2Tokenizer`.
+
+    Example:
+        >>> from multimolecule.api import train_tokenizer
+        >>> len(train_tokenizer("genomes/", "bpe", vocab_size=1024))  # doctest: +SKIP
+        1024
+    """
+    return train_bpe_tokenizer(data, output, vocab_size, max_token_length, max_bases, overwrite=overwrite)

@@ -41,3 +41,15 @@ def pytest_terminal_summary(terminalreporter) -> None:
             yellow=True,
             bold=True,
         )
+
+
+# The model, loading and contract tests, which .ci/run also runs on the declared minimum versions (`-m minimum`):
+# every file of tests/models/<model_type>/, and these, by file stem.
+MINIMUM_VERSION_TESTS = {"test_common", "test_loading_utils", "test_load_report", "test_heads"}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        family = item.path.parents[1].name == "models" and item.path.parents[2].name == "tests"
+        if item.path.stem in MINIMUM_VERSION_TESTS or family:
+            item.add_marker(pytest.mark.minimum)

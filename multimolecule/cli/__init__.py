@@ -6,6 +6,8 @@
     multimolecule info nt-demo
     multimolecule train --data ecoli/sequence --output-dir finetuned
     multimolecule predict sequences.fasta --model finetuned -o predictions.csv
+    multimolecule train-tokenizer --data genomes/ -o bpe
+    multimolecule pretrain --data genomes/ --model nt-demo --output-dir pretrained
 
 Without `--model`, the bundled DNABERT-2 demo model is used. Errors are reported as one `error: ...` line on
 stderr with exit status 1 (2 for bad arguments and option values); `--debug` shows the traceback instead.
@@ -24,10 +26,10 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..utils import OptionError, raise_on_sigterm
-from . import convert, embed, evaluate, fill_mask, info, predict, train
+from . import convert, embed, evaluate, fill_mask, info, predict, pretrain, train, train_tokenizer
 from .common import Parser, one_line
 
-COMMANDS = (fill_mask, embed, convert, info, train, evaluate, predict)
+COMMANDS = (fill_mask, embed, convert, info, train, evaluate, predict, pretrain, train_tokenizer)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -55,6 +55,54 @@ def add_batching(parser: argparse.ArgumentParser, unit: str = "sequences") -> No
     parser.add_argument("-b", "--batch-size", type=int, help=f"at most this many {unit} per forward pass")
 
 
+TYPE_METAVARS = {int: "N", float: "X"}
+
+
+def add_settings(
+    parser: argparse.ArgumentParser,
+    settings: dict,
+    file_option: str,
+    short_flags: dict[str, str],
+    metavars: dict[str, str],
+    texts: dict[str, str],
+) -> None:
+    """One option per setting of a settings table (sections of `Setting(default, type, help)`, as
+    `training.settings.SETTINGS` and `pretraining.settings.SETTINGS`), one argument group per section, with
+    `file_option` (a YAML/JSON file of settings) among the "model and output" options. `short_flags`, `metavars`
+    and `texts` (the command line's wording, where it says more than the setting's help) are by setting name."""
+    for section, table in settings.items():
+        group = parser.add_argument_group(section)
+        for name, setting in table.items():
+            add_setting(group, name, setting, short_flags.get(name), metavars.get(name), texts.get(name))
+        if section == "model and output":
+            group.add_argument(file_option, metavar="FILE", help="YAML/JSON file of settings (any option, with _)")
+
+
+def add_setting(group, name: str, setting, short_flag: str | None, metavar: str | None, text: str | None) -> None:
+    """The option of one setting. Every option defaults to None (not given), so that a settings file's value is
+    not overridden; the help shows the setting's own default."""
+    flags = [short_flag] if short_flag else []
+    flags.append("--" + name.replace("_", "-"))
+    text = text or setting.help
+    if name == "progress":  # the one setting that is on by default: the flag turns it off
+        group.add_argument("-q", "--quiet", dest="progress", action="store_false", default=None, help="no " + text)
+    elif setting.type is bool:
+        group.add_argument(*flags, dest=name, action="store_true", default=None, help=text)
+    elif setting.type is list:
+        group.add_argument(
+            *flags, dest=name, nargs="+", metavar="NAME", help=f"{text} (default: {' '.join(setting.default)})"
+        )
+    else:
+        shown = "" if setting.default is None else f" (default: {setting.default})"
+        metavar = metavar or TYPE_METAVARS.get(setting.type)
+        group.add_argument(*flags, dest=name, type=setting.type, metavar=metavar, help=text + shown)
+
+
+def setting_names(settings: dict) -> list[str]:
+    """The names of every setting of a settings table, in order."""
+    return [name for table in settings.values() for name in table]
+
+
 def option_spelling(error: OptionError, parser: argparse.ArgumentParser | None) -> str:
     """The message of `error` with the setting it names spelt as the command's flag (`batch_size` ->
     `-b/--batch-size`), where the command has one."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..training.settings import SETTINGS, Setting
+from ..training.settings import SETTINGS
 from ..utils.distributed import is_main_process
-from .common import MODEL_HELP, add_command
+from .common import MODEL_HELP, add_command, add_settings, setting_names
 
 DESCRIPTION = """Fine-tune a DNA language model on labelled sequences.
 
@@ -29,7 +29,6 @@ Settings come from defaults, then --config run.yaml, then the options below. Mul
 SHORT_FLAGS = {"model": "-m", "output_dir": "-o", "batch_size": "-b"}
 METAVARS = {"data": "DIR", "train": "FILE", "dev": "FILE", "test": "FILE", "output_dir": "OUT", "max_length": "TOKENS"}
 METAVARS |= {"shifts": "BASES", "sequence_column": "NAME", "label_column": "NAME"}
-TYPE_METAVARS = {int: "N", float: "X"}
 HELP = {"model": MODEL_HELP}  # the command line's wording, where it says more than the setting's
 
 
@@ -42,38 +41,13 @@ def add(commands) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    for section, settings in SETTINGS.items():
-        group = parser.add_argument_group(section)
-        for name, setting in settings.items():
-            add_setting(group, name, setting)
-        if section == "model and output":
-            group.add_argument("--config", metavar="FILE", help="YAML/JSON file of settings (any option, with _)")
-
-
-def add_setting(group, name: str, setting: Setting) -> None:
-    """The option of one setting. Every option defaults to None (not given), so that a --config file's value is
-    not overridden; the help shows the setting's own default."""
-    flags = [SHORT_FLAGS[name]] if name in SHORT_FLAGS else []
-    flags.append("--" + name.replace("_", "-"))
-    text = HELP.get(name, setting.help)
-    if name == "progress":  # the one setting that is on by default: the flag turns it off
-        group.add_argument("-q", "--quiet", dest="progress", action="store_false", default=None, help="no " + text)
-    elif setting.type is bool:
-        group.add_argument(*flags, dest=name, action="store_true", default=None, help=text)
-    elif setting.type is list:
-        group.add_argument(
-            *flags, dest=name, nargs="+", metavar="NAME", help=f"{text} (default: {' '.join(setting.default)})"
-        )
-    else:
-        shown = "" if setting.default is None else f" (default: {setting.default})"
-        metavar = METAVARS.get(name, TYPE_METAVARS.get(setting.type))
-        group.add_argument(*flags, dest=name, type=setting.type, metavar=metavar, help=text + shown)
+    add_settings(parser, SETTINGS, "--config", SHORT_FLAGS, METAVARS, HELP)
 
 
 def run(args: argparse.Namespace) -> None:
     from .. import api  # here, not at the top: `--help` imports no torch
 
-    names = [name for settings in SETTINGS.values() for name in settings if name not in ("data", "output_dir")]
+    names = [name for name in setting_names(SETTINGS) if name not in ("data", "output_dir")]
     metrics = api.train(args.data, args.output_dir, config=args.config, **{name: getattr(args, name) for name in names})
     if is_main_process():
         for split, values in metrics.items():

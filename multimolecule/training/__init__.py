@@ -13,7 +13,7 @@ Example:
     ('mean', 'multimolecule.training.collator')
 """
 
-import importlib
+from ..utils.lazy import lazy_exports
 
 MODULES = {
     "collator": ("DataCollatorForBaseLevelLabels", "pad_labels"),
@@ -23,16 +23,4 @@ MODULES = {
     "metrics": ("TaskMetrics", "build_metrics"),
     "tasks": ("Task", "infer_task"),
 }
-WHERE = {name: module for module, names in MODULES.items() for name in names}
-
-__all__ = sorted(WHERE)
-
-
-def __getattr__(name: str):
-    if name not in WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{WHERE[name]}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__all__, __getattr__, __dir__ = lazy_exports(__name__, MODULES)

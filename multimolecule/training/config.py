@@ -45,12 +45,16 @@ def width_scaled_learning_rate(hidden_size: int) -> float:
     return round(BASE_LEARNING_RATE * BASE_WIDTH / hidden_size, 8)
 
 
-def resolve_config(config_file: str | os.PathLike | None = None, overrides: dict | None = None) -> TrainConfig:
-    """Defaults, then `config_file` (YAML or JSON), then the `overrides` that are not None.
+def resolve_config(
+    config_file: str | os.PathLike | None = None,
+    overrides: dict | None = None,
+    config_class: type[chanfig.Config] = TrainConfig,
+) -> chanfig.Config:
+    """Defaults of `config_class`, then `config_file` (YAML or JSON), then the `overrides` that are not None.
 
     Unknown keys are an error (a typo must not silently fall back to a default).
     """
-    config = TrainConfig()
+    config = config_class()
     known = set(config.keys())
     if config_file is not None:
         path = Path(config_file)

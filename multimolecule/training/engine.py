@@ -160,14 +160,29 @@ def add_lora(model, config: TrainConfig):
 # ---------------------------------------------------------------------------------------------- training
 
 
-def training_arguments(config: TrainConfig, task: Task, steps_per_epoch: int, checkpoints: Path) -> TrainingArguments:
-    dtype = check_dtype("dtype", config.dtype or "float32")
-    device = check_device("device", config.device)
+def precision_arguments(dtype: str | None, device: str | None) -> dict:
+    """`TrainingArguments`' device and mixed-precision settings (`bf16`, `fp16`, `use_cpu`, `ddp_backend`) for a
+    `dtype` (float32, float16, bfloat16, their aliases, or auto: bfloat16 on a GPU that supports it, else float32)
+    and a `device` (auto, cpu, cuda, cuda:N, mps); one-line errors for a combination the hardware cannot run."""
+    device = check_device("device", device)
+    if dtype == "auto":
+        dtype = "bfloat16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "float32"
+    dtype = check_dtype("dtype", dtype or "float32")
     use_cpu = device.type == "cpu"
     if dtype == "float16" and device.type != "cuda":
         raise InputError("float16 mixed precision needs a CUDA GPU; use bfloat16 or float32")
     if dtype == "bfloat16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise InputError("this GPU does not support bfloat16; use float16")
+    return {
+        "bf16": dtype == "bfloat16",
+        "fp16": dtype == "float16",
+        "use_cpu": use_cpu,
+        "ddp_backend": "gloo" if use_cpu and world_size() > 1 else None,
+    }
+
+
+def training_arguments(config: TrainConfig, task: Task, steps_per_epoch: int, checkpoints: Path) -> TrainingArguments:
+    precision_arguments(config.dtype, config.device)  # fails first on a device or dtype this machine lacks
     metric = config.metric or default_metric(task)
     known = {
         "accuracy",
@@ -204,30 +219,36 @@ def training_arguments(config: TrainConfig, task: Task, steps_per_epoch: int, ch
         weight_decay=float(config.weight_decay),
         warmup_steps=float(config.warmup_ratio),
         lr_scheduler_type=config.scheduler,
-        seed=int(config.seed),
-        data_seed=int(config.seed),
         eval_strategy=strategy,
         save_strategy=strategy,
         eval_steps=eval_steps,
         save_steps=eval_steps,
-        logging_steps=int(config.logging_steps),
-        load_best_model_at_end=True,
         metric_for_best_model=metric,
         greater_is_better=HIGHER_IS_BETTER.get(metric, True),
-        save_total_limit=int(config.save_total_limit),
-        batch_eval_metrics=True,
-        bf16=dtype == "bfloat16",
-        fp16=dtype == "float16",
-        use_cpu=use_cpu,
-        ddp_backend="gloo" if use_cpu and world_size() > 1 else None,
-        **({"gradient_checkpointing": True} if config.gradient_checkpointing else {}),
-        dataloader_num_workers=int(config.num_workers),
-        report_to="none",
-        disable_tqdm=not config.progress,
-        ddp_find_unused_parameters=False,
-        remove_unused_columns=False,
-        save_only_model=False,
+        **shared_arguments(config),
     )
+
+
+def shared_arguments(config) -> dict:
+    """The `TrainingArguments` that `train` and `pretrain` set alike from their settings (`dtype`, `device`,
+    `seed`, `logging_steps`, `save_total_limit`, `gradient_checkpointing`, `num_workers`, `progress`): devices
+    and mixed precision, seeds, logging, checkpoints (the best one loaded at the end), batch-by-batch metrics."""
+    return {
+        **precision_arguments(config.dtype, config.device),
+        "seed": int(config.seed),
+        "data_seed": int(config.seed),
+        "logging_steps": int(config.logging_steps),
+        "load_best_model_at_end": True,
+        "save_total_limit": int(config.save_total_limit),
+        "batch_eval_metrics": True,
+        **({"gradient_checkpointing": True} if config.gradient_checkpointing else {}),
+        "dataloader_num_workers": int(config.num_workers),
+        "report_to": "none",
+        "disable_tqdm": not config.progress,
+        "ddp_find_unused_parameters": False,
+        "remove_unused_columns": False,
+        "save_only_model": False,
+    }
 
 
 def check_output_directory(output: Path, resume: bool, overwrite: bool) -> None:
@@ -258,11 +279,8 @@ def run_training(config: TrainConfig) -> dict:
     task = splits.task
     say(splits.summary(), not config.progress)
     checkpoints = output / "checkpoints"
-    last = None
+    last = checkpoint_to_resume(checkpoints, config.resume)
     if config.resume:
-        last = last_complete_checkpoint(checkpoints)
-        if last is None:
-            raise InputError(f"nothing to resume: no checkpoint in {checkpoints}")
         saved = output / "task.json"
         if saved.is_file() and Task.from_dict(json.loads(saved.read_text())) != task:
             raise InputError(f"the data's task differs from the one {output} was trained on")
@@ -329,6 +347,16 @@ def run_training(config: TrainConfig) -> dict:
         write_json(output / "metrics.json", metrics)
     trainer.accelerator.wait_for_everyone()
     return metrics
+
+
+def checkpoint_to_resume(checkpoints: Path, resume: bool) -> str | None:
+    """The last complete checkpoint to continue from when `resume` (an error when there is none), else None."""
+    if not resume:
+        return None
+    last = last_complete_checkpoint(checkpoints)
+    if last is None:
+        raise InputError(f"nothing to resume: no checkpoint in {checkpoints}")
+    return last
 
 
 def last_complete_checkpoint(checkpoints: Path) -> str | None:

@@ -1,5 +1,5 @@
 """What every layer may use: errors, option checks, atomic outputs, signal handling, distributed helpers,
-progress bars and token-budget batching, importing nothing else of multimolecule.
+progress bars, token-budget batching and lazy package exports (`lazy`), importing nothing else of multimolecule.
 
 The modules the command line uses while it parses its arguments (all but `batching`) import no torch.
 """

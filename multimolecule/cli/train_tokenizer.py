@@ -1,0 +1,42 @@
+"""`multimolecule train-tokenizer`: a DNABERT-2-style BPE tokenizer trained on genomes."""
+
+from __future__ import annotations
+
+import argparse
+
+from .common import add_command, add_overwrite
+
+DESCRIPTION = (
+    "Train a byte-pair-encoding tokenizer with DNABERT-2's layout (<unk> <cls> <eos> <pad> <mask> at ids 0-4, "
+    "then A C G T, then the merges) on FASTA files or folders; it loads as DnaBert2Tokenizer and feeds "
+    "`multimolecule pretrain --config dnabert2 --tokenizer DIR`."
+)
+
+
+def add(commands) -> None:
+    parser = add_command(
+        commands,
+        "train-tokenizer",
+        run,
+        help="train a DNABERT-2-style BPE tokenizer on genomes",
+        description=DESCRIPTION,
+    )
+    parser.add_argument("--data", required=True, metavar="GENOMES", help="FASTA files or folders, comma-separated")
+    parser.add_argument("--vocab-size", type=int, default=4096, help="tokens, specials included (default 4096)")
+    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to write the tokenizer to")
+    parser.add_argument(
+        "--max-token-length", type=int, default=32, help="longest token in bases (default 32, as DNABERT-2's)"
+    )
+    parser.add_argument(
+        "--max-bases", type=int, default=100_000_000, help="train on the first N bases (default 100,000,000)"
+    )
+    add_overwrite(parser)
+
+
+def run(args: argparse.Namespace) -> None:
+    from .. import api  # here, not at the top: `--help` imports no torch
+
+    result = api.train_tokenizer(
+        args.data, args.output, args.vocab_size, args.max_token_length, args.max_bases, overwrite=args.overwrite
+    )
+    print(f"wrote {args.output}: a BPE tokenizer of {len(result)} tokens")
