@@ -18,7 +18,7 @@ def test_packed_batch_round_trip_and_runs():
     packed = PackedBatch.from_attention_mask(mask)
     assert packed.cu_seqlens.tolist() == [0, 2, 4, 8, 8, 11]
     assert packed.cu_seqlens.dtype == torch.int32
-    assert [tuple(run) for run in packed.runs] == [(0, 2, 2, 0), (4, 1, 4, 2), (8, 1, 3, 4)]
+    assert [tuple(run) for run in packed.runs] == [(0, 2, 2), (4, 1, 4), (8, 1, 3)]
     assert packed.position_ids.tolist() == [[0, 1, 0, 1, 0, 1, 2, 3, 0, 1, 2]]
     values = torch.arange(20.0).view(5, 4)
     assert torch.equal(packed.unpack(packed.pack(values)), values * mask)
