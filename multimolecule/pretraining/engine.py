@@ -142,6 +142,11 @@ def run_pretraining(config: PretrainConfig) -> dict:
     evaluation = GenomeWindows(
         evaluated[0], tokenizer, window, "eval", evaluated[1], shuffle=False, limit=int(config.eval_windows)
     )
+    if next(iter(evaluation), None) is None:
+        raise InputError(
+            f"the held-out DNA ({summary.eval_bases:,} bases) is too short for one window of {window} tokens; "
+            "hold out more (--eval-fraction, --eval-contigs) or give --eval-data"
+        )
     held_out_windows = MaskedWindows(evaluation, tokenizer, float(config.mask_probability), seed)
 
     batch_size = int(config.max_tokens) // window if config.max_tokens else int(config.batch_size)

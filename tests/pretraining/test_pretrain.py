@@ -104,6 +104,7 @@ def test_resume_continues_from_the_last_checkpoint(genome, tmp_path, capsys):
         (">chr1\nACGTQQ\n", [], "line 2: not DNA (unexpected character 'Q')"),
         ("ACGTACGT\n", [], "is not a FASTA file: line 1 comes before any '>' header"),
         (None, ["--eval-contigs", "chrX"], "held-out contig(s) not found in the genomes: chrX"),
+        (None, ["--eval-fraction", "0.001"], "the held-out DNA (18 bases) is too short for one window of"),
         (None, ["--config", "dnabert2"], "give either --model (continued pretraining) or --config (from scratch)"),
     ],
 )
