@@ -6,6 +6,7 @@
 - `info(model)`: what a checkpoint is.
 - `train(data, output_dir, ...)`, `evaluate(model, data, ...)`, `predict(inputs, model, ...)`: fine-tuning.
 - `pretrain(data, output_dir, ...)`, `train_tokenizer(data, output, ...)`: masked-LM pretraining on genomes.
+- `score_variants(variants, reference, ...)`, `mutagenesis(target, ...)`: variant effect (docs/variants.md).
 
 `model` is a directory, a Hugging Face Hub id, or a bundled demo (`"dnabert2-demo"`, the default, or
 `"nt-demo"`), in the multimolecule layout or as the original authors published it (`zhihan1996/DNABERT-2-117M`,
@@ -15,7 +16,7 @@ one-line message.
 
 This module is the facade: it re-exports the engines' entry points (`fill_mask`, `embed`, `convert`, `info`) and
 holds thin entry functions; the work is done in `multimolecule.fill_mask`, `embedding`, `checkpoints`,
-`training` and `pretraining` (see docs/architecture.md).
+`training`, `pretraining` and `variants` (see docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .checkpoints import convert, detect_model, info
+from .demo import DEFAULT_MODEL
 from .embedding import Embeddings, embed, save_embeddings
 from .fill_mask import fill_mask
 from .models import load_model, resolve_name, special_template, token_lengths, trained_window
@@ -32,12 +34,16 @@ from .pretraining.config import resolve_pretrain_config
 from .pretraining.tokenizer import train_bpe_tokenizer
 from .seqio import Inputs, read_sequences, revcomp
 from .training.config import resolve_config
-from .utils import InputError, OptionError
+from .utils import InputError, OptionError, check_overwrite, check_positive
+from .utils.batching import default_max_tokens
+from .variants import ModelContext, Scorer, VariantScores, run_mutagenesis, run_score_variants
+from .variants.plot import check_plot, plot_mutagenesis
 
 __all__ = [
     "Embeddings",
     "InputError",
     "OptionError",
+    "VariantScores",
     "convert",
     "detect_model",
     "embed",
@@ -45,12 +51,14 @@ __all__ = [
     "fill_mask",
     "info",
     "load_model",
+    "mutagenesis",
     "predict",
     "pretrain",
     "read_sequences",
     "resolve_name",
     "revcomp",
     "save_embeddings",
+    "score_variants",
     "special_template",
     "token_lengths",
     "train",
@@ -201,3 +209,102 @@ def train_tokenizer(
         1024
     """
     return train_bpe_tokenizer(data, output, vocab_size, max_token_length, max_bases, overwrite=overwrite)
+
+
+# ------------------------------------------------------------------------------------------------- variants
+
+
+def variant_scorer(model, score, layer, reverse_complement, max_tokens, batch_size, device, dtype):
+    """The `variants.Scorer` of `model`: a masked LM, or a `multimolecule train` output (with a task.json)."""
+    from .training.inference import load_fine_tuned  # here, not at the top: see `train`
+
+    if (Path(resolve_name(model)) / "task.json").is_file():
+        network, tokenizer, task = load_fine_tuned(model, device, dtype)
+    else:
+        network, tokenizer, task = *load_model(model, device, dtype), None
+    window = trained_window(tokenizer, network.config)
+    context = ModelContext(
+        network, tokenizer, special_template(tokenizer), window, token_lengths(network, tokenizer), task
+    )
+    budget = max_tokens or default_max_tokens(network.device)
+    return Scorer(context, score, layer, reverse_complement, max(budget, window), batch_size)
+
+
+def score_variants(
+    variants: str | os.PathLike,
+    reference: str | os.PathLike,
+    model: str | None = None,
+    output: str | os.PathLike | None = None,
+    score: str | Sequence[str] = "llr",
+    window: int | None = None,
+    layer: int = -1,
+    reverse_complement: bool = False,
+    batch_size: int | None = None,
+    max_tokens: int | None = None,
+    device: str | None = "cpu",
+    dtype: str | None = None,
+    progress: bool = False,
+    resume: bool = False,
+    overwrite: bool = False,
+) -> VariantScores:
+    """Score the variants of a VCF/BCF or TSV (chrom, pos, ref, alt) on a reference FASTA with `model`.
+
+    `score` is one or more of `llr`, `pll`, `cosine`, `l2`, `dot` (masked language models) and `head` (a model
+    fine-tuned with `train`; `cosine`, `l2`, `dot` work with it too), defined in `multimolecule.variants.scores`
+    and docs/variants.md. `window`: bases per window, centred on the variant (default: the model's trained length
+    in tokens, in bases). `layer`: the hidden state of the embedding scores (-1, the last). `output` (`.tsv`, or
+    `.vcf`/`.vcf.gz`/`.bcf` for a VCF input) is written atomically; with `resume` (or under `torchrun`) finished
+    shards are kept in `<output>.shards/`. Returns a `VariantScores` (`.rows()`: one dict per ALT allele).
+
+    Example:
+        >>> from multimolecule.api import score_variants
+        >>> result = score_variants("variants.vcf.gz", "genome.fa", score=["llr", "cosine"])  # doctest: +SKIP
+        >>> result.rows()[0]["status"]  # doctest: +SKIP
+        'ok'
+    """
+    check_positive("window", window)
+    scorer = variant_scorer(model, score, layer, reverse_complement, max_tokens, batch_size, device, dtype)
+    window = window or scorer.context.default_bases()
+    settings = {"model": str(model or DEFAULT_MODEL), "scores": scorer.scores, "window": window, "layer": layer}
+    settings["reverse_complement"] = reverse_complement
+    return run_score_variants(variants, reference, scorer, window, output, settings, progress, resume, overwrite)
+
+
+def mutagenesis(
+    target: str | os.PathLike,
+    model: str | None = None,
+    output: str | os.PathLike | None = None,
+    plot: str | os.PathLike | None = None,
+    score: str | Sequence[str] = "llr",
+    record: str | None = None,
+    window: int | None = None,
+    layer: int = -1,
+    reverse_complement: bool = False,
+    batch_size: int | None = None,
+    max_tokens: int | None = None,
+    device: str | None = "cpu",
+    dtype: str | None = None,
+    progress: bool = False,
+    overwrite: bool = False,
+) -> VariantScores:
+    """Every SNV of `target` (`SEQUENCE_OR_FASTA[:start-end]`, 1-based and inclusive; a FASTA's first record or
+    `record`) scored as in `score_variants`; `output` a TSV, `plot` a .png/.svg/.pdf picture of the first score.
+
+    Example:
+        >>> from multimolecule.api import mutagenesis
+        >>> result = mutagenesis("ATGAAACGCATTAGCACCACCATTACCACCACCATCACC:10-12", model="nt-demo")
+        >>> len(result.variants), result.columns
+        (9, ['llr'])
+    """
+    check_positive("window", window)
+    for path in (output, plot):
+        if path is not None:
+            check_overwrite(path, overwrite)
+    if plot is not None:
+        check_plot(plot)
+    scorer = variant_scorer(model, score, layer, reverse_complement, max_tokens, batch_size, device, dtype)
+    window = window or scorer.context.default_bases()
+    result = run_mutagenesis(target, scorer, window, record, output, progress, overwrite)
+    if plot is not None:
+        plot_mutagenesis(result, plot, overwrite=overwrite)
+    return result

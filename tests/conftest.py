@@ -1,13 +1,8 @@
-"""Access to ../shared (beside the clone): the original checkpoints' fixtures and the published model cards.
-
-Without ../shared the tests that need it are skipped, and the run ends with one line counting them; with the
-`CI` environment variable set, a missing file is an error instead, so that a green CI run always compared
-against the originals.
-"""
+"""Fixtures shared by the test modules, and the run's last line: how many tests were skipped for want of
+../shared (see tests/helpers.py)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -15,34 +10,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoTokenizer
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-FIXTURES = SHARED / "fixtures"
-MISSING = "../shared not found beside the clone"
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def shared_path(*parts: str) -> Path:
-    """A file or directory of ../shared; skips the test when it is missing, or fails it when `CI` is set."""
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        message = f"{MISSING}: {Path('../shared', *parts)} (expected at {path})"
-        if in_ci():
-            pytest.fail(f"{message}; CI is set, so the comparison with the originals cannot be skipped", False)
-        pytest.skip(message)
-    return path
-
-
-def fixture_dir(*parts: str) -> Path:
-    """A directory of ../shared/fixtures (an original checkpoint with its reference outputs)."""
-    return shared_path("fixtures", *parts)
-
-
-def masked_max_diff(actual: torch.Tensor, expected: torch.Tensor, mask: torch.Tensor) -> float:
-    """The largest absolute difference over the real tokens of `mask`."""
-    return (actual - expected)[mask.bool()].abs().max().item()
+from .helpers import MISSING, SHARED, fixture_dir
 
 
 @pytest.fixture(scope="module")
@@ -75,19 +43,13 @@ def pytest_terminal_summary(terminalreporter) -> None:
         )
 
 
-# The model, loading and contract tests, which .ci/run also runs on the declared minimum versions (`-m minimum`);
-# named by file stem so that moving a file keeps it selected.
-MINIMUM_VERSION_TESTS = {
-    "test_dnabert2",
-    "test_nucleotide_transformer",
-    "test_loading",
-    "test_load_reports",
-    "test_model_contract",
-    "test_heads",
-}
+# The model, loading and contract tests, which .ci/run also runs on the declared minimum versions (`-m minimum`):
+# every file of tests/models/<model_type>/, and these, by file stem.
+MINIMUM_VERSION_TESTS = {"test_common", "test_loading_utils", "test_load_report", "test_heads"}
 
 
 def pytest_collection_modifyitems(items) -> None:
     for item in items:
-        if item.path.stem in MINIMUM_VERSION_TESTS:
+        family = item.path.parents[1].name == "models" and item.path.parents[2].name == "tests"
+        if item.path.stem in MINIMUM_VERSION_TESTS or family:
             item.add_marker(pytest.mark.minimum)

@@ -8,6 +8,8 @@
     multimolecule predict sequences.fasta --model finetuned -o predictions.csv
     multimolecule train-tokenizer --data genomes/ -o bpe
     multimolecule pretrain --data genomes/ --model nt-demo --output-dir pretrained
+    multimolecule score-variants variants.vcf.gz --reference genome.fa -o scores.tsv --score llr --score cosine
+    multimolecule mutagenesis genes.fasta:1-100 -o ism.tsv --plot ism.png
 
 Without `--model`, the bundled DNABERT-2 demo model is used. Errors are reported as one `error: ...` line on
 stderr with exit status 1 (2 for bad arguments and option values); `--debug` shows the traceback instead.
@@ -26,10 +28,34 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..utils import OptionError, raise_on_sigterm
-from . import convert, embed, evaluate, fill_mask, info, predict, pretrain, train, train_tokenizer
+from . import (
+    convert,
+    embed,
+    evaluate,
+    fill_mask,
+    info,
+    mutagenesis,
+    predict,
+    pretrain,
+    score_variants,
+    train,
+    train_tokenizer,
+)
 from .common import Parser, one_line
 
-COMMANDS = (fill_mask, embed, convert, info, train, evaluate, predict, pretrain, train_tokenizer)
+COMMANDS = (
+    fill_mask,
+    embed,
+    convert,
+    info,
+    train,
+    evaluate,
+    predict,
+    pretrain,
+    train_tokenizer,
+    score_variants,
+    mutagenesis,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

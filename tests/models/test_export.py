@@ -12,16 +12,18 @@ from transformers import AutoModel, AutoModelForMaskedLM
 
 from multimolecule import AutoModelForSequencePrediction, DnaBert2Config, NucleotideTransformerConfig
 
+from ..helpers import TINY
+
 onnxruntime = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 TOLERANCE = 1e-5  # fp32
-TINY = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 4, "intermediate_size": 64}
+ONE_LAYER = {**TINY, "num_hidden_layers": 1}
 CONFIGS = {
-    "dnabert2": lambda: DnaBert2Config(**TINY),
-    "nt-v2": lambda: NucleotideTransformerConfig(**TINY),
+    "dnabert2": lambda: DnaBert2Config(**ONE_LAYER),
+    "nt-v2": lambda: NucleotideTransformerConfig(**ONE_LAYER),
     "nt-v1": lambda: NucleotideTransformerConfig(
-        **TINY, position_embedding_type="absolute", hidden_act="gelu", use_glu=False, add_bias_fnn=True,
+        **ONE_LAYER, position_embedding_type="absolute", hidden_act="gelu", use_glu=False, add_bias_fnn=True,
         max_position_embeddings=1202,
     ),
 }  # fmt: skip

@@ -28,7 +28,7 @@ from types import ModuleType
 import pytest
 import transformers
 
-from ..conftest import in_ci
+from ..helpers import in_ci
 
 PACKAGE = "transformers_tests"  # not `tests`, which is ours; it must end with "tests" (`get_tests_dir`)
 LEFT_OUT = {

@@ -11,8 +11,10 @@ from multimolecule import DnaBert2Config, DnaBert2Model, NucleotideTransformerCo
 from multimolecule.modules import attention
 from multimolecule.modules.attention import register_packed_attention, select_attention_kernel
 
+from ..helpers import TINY
+
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")  # a device object only: nothing runs on it here
-TINY = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 4, "intermediate_size": 64}
+ONE_LAYER = {**TINY, "num_hidden_layers": 1}
 
 
 def choose(implementation, device=CPU, dtype=torch.float32, dropout=False, output_attentions=False, alibi=True):
@@ -100,7 +102,7 @@ def kernels_run(model, input_ids, attention_mask) -> dict[str, int]:
 )
 def test_set_attn_implementation_switches_the_next_forward(model_class, config_class):
     torch.manual_seed(0)
-    model = model_class._from_config(config_class(**{**TINY, "num_hidden_layers": 2}), attn_implementation="sdpa")
+    model = model_class._from_config(config_class(**TINY), attn_implementation="sdpa")
     model.eval()
     input_ids = torch.randint(6, 100, (2, 7))
     attention_mask = torch.tensor([[1] * 7, [1] * 4 + [0] * 3])

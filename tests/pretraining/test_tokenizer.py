@@ -11,7 +11,7 @@ from transformers import AutoTokenizer
 from multimolecule import DnaBert2Tokenizer
 from multimolecule.cli import main
 
-from ..conftest import fixture_dir
+from ..helpers import fixture_dir
 
 
 @pytest.fixture(scope="module")

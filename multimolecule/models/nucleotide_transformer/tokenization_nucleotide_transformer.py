@@ -225,7 +225,8 @@ class NucleotideTransformerTokenizer(DnaTokenizerFast):
             return_attention_mask=kwargs.get("return_attention_mask"),
             return_tensors=return_tensors,
         )
-        return LazyEncodings(padded.data, functools.partial(super()._encode_plus, text, text_pair=None, **kwargs))
+        data = padded.data if isinstance(padded, BatchEncoding) else padded  # `pad` hands an empty input back as it is
+        return LazyEncodings(data, functools.partial(super()._encode_plus, text, text_pair=None, **kwargs))
 
     def _fast_path_tables(self) -> _KmerTables:
         """The fast path's lookup tables, rebuilt if tokens were added."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import random
 import re
 from pathlib import Path
@@ -19,13 +18,9 @@ from multimolecule.training import DataCollatorForBaseLevelLabels, Task, TaskMet
 from multimolecule.training.engine import last_complete_checkpoint
 from multimolecule.utils import InputError
 
-from .conftest import fixture_dir
+from ..helpers import cli_error, fixture_dir, random_dna, run_cli, subprocess_env
 
 FAST = ["--max-steps", "12", "--eval-steps", "6", "-q", "--device", "cpu"]
-
-
-def random_dna(rng: random.Random, length: int, gc: float = 0.5) -> str:
-    return "".join(rng.choice("GC") if rng.random() < gc else rng.choice("AT") for _ in range(length))
 
 
 def write_csv(path: Path, header: str, rows: list[tuple]) -> None:
@@ -40,23 +35,15 @@ def gc_task(folder: Path, per_base: bool = False, sizes=(64, 24, 24), seed: int 
         rows = []
         for i in range(count):
             label = i % 2
-            sequence = random_dna(rng, rng.randint(40, 80), 0.8 if label else 0.2)
+            sequence = random_dna(rng.randint(40, 80), rng, 0.8 if label else 0.2)
             rows.append((sequence, "".join("1" if b in "GC" else "0" for b in sequence) if per_base else label))
         write_csv(folder / f"{split}.csv", "sequence,label", rows)
     return folder
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_line_error(capsys, *argv) -> str:
-    code, _, err = run(capsys, *argv)
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 1 and len(lines) == 1 and lines[0].startswith("error: "), err
-    return lines[0]
+def train_error(capsys, *argv) -> str:
+    """The one line of a command that fails with status 1 (bad data or setup, found before training)."""
+    return cli_error(capsys, *argv, status=1)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -122,27 +109,27 @@ def test_task_inference(tmp_path, header, rows, expected):
 def test_bad_labels_fail_before_training(capsys, tmp_path, train_rows, dev_rows, message):
     write_csv(tmp_path / "train.csv", "sequence,label", train_rows)
     write_csv(tmp_path / "dev.csv", "sequence,label", train_rows if dev_rows is None else dev_rows)
-    error = one_line_error(capsys, "train", "--data", tmp_path, "--output-dir", tmp_path / "out", "-q")
+    error = train_error(capsys, "train", "--data", tmp_path, "--output-dir", tmp_path / "out", "-q")
     assert re.search(message, error), error
     assert not (tmp_path / "out").exists()
 
 
 def test_bad_setup_fails_before_training(capsys, tmp_path, gc_data):
     out = tmp_path / "out"
-    assert "no dev split" in one_line_error(capsys, "train", "--train", gc_data / "train.csv", "--output-dir", out)
-    assert "not found" in one_line_error(capsys, "train", "--data", tmp_path / "missing", "--output-dir", out)
-    error = one_line_error(capsys, "train", "--data", gc_data, "-o", out, "--label-column", "score")
+    assert "no dev split" in train_error(capsys, "train", "--train", gc_data / "train.csv", "--output-dir", out)
+    assert "not found" in train_error(capsys, "train", "--data", tmp_path / "missing", "--output-dir", out)
+    error = train_error(capsys, "train", "--data", gc_data, "-o", out, "--label-column", "score")
     assert "no column 'score'" in error
-    assert "model not found" in one_line_error(capsys, "train", "--data", gc_data, "-o", out, "-m", "no-such-model")
+    assert "model not found" in train_error(capsys, "train", "--data", gc_data, "-o", out, "-m", "no-such-model")
     (tmp_path / "run.yaml").write_text("learning_rat: 0.1\n")
-    error = one_line_error(capsys, "train", "--data", gc_data, "-o", out, "--config", tmp_path / "run.yaml")
+    error = train_error(capsys, "train", "--data", gc_data, "-o", out, "--config", tmp_path / "run.yaml")
     assert "unknown setting(s) in" in error and "learning_rat" in error
     assert not out.exists()
 
 
 def test_a_head_that_does_not_fit_the_task(capsys, trained, tmp_path):
     per_base = gc_task(tmp_path / "per_base", per_base=True, sizes=(4, 2, 2))
-    error = one_line_error(capsys, "train", "--data", per_base, "-o", tmp_path / "out", "-m", trained, *FAST)
+    error = train_error(capsys, "train", "--data", per_base, "-o", tmp_path / "out", "-m", trained, *FAST)
     assert "fine-tuned for another kind of task" in error
 
 
@@ -196,7 +183,7 @@ def test_two_processes_on_the_cpu(trained, gc_data, tmp_path):
     out = tmp_path / "ddp"
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "multimolecule"]
     command += ["train", "--data", str(gc_data), "-o", str(out), "--batch-size", "16", *FAST]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    env = subprocess_env(OMP_NUM_THREADS="1")
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     single, double = (json.loads((path / "metrics.json").read_text())["test"] for path in (trained, out))
@@ -205,7 +192,7 @@ def test_two_processes_on_the_cpu(trained, gc_data, tmp_path):
 
 
 def test_output_dir_is_protected_and_resumable(capsys, gc_data, trained, tmp_path):
-    error = one_line_error(capsys, "train", "--data", gc_data, "--output-dir", trained, *FAST)
+    error = train_error(capsys, "train", "--data", gc_data, "--output-dir", trained, *FAST)
     assert "not empty; pass --resume" in error
     out = tmp_path / "out"
     assert main(["train", "--data", str(gc_data), "-o", str(out), "--max-steps", "4", "--eval-steps", "2", "-q"]) == 0
@@ -226,7 +213,7 @@ def test_an_interrupted_run_resumes(gc_data, tmp_path):
     out = tmp_path / "out"
     command = [sys.executable, "-m", "multimolecule", "train", "--data", str(gc_data), "-o", str(out)]
     command += ["--max-steps", "400", "--eval-steps", "2", "-q", "--device", "cpu"]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = subprocess_env()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while not (out / "checkpoints" / "checkpoint-4" / "trainer_state.json").exists() and time.time() < deadline:
@@ -246,8 +233,8 @@ def test_an_interrupted_run_resumes(gc_data, tmp_path):
 def test_predict_and_evaluate_commands(capsys, trained, gc_data, tmp_path):
     rng = random.Random(5)
     fasta = tmp_path / "new.fasta"
-    fasta.write_text(">gc_rich\n" + random_dna(rng, 60, 0.9) + "\n>at_rich\n" + random_dna(rng, 70, 0.1) + "\n")
-    code, out, _ = run(capsys, "predict", fasta, "--model", trained, "-o", tmp_path / "p.csv", "-q")
+    fasta.write_text(">gc_rich\n" + random_dna(60, rng, 0.9) + "\n>at_rich\n" + random_dna(70, rng, 0.1) + "\n")
+    code, out, _ = run_cli(capsys, "predict", fasta, "--model", trained, "-o", tmp_path / "p.csv", "-q")
     assert code == 0 and "2 sequences" in out
     lines = (tmp_path / "p.csv").read_text().splitlines()
     assert lines[0] == "id,label,probability_0,probability_1"
@@ -255,18 +242,20 @@ def test_predict_and_evaluate_commands(capsys, trained, gc_data, tmp_path):
     assert [row[0] for row in rows] == ["gc_rich", "at_rich"] and [row[1] for row in rows] == ["1", "0"]
     assert all(abs(float(row[2]) + float(row[3]) - 1) < 1e-5 for row in rows)
     # a token budget of one sequence per forward pass: the same predictions, in the input order
-    code, _, _ = run(capsys, "predict", fasta, "--model", trained, "-o", tmp_path / "one.csv", "-q", "--max-tokens", 1)
+    code, _, _ = run_cli(
+        capsys, "predict", fasta, "--model", trained, "-o", tmp_path / "one.csv", "-q", "--max-tokens", 1
+    )
     alone = [line.split(",") for line in (tmp_path / "one.csv").read_text().splitlines()[1:]]
     assert code == 0 and [row[:2] for row in alone] == [row[:2] for row in rows]
     assert all(abs(float(a) - float(b)) < 1e-5 for x, y in zip(alone, rows) for a, b in zip(x[2:], y[2:]))
-    code, _, err = run(capsys, "predict", fasta, "--model", trained, "-o", tmp_path / "x.csv", "--max-tokens", 0)
+    code, _, err = run_cli(capsys, "predict", fasta, "--model", trained, "-o", tmp_path / "x.csv", "--max-tokens", 0)
     assert code == 2 and "error: --max-tokens must be an integer of at least 1, got 0" in err
-    code, out, _ = run(capsys, "evaluate", gc_data / "test.csv", "--model", trained, "-o", tmp_path / "m.json", "-q")
+    code, out, _ = run_cli(
+        capsys, "evaluate", gc_data / "test.csv", "--model", trained, "-o", tmp_path / "m.json", "-q"
+    )
     assert code == 0 and re.search(r"mcc\s+[01]\.\d{4}", out)
     assert json.loads((tmp_path / "m.json").read_text())["accuracy"] >= 0.9
-    assert "not a fine-tuned model" in one_line_error(
-        capsys, "predict", fasta, "--model", "dnabert2-demo", "-o", "x.csv"
-    )
+    assert "not a fine-tuned model" in train_error(capsys, "predict", fasta, "--model", "dnabert2-demo", "-o", "x.csv")
 
 
 @pytest.mark.parametrize("model", ["nt-demo", "dnabert2-demo"])
@@ -315,7 +304,7 @@ def test_contact_head_evaluates_over_batches_of_different_lengths(tmp_path):
     rng = random.Random(0)
     examples = []
     for length in (12, 30, 18, 24, 9):
-        sequence = random_dna(rng, length)
+        sequence = random_dna(length, rng, 0.5)
         pairs = torch.zeros(length, length, dtype=torch.long)
         for i in range(length // 3):
             pairs[i, length - 1 - i] = pairs[length - 1 - i, i] = 1
@@ -387,7 +376,7 @@ def test_base_level_heads_train_with_our_collator_over_mixed_lengths(tmp_path, f
     path = api.resolve_name(family)
     tokenizer = AutoTokenizer.from_pretrained(path)
     rng = random.Random(1)
-    sequences = [random_dna(rng, rng.randint(20, 40), 0.8 if i % 2 else 0.2) for i in range(8)]
+    sequences = [random_dna(rng.randint(20, 40), rng, 0.8 if i % 2 else 0.2) for i in range(8)]
     examples = [{"input_ids": tokenizer(sequence)["input_ids"]} for sequence in sequences]
     auto = {"token": "Token", "contact": "Contact"}[head]
     model = getattr(multimolecule, f"AutoModelFor{auto}Prediction").from_pretrained(path, num_labels=2)

@@ -1,5 +1,5 @@
-"""The command line's guards: option checks, refusing to overwrite, atomic writes under SIGINT/SIGTERM, umask,
-parsing without torch, and the input edges (FASTQ, mask look-alikes, ids, truncated weights)."""
+"""The command line's guards: option checks, refusing to overwrite, no partial output when terminated, writing
+nothing into its input, parsing without torch, and the input edges (mask look-alikes, ids, missing models)."""
 
 from __future__ import annotations
 
@@ -14,28 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from multimolecule import api
-from multimolecule.cli import main
 from multimolecule.demo import demo_model_path
-from multimolecule.utils import InputError, atomic_output
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-DNABERT2_FIXTURE = SHARED / "fixtures" / "dnabert2" / "tiny_a"
+from ..helpers import cli_error, fixture_dir, one_line_error, run_cli, subprocess_env
+
 MASKED = "ATGAAACGCATTAGCACCACCATTACCACC<mask>CATCACCATTACCACAGGTAACGGTGCGGGC"
-ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_line_error(code: int, err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code != 0 and len(lines) == 1 and lines[0].startswith("error: "), err
-    return lines[0]
+ENV = subprocess_env()
 
 
 # ---------------------------------------------------------------------------------------------------- options
@@ -61,7 +45,7 @@ def one_line_error(code: int, err: str) -> str:
 )
 def test_every_option_is_checked(capsys, tmp_path, argv, option, value):
     argv = [arg.format(tmp=tmp_path) for arg in argv]
-    code, out, err = run(capsys, *argv)
+    code, out, err = run_cli(capsys, *argv)
     line = one_line_error(code, err)
     assert code == 2 and out == ""
     assert option in line and value in line, line
@@ -70,84 +54,19 @@ def test_every_option_is_checked(capsys, tmp_path, argv, option, value):
     assert not list(tmp_path.iterdir())
 
 
-def test_api_checks_options():
-    with pytest.raises(InputError, match="top_k must be an integer of at least 1, got 0"):
-        api.fill_mask(MASKED, top_k=0)
-    with pytest.raises(InputError, match="batch_size must be an integer of at least 1, got -1"):
-        api.embed(["ACGT"], batch_size=-1)
-    with pytest.raises(InputError, match="device 'cuda' is not available on this machine; available: cpu"):
-        api.embed(["ACGT"], device="cuda")
-
-
 # ---------------------------------------------------------------------------------------------------- outputs
 
 
 def test_embed_refuses_to_overwrite(capsys, tmp_path):
     output = tmp_path / "e.safetensors"
     output.write_bytes(b"precious")
-    line = one_line_error(*run(capsys, "embed", "--example", "-o", str(output), "-q")[::2])
+    line = cli_error(capsys, "embed", "--example", "-o", str(output), "-q")
     assert "output exists" in line and "--overwrite" in line
     assert output.read_bytes() == b"precious"
-    code, out, err = run(capsys, "embed", "--example", "-o", str(output), "-q", "--overwrite")
+    code, out, err = run_cli(capsys, "embed", "--example", "-o", str(output), "-q", "--overwrite")
     assert code == 0, err
     assert f"wrote {output}" in out and output.read_bytes() != b"precious"
     assert sorted(tmp_path.iterdir()) == [output]
-
-
-def test_outputs_honour_the_umask(tmp_path):
-    old = os.umask(0o027)
-    try:
-        with atomic_output(tmp_path / "file.bin") as temporary:
-            temporary.write_bytes(b"x")
-        with atomic_output(tmp_path / "folder", directory=True) as temporary:
-            (temporary / "inner.txt").write_text("x")
-    finally:
-        os.umask(old)
-    assert (tmp_path / "file.bin").stat().st_mode & 0o777 == 0o640
-    assert (tmp_path / "folder").stat().st_mode & 0o777 == 0o750
-    assert (tmp_path / "folder" / "inner.txt").stat().st_mode & 0o777 == 0o640
-
-
-def test_failed_write_leaves_nothing_and_keeps_the_old_output(tmp_path):
-    target = tmp_path / "folder"
-    target.mkdir()
-    (target / "old.txt").write_text("old")
-    with pytest.raises(RuntimeError), atomic_output(target, overwrite=True, directory=True) as temporary:
-        (temporary / "new.txt").write_text("half")
-        raise RuntimeError("disk full")
-    assert [p.name for p in tmp_path.iterdir()] == ["folder"] and (target / "old.txt").read_text() == "old"
-    with atomic_output(target, overwrite=True, directory=True) as temporary:
-        (temporary / "new.txt").write_text("new")
-    assert [p.name for p in target.iterdir()] == ["new.txt"] and [p.name for p in tmp_path.iterdir()] == ["folder"]
-
-
-WRITER = """
-import sys, time
-from pathlib import Path
-from multimolecule.utils import atomic_output
-folder = Path(sys.argv[1])
-with atomic_output(folder / "out.safetensors") as file, atomic_output(folder / "converted", directory=True) as staging:
-    with open(file, "wb") as one, open(staging / "model.safetensors", "wb") as other:
-        for handle in (one, other):
-            handle.write(b"x" * 1_000_000)
-            handle.flush()
-        print("writing", flush=True)
-        while True:
-            one.write(b"x" * 1000)
-            time.sleep(0.01)
-"""
-
-
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_interrupted_writes_leave_no_partial_or_temporary_file(tmp_path, signum):
-    """A file and a directory being written when the signal comes: both temporaries are removed."""
-    process = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)], stdout=subprocess.PIPE, env=ENV)
-    assert process.stdout.readline() == b"writing\n"
-    assert len(list(tmp_path.iterdir())) == 2  # the two temporaries, being written
-    process.send_signal(signum)
-    process.wait(timeout=60)
-    assert process.returncode != 0
-    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM])  # SIGINT: the writes above and any Ctrl-C
@@ -179,21 +98,20 @@ def test_interrupted_embed_command(tmp_path, signum):
 # ---------------------------------------------------------------------------------------------------- convert
 
 
-@pytest.mark.skipif(not DNABERT2_FIXTURE.is_dir(), reason="../shared fixtures absent")
 def test_convert_refuses_to_write_into_its_input(capsys, tmp_path):
     source = tmp_path / "original"
     source.mkdir()
-    for file in DNABERT2_FIXTURE.iterdir():
+    for file in fixture_dir("dnabert2", "tiny_a").iterdir():
         if file.is_file():
             (source / file.name).write_bytes(file.read_bytes())
     before = sorted(p.name for p in source.iterdir())
     for output in (source, source / "converted", tmp_path, Path(os.path.relpath(source))):
-        line = one_line_error(*run(capsys, "convert", str(source), str(output), "--overwrite")[::2])
+        line = cli_error(capsys, "convert", str(source), str(output), "--overwrite")
         assert "must not be, contain or lie inside the checkpoint" in line
     assert sorted(p.name for p in source.iterdir()) == before
     old = os.umask(0o022)
     try:
-        assert run(capsys, "convert", str(source), str(tmp_path / "out"))[0] == 0
+        assert run_cli(capsys, "convert", str(source), str(tmp_path / "out"))[0] == 0
     finally:
         os.umask(old)
     assert (tmp_path / "out").stat().st_mode & 0o777 == 0o755
@@ -243,20 +161,9 @@ def test_import_registers_the_models(tmp_path):
 # ------------------------------------------------------------------------------------------------ input edges
 
 
-def test_fastq_and_line_numbers(tmp_path):
-    fastq = tmp_path / "reads.fq"
-    fastq.write_text("@read1\nACGTACGT\n+\nIIIIIIII\n")
-    with pytest.raises(InputError, match="FASTQ"):
-        api.read_sequences(fastq)
-    lines = tmp_path / "lines.txt"
-    lines.write_text("ACGT\n\n\nACGT\n>header\n")
-    with pytest.raises(InputError, match="line 5 is a FASTA header"):
-        api.read_sequences(lines)
-
-
 @pytest.mark.parametrize("spelling", ["[MASK]", "<MASK>", "[mask]"])
 def test_mask_lookalikes_name_the_mask_token(capsys, spelling):
-    line = one_line_error(*run(capsys, "fill-mask", f"ACGTACGT{spelling}ACGTACGT")[::2])
+    line = cli_error(capsys, "fill-mask", f"ACGTACGT{spelling}ACGTACGT")
     assert spelling in line and "the mask token is <mask>" in line
 
 
@@ -264,35 +171,12 @@ def test_fill_mask_file_keeps_ids_and_does_not_echo(capsys, tmp_path):
     long = "ACGTTGCAAC" * 2000
     path = tmp_path / "masked.fa"
     path.write_text(f">geneA\n{MASKED}\n>geneB some description\n{long[:10000]}<mask>{long[10000:]}\n")
-    code, out, err = run(capsys, "fill-mask", "--input", str(path), "-k", "3")
+    code, out, err = run_cli(capsys, "fill-mask", "--input", str(path), "-k", "3")
     assert code == 0, err
     assert re.search(r"^geneA\s+mask 1 of 1", out, re.M) and re.search(r"^geneB\s+mask 1 of 1", out, re.M)
     assert len(out) < 2000  # context around each mask, not the 20 kbp input per prediction
-    code, out, _ = run(capsys, "fill-mask", "--input", str(path), "--json")
+    code, out, _ = run_cli(capsys, "fill-mask", "--input", str(path), "--json")
     assert [masks[0]["id"] for masks in json.loads(out)] == ["geneA", "geneB"] and len(out) < 10000
-
-
-def test_api_inputs(tmp_path):
-    assert api.embed("ACGTACGTAGCTAGCT").embeddings.shape[0] == 1  # a sequence, not a file name
-    with pytest.raises(InputError, match="input file not found: sequences.fasta"):
-        api.embed("sequences.fasta")
-    (result,) = api.fill_mask({"my_gene": MASKED}, top_k=2)
-    assert result[0]["id"] == "my_gene"
-
-
-def test_info_counts_the_loaded_weights_and_names_a_damaged_file(tmp_path):
-    demo = demo_model_path("dnabert2-demo")
-    copy = tmp_path / "model"
-    copy.mkdir()
-    for file in demo.iterdir():
-        (copy / file.name).write_bytes(file.read_bytes())
-    expected = api.info(demo)["parameters"]
-    (copy / "optimizer_copy.safetensors").write_bytes((demo / "model.safetensors").read_bytes())
-    assert api.info(copy)["parameters"] == expected  # a stray safetensors file is not counted
-    weights = (demo / "model.safetensors").read_bytes()
-    (copy / "model.safetensors").write_bytes(weights[: len(weights) // 2])
-    with pytest.raises(InputError, match=r"model\.safetensors is not a readable safetensors file \(truncated"):
-        api.info(copy)
 
 
 def test_missing_tokenizer_and_local_looking_paths(capsys, tmp_path):
@@ -301,10 +185,10 @@ def test_missing_tokenizer_and_local_looking_paths(capsys, tmp_path):
     demo = demo_model_path("nt-demo")
     for name in ("config.json", "model.safetensors"):
         (model / name).write_bytes((demo / name).read_bytes())
-    line = one_line_error(*run(capsys, "fill-mask", MASKED, "-m", str(model))[::2])
+    line = cli_error(capsys, "fill-mask", MASKED, "-m", str(model))
     assert f"no tokenizer in {model}" in line
     for path in ("./converted/dnabert2", "../converted/dnabert2", "models/converted/dnabert2", "~/nothing/here"):
-        line = one_line_error(*run(capsys, "fill-mask", MASKED, "-m", path)[::2])
+        line = cli_error(capsys, "fill-mask", MASKED, "-m", path)
         assert f"model not found: {path} (no such directory" in line  # not sent to the Hub
 
 
@@ -316,6 +200,6 @@ def test_hub_looking_name_that_is_nowhere_fails_at_once(capsys, monkeypatch, tmp
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.chdir(tmp_path)
-    code, _, err = run(capsys, "fill-mask", MASKED, "-m", "converted/dnabert2")
+    code, _, err = run_cli(capsys, "fill-mask", MASKED, "-m", "converted/dnabert2")
     assert "model not found: converted/dnabert2 is not a local directory" in one_line_error(code, err)
     assert "Retrying" not in err

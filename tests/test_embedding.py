@@ -1,8 +1,7 @@
-"""FlexAttention against eager, token-budget batching, streamed and multi-process embedding."""
+"""`embed` from Python: streamed output equal to in memory, windows and strides, several processes, resuming."""
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
 import sys
@@ -12,75 +11,17 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from multimolecule import (
-    DnaBert2Config,
-    DnaBert2Model,
-    NucleotideTransformerConfig,
-    NucleotideTransformerModel,
-    api,
+from multimolecule import api
+from multimolecule.embedding import (
+    SHARD_RECORDS,
+    EmbeddingWriter,
+    WindowEmbedder,
+    shard_directory,
+    shard_path,
+    window_starts,
 )
-from multimolecule.embedding import SHARD_RECORDS, EmbeddingWriter, WindowEmbedder, shard_directory, shard_path
-from multimolecule.modules.flex_attention import token_bucket
-from multimolecule.utils.batching import map_batches, token_budget_batches
 
-ROOT = Path(__file__).resolve().parents[1]
-TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64}
-
-
-def ragged(lengths: list[int], pad_id: int):
-    generator = torch.Generator().manual_seed(0)
-    input_ids = torch.full((len(lengths), max(lengths)), pad_id)
-    attention_mask = torch.zeros_like(input_ids)
-    for row, length in enumerate(lengths):
-        input_ids[row, :length] = torch.randint(5, 4000, (length,), generator=generator)
-        attention_mask[row, :length] = 1
-    return input_ids, attention_mask
-
-
-@pytest.mark.parametrize(
-    "model_class, config_class",
-    [(DnaBert2Model, DnaBert2Config), (NucleotideTransformerModel, NucleotideTransformerConfig)],
-)
-def test_flex_attention_equals_eager_and_compiles_once_per_bucket(model_class, config_class):
-    from torch._dynamo.utils import counters
-
-    config = config_class(**TINY, hidden_dropout=0.0)
-    torch.manual_seed(0)
-    eager = model_class._from_config(config, attn_implementation="eager").eval()
-    flex = model_class._from_config(config, attn_implementation="flex_attention").eval()
-    flex.load_state_dict(eager.state_dict())
-    pad_id = config.pad_token_id
-    # 140 and 180 real tokens: the same 256-token bucket, so the second batch reuses the first one's kernel
-    batches = [ragged([70, 3, 45, 22], pad_id), ragged([60, 60, 59, 1], pad_id)]
-    assert token_bucket(140) == token_bucket(180) == 256
-    graphs = []
-    with torch.no_grad():
-        for input_ids, attention_mask in batches:
-            expected = eager(input_ids, attention_mask=attention_mask).last_hidden_state
-            actual = flex(input_ids, attention_mask=attention_mask).last_hidden_state
-            mask = attention_mask.bool()
-            assert (actual - expected)[mask].abs().max() < 1e-5
-            assert actual[~mask].abs().max() == 0  # padding comes back as zeros
-            graphs.append(counters["stats"]["unique_graphs"])
-    assert graphs[1] == graphs[0]  # no compilation for the second batch of the bucket
-
-
-def test_token_budget_batches_bound_memory_and_keep_order():
-    rng = random.Random(0)
-    lengths = [rng.randint(1, 300) for _ in range(200)]
-    batches = token_budget_batches(lengths, max_tokens=1000)
-    assert sorted(index for batch in batches for index in batch) == list(range(200))
-    assert all(len(batch) * max(lengths[i] for i in batch) <= 1000 for batch in batches)
-    firsts = [lengths[batch[0]] for batch in batches]
-    assert firsts == sorted(firsts, reverse=True)  # longest first
-    assert len(batches) < 200 * 150 / 1000 * 1.5  # batches are filled, not one item each
-    assert token_budget_batches([5000, 3], max_tokens=100) == [[0], [1]]  # too long for the budget: alone
-    items = [f"item{i}" for i in range(200)]
-    assert map_batches(lambda batch: [item.upper() for item in batch], items, lengths, 1000) == [
-        item.upper() for item in items
-    ]
-    with pytest.raises(ValueError, match="max_tokens"):
-        token_budget_batches(lengths, 0)
+from .helpers import random_dna, subprocess_env
 
 
 def random_records(count: int, seed: int) -> dict[str, str]:
@@ -123,7 +64,7 @@ def test_window_and_stride():
 
 def run_embed(*arguments: str, processes: int = 1) -> subprocess.CompletedProcess:
     launcher = ["-m", "torch.distributed.run", "--nproc-per-node", str(processes)] if processes > 1 else []
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    env = subprocess_env(OMP_NUM_THREADS="1")
     command = [sys.executable, *launcher, "-m", "multimolecule", "embed", *arguments, "-q"]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
 
@@ -190,3 +131,31 @@ def test_two_processes_refusing_a_resume_both_fail_with_the_reason(tmp_path):
     assert result.returncode != 0
     assert result.stderr.count("holds shards of another job") >= 2, result.stderr  # both ranks say why
     assert not output.exists()
+
+
+def test_embed_reverse_complement_is_strand_symmetric():
+    sequence = random_dna(700, 3)  # longer than one window of the demo model
+    forward = api.embed([sequence], per_base=True, reverse_complement=True)
+    backward = api.embed([api.revcomp(sequence)], per_base=True, reverse_complement=True)
+    torch.testing.assert_close(forward.embeddings, backward.embeddings, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(forward.per_base[0], backward.per_base[0].flip(0), atol=1e-4, rtol=1e-4)
+    plain = api.embed([sequence], per_base=True)
+    assert not torch.allclose(plain.embeddings, forward.embeddings)
+
+
+def test_embed_windows_long_sequences():
+    network, tokenizer = api.load_model(None, "cpu", None)
+    window = api.trained_window(tokenizer, network.config)
+    sequence = random_dna(window * 12, 4)  # many more tokens than one window
+    assert len(tokenizer(sequence, add_special_tokens=False)["input_ids"]) > 2 * window
+    result = api.embed([sequence, sequence[:50]], per_base=True)
+    assert [tuple(x.shape) for x in result.per_base] == [
+        (len(sequence), network.config.hidden_size),
+        (50, network.config.hidden_size),
+    ]
+    # a short sequence is one window: per-base vectors are exactly its tokens' vectors
+    ids = tokenizer(sequence[:50], return_tensors="pt")
+    hidden = network.base_model(**ids).last_hidden_state[0, 1:-1]
+    lengths = api.token_lengths(network, tokenizer)[ids["input_ids"][0, 1:-1]]
+    torch.testing.assert_close(result.per_base[1], hidden.repeat_interleave(lengths, dim=0), atol=1e-5, rtol=1e-5)
+    assert window_starts(10, 4, 2) == [0, 2, 4, 6]

@@ -1,11 +1,11 @@
 """Run `python -m multimolecule...` for the docs snippets without paying the interpreter start-up each time.
 
-Started once by tests/test_docs.py as `python tests/snippet_server.py serve SOCKET`: it imports torch, transformers
-and multimolecule (the code under test, from PYTHONPATH), then for each request forks a child that takes the
-client's working directory, environment, standard streams and arguments and runs the module as `python -m` would
-(`runpy.run_module(..., run_name="__main__")`). The client (`python -S tests/snippet_server.py run MODULE ARGS...`,
-the bash snippets' `multimolecule` and `python -m multimolecule...`) exits with the child's status. The server
-imports only, runs no torch operation, so forking it is safe.
+Started once by tests/docs/test_docs.py as `python tests/docs/snippet_server.py serve SOCKET`: it imports torch,
+transformers and multimolecule (the code under test, from PYTHONPATH), then for each request forks a child that
+takes the client's working directory, environment, standard streams and arguments and runs the module as `python -m`
+would (`runpy.run_module(..., run_name="__main__")`). The client (`python -S tests/docs/snippet_server.py run MODULE
+ARGS...`, the bash snippets' `multimolecule` and `python -m multimolecule...`) exits with the child's status. The
+server imports only, runs no torch operation, so forking it is safe.
 """
 
 from __future__ import annotations

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import random
 import re
 import shutil
 import subprocess
@@ -20,9 +18,8 @@ from safetensors import safe_open
 from multimolecule import api
 from multimolecule.cli import main
 from multimolecule.demo import EXAMPLE_FASTA, demo_model_path
-from multimolecule.embedding import window_starts
 
-from .conftest import fixture_dir
+from ..helpers import cli_error, fixture_dir, random_dna, run_cli
 
 DEMOS = [
     pytest.param(name, marks=pytest.mark.skipif(not (demo_model_path(name) / "config.json").is_file(), reason="absent"))
@@ -31,31 +28,13 @@ DEMOS = [
 MASKED = "ATGAAACGCATTAGCACCACCATTACCACC<mask>CATCACCATTACCACAGGTAACGGTGCGGGC"
 
 
-def random_dna(length: int, seed: int = 0) -> str:
-    return "".join(random.Random(seed).choice("ACGT") for _ in range(length))
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def assert_one_line_error(code: int, err: str, pattern: str = "") -> None:
-    assert code != 0
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert "Traceback" not in err
-    assert re.search(pattern, lines[0]), lines[0]
-
-
 # ------------------------------------------------------------------------------------------------ fill-mask
 
 
 @pytest.mark.parametrize("model", DEMOS)
 def test_fill_mask_json(capsys, model):
     two_masks = "acgtacgatc<mask>ttagc<mask>gcatgca"
-    code, out, _ = run(capsys, "fill-mask", MASKED, two_masks, "-m", model, "-k", "4", "--json")
+    code, out, _ = run_cli(capsys, "fill-mask", MASKED, two_masks, "-m", model, "-k", "4", "--json")
     assert code == 0
     results = json.loads(out)
     assert [len(masks) for masks in results] == [1, 2]
@@ -85,13 +64,13 @@ def test_fill_mask_json(capsys, model):
 def test_fill_mask_table_and_file(capsys, tmp_path):
     path = tmp_path / "masked.txt"
     path.write_text(MASKED + "\n")
-    code, out, err = run(capsys, "fill-mask", "--input", str(path), "-k", "2")
+    code, out, err = run_cli(capsys, "fill-mask", "--input", str(path), "-k", "2")
     assert code == 0, err
     assert "first base: A" in out and "  1. " in out and "  2. " in out
 
 
 def test_fill_mask_needs_a_mask(capsys):
-    assert_one_line_error(*run(capsys, "fill-mask", "ACGTACGT")[::2], "no <mask>")
+    assert re.search("no <mask>", cli_error(capsys, "fill-mask", "ACGTACGT"))
 
 
 # ---------------------------------------------------------------------------------------------------- embed
@@ -100,7 +79,7 @@ def test_fill_mask_needs_a_mask(capsys):
 @pytest.mark.parametrize("model", DEMOS)
 def test_embed_safetensors_per_base(capsys, tmp_path, model):
     output = tmp_path / "out.safetensors"
-    code, out, err = run(capsys, "embed", str(EXAMPLE_FASTA), "-o", str(output), "--per-base", "-m", model, "-q")
+    code, out, err = run_cli(capsys, "embed", str(EXAMPLE_FASTA), "-o", str(output), "--per-base", "-m", model, "-q")
     assert code == 0, err
     lengths = [len(s) for s in api.read_sequences(EXAMPLE_FASTA).values()]
     with safe_open(output, "pt") as file:
@@ -128,34 +107,6 @@ def test_embed_npy_npz_gzip_and_order(tmp_path):
     assert [archive[f"per_base.{i}"].shape[0] for i in range(3)] == [900, 8, 200]
 
 
-def test_embed_reverse_complement_is_strand_symmetric():
-    sequence = random_dna(700, 3)  # longer than one window of the demo model
-    forward = api.embed([sequence], per_base=True, reverse_complement=True)
-    backward = api.embed([api.revcomp(sequence)], per_base=True, reverse_complement=True)
-    torch.testing.assert_close(forward.embeddings, backward.embeddings, atol=1e-4, rtol=1e-4)
-    torch.testing.assert_close(forward.per_base[0], backward.per_base[0].flip(0), atol=1e-4, rtol=1e-4)
-    plain = api.embed([sequence], per_base=True)
-    assert not torch.allclose(plain.embeddings, forward.embeddings)
-
-
-def test_embed_windows_long_sequences():
-    network, tokenizer = api.load_model(None, "cpu", None)
-    window = api.trained_window(tokenizer, network.config)
-    sequence = random_dna(window * 12, 4)  # many more tokens than one window
-    assert len(tokenizer(sequence, add_special_tokens=False)["input_ids"]) > 2 * window
-    result = api.embed([sequence, sequence[:50]], per_base=True)
-    assert [tuple(x.shape) for x in result.per_base] == [
-        (len(sequence), network.config.hidden_size),
-        (50, network.config.hidden_size),
-    ]
-    # a short sequence is one window: per-base vectors are exactly its tokens' vectors
-    ids = tokenizer(sequence[:50], return_tensors="pt")
-    hidden = network.base_model(**ids).last_hidden_state[0, 1:-1]
-    lengths = api.token_lengths(network, tokenizer)[ids["input_ids"][0, 1:-1]]
-    torch.testing.assert_close(result.per_base[1], hidden.repeat_interleave(lengths, dim=0), atol=1e-5, rtol=1e-5)
-    assert window_starts(10, 4, 2) == [0, 2, 4, 6]
-
-
 # ------------------------------------------------------------------------------------------------ bad input
 
 
@@ -174,16 +125,15 @@ def test_embed_windows_long_sequences():
 def test_embed_bad_input(capsys, tmp_path, content, pattern):
     source, output = tmp_path / "input.fa", tmp_path / "out.safetensors"
     source.write_bytes(content)
-    code, _, err = run(capsys, "embed", str(source), "-o", str(output), "-q")
-    assert_one_line_error(code, err, pattern)
+    assert re.search(pattern, cli_error(capsys, "embed", source, "-o", output, "-q"))
     assert list(tmp_path.iterdir()) == [source]  # nothing partial left
 
 
 def test_bad_arguments_leave_nothing(capsys, tmp_path):
     output = tmp_path / "out.npy"
-    assert_one_line_error(*run(capsys, "embed", str(EXAMPLE_FASTA), "-o", str(output), "--per-base", "-q")[::2], ".npy")
-    assert_one_line_error(*run(capsys, "embed", str(tmp_path / "missing.fa"), "-o", str(output))[::2], "not found")
-    assert_one_line_error(*run(capsys, "embed", str(EXAMPLE_FASTA), "-o", str(tmp_path / "x.csv"))[::2], "unsupported")
+    assert re.search(".npy", cli_error(capsys, "embed", str(EXAMPLE_FASTA), "-o", str(output), "--per-base", "-q"))
+    assert re.search("not found", cli_error(capsys, "embed", str(tmp_path / "missing.fa"), "-o", str(output)))
+    assert re.search("unsupported", cli_error(capsys, "embed", str(EXAMPLE_FASTA), "-o", str(tmp_path / "x.csv")))
     assert not list(tmp_path.iterdir())
 
 
@@ -203,15 +153,15 @@ def test_missing_model_directory_subprocess(tmp_path):
 
 
 def test_convert_errors(capsys, tmp_path):
-    assert_one_line_error(*run(capsys, "convert", str(tmp_path / "missing"), str(tmp_path / "out"))[::2], "not found")
+    assert re.search("not found", cli_error(capsys, "convert", str(tmp_path / "missing"), str(tmp_path / "out")))
     (tmp_path / "unknown").mkdir()
-    assert_one_line_error(*run(capsys, "convert", str(tmp_path / "unknown"), str(tmp_path / "out"))[::2], "cannot tell")
+    assert re.search("cannot tell", cli_error(capsys, "convert", str(tmp_path / "unknown"), str(tmp_path / "out")))
     assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("model", DEMOS)
 def test_info_demo(capsys, model):
-    code, out, _ = run(capsys, "info", model)
+    code, out, _ = run_cli(capsys, "info", model)
     assert code == 0
     assert re.search(r"parameters\s+[\d,]+", out) and re.search(r"trained_length\s+\d+", out)
     details = api.info(model)
@@ -247,40 +197,10 @@ def nucleotide_transformer_layout(layout: str, root: Path) -> Path:
 def test_convert_nucleotide_transformer_layouts(capsys, tmp_path, layout, reported):
     source = nucleotide_transformer_layout(layout, tmp_path)
     assert api.detect_model(source) == "nucleotide_transformer"
-    code, out, err = run(capsys, "convert", str(source), str(tmp_path / "out"))
+    code, out, err = run_cli(capsys, "convert", str(source), str(tmp_path / "out"))
     assert code == 0, err
     assert f"converted the nucleotide_transformer {reported} checkpoint -> {tmp_path / 'out'}" in out
     details = api.info(str(tmp_path / "out"))
     assert details["model_type"] == "nucleotide_transformer" and details["format"] == "multimolecule"
     network, tokenizer = api.load_model(str(tmp_path / "out"))
     assert network(**tokenizer("ACGTACGTACGT", return_tensors="pt")).logits.shape[-1] == len(tokenizer)
-
-
-@pytest.mark.parametrize("ci", ["", "true"])
-def test_missing_shared_fixtures_are_counted_or_fail_in_ci(tmp_path, ci):
-    """A clone without ../shared: the run ends with one line counting the skipped tests, or fails with CI set."""
-    tests = tmp_path / "clone" / "tests"
-    tests.mkdir(parents=True)
-    shutil.copy(Path(__file__).with_name("conftest.py"), tests / "conftest.py")
-    (tests / "__init__.py").touch()
-    (tests / "test_parity.py").write_text(
-        "from .conftest import fixture_dir\n\n"
-        "def test_one():\n    fixture_dir('dnabert2', 'tiny_a')\n\n"
-        "def test_two():\n    fixture_dir('nucleotide_transformer', 'nt_v2_tiny_a')\n\n"
-        "def test_plain():\n    pass\n"
-    )
-    environment = {key: value for key, value in os.environ.items() if key != "CI"} | {"CI": ci}
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-        cwd=tests.parent,
-        env=environment,
-        capture_output=True,
-        text=True,
-    )
-    if ci:
-        assert result.returncode == 1 and "2 failed, 1 passed" in result.stdout
-        assert "CI is set, so the comparison with the originals cannot be skipped" in result.stdout
-    else:
-        assert result.returncode == 0 and "1 passed, 2 skipped" in result.stdout
-        lines = [line for line in result.stdout.splitlines() if "tests against the original implementations" in line]
-        assert len(lines) == 1 and lines[0].startswith("2 tests against the original implementations were skipped")

@@ -5,7 +5,7 @@
 - ```bash blocks run through `bash -euo pipefail` in the same directory; `multimolecule` there is
   `python -m multimolecule` of the code under test, and `python` is the interpreter running the tests. To spare
   the interpreter's start-up (seconds, with torch and transformers), `multimolecule ...` and
-  `python -m multimolecule...` run in a fork of one process that imported them (tests/snippet_server.py);
+  `python -m multimolecule...` run in a fork of one process that imported them (tests/docs/snippet_server.py);
   `DOCS_SNIPPETS_FORK=0` runs each in a fresh interpreter instead.
 - ```console blocks: each `$ ` command (with its `\\` continuation lines) runs like a bash block; the output
   shown in the page is illustrative and is not compared.
@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 RUNNABLE = {"python": "python", "py": "python", "bash": "bash", "sh": "bash", "shell": "bash", "console": "console"}
 

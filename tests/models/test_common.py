@@ -1,6 +1,8 @@
-"""The contract every registered model keeps (docs/adding-a-model.md), on each model's original checkpoint from
-../shared/fixtures converted through the API: package layout, conversion through the API and the command line,
-Auto classes, save/load, pipelines, heads at base resolution, padding-free against padded outputs.
+"""The contract every registered model keeps (docs/adding-a-model.md), parametrised over the registry: on each
+model's original checkpoint from ../shared/fixtures converted through the API (package layout, conversion through
+the API and the command line, Auto classes, save/load, pipelines, half precision, heads at base resolution), and on
+tiny random models of its demo configuration: a sequence's outputs do not depend on its batch (other lengths,
+order, padding side) or on the attention backend, for every head; half precision stays finite on long inputs.
 
 What is specific to one model (parity with its original, its tokenizer, its converter's errors) stays in its own
 test file.
@@ -9,6 +11,7 @@ test file.
 from __future__ import annotations
 
 import importlib
+import random
 import re
 from pathlib import Path
 
@@ -34,16 +37,21 @@ from multimolecule import (
     AutoModelForTokenPrediction,
     api,
 )
+from multimolecule.api import special_template
 from multimolecule.cli import main as cli_main
+from multimolecule.demo import demo_model_path
 from multimolecule.models.configuration_utils import MultiMoleculeConfig
 from multimolecule.models.conversion_utils import ConversionReport
 from multimolecule.models.modeling_utils import MultiMoleculePreTrainedModel
 from multimolecule.models.registry import MODELS, ModelPackage, register_model
 
-from .conftest import fixture_dir
+from ..helpers import TINY, fixture_dir, masked_max_diff, pad_rows, tiny_model
 
 # The original checkpoint of each registered model, under ../shared/fixtures.
 FIXTURES = {"dnabert2": ("dnabert2", "tiny_a"), "nucleotide_transformer": ("nucleotide_transformer", "nt_v2_tiny_a")}
+REFERENCE_LOGITS = {"dnabert2": "mlm_logits", "nucleotide_transformer": "logits"}  # in each reference.safetensors
+# The bundled demo model of each registered model (multimolecule/demo).
+DEMOS = {"dnabert2": "dnabert2-demo", "nucleotide_transformer": "nt-demo"}
 TEXTS = ["ACGTAGCATCGGATCTATCTATCGACACTTGG", "TTGACAGCTAGCTCAG", "GATTACAT"]
 AUTO_CLASSES = {
     AutoModel: "model",
@@ -59,8 +67,8 @@ TOLERANCE = 1e-5
 HIDDEN_ATOL = 1e-4  # against the original implementations' outputs
 
 
-def test_every_registered_model_has_a_fixture():
-    assert set(FIXTURES) == set(MODELS)
+def test_every_registered_model_has_a_fixture_and_a_demo():
+    assert set(FIXTURES) == set(REFERENCE_LOGITS) == set(DEMOS) == set(MODELS)
 
 
 @pytest.fixture(scope="module", params=sorted(MODELS))
@@ -87,13 +95,6 @@ def tokenizer(converted):
 
 def load(package: ModelPackage, role: str, converted: Path, **kwargs):
     return getattr(package, role).from_pretrained(converted, **kwargs).eval()
-
-
-def assert_close_on_tokens(
-    actual: torch.Tensor, expected: torch.Tensor, mask: torch.Tensor, tolerance: float = TOLERANCE
-) -> None:
-    difference = (actual - expected)[mask.bool()].abs().max().item()
-    assert difference <= tolerance, difference
 
 
 # Parity with the original
@@ -169,6 +170,14 @@ def test_auto_classes(package, converted):
     assert type(AutoTokenizer.from_pretrained(converted)) is package.tokenizer
 
 
+def test_tokenizer_batch_encode_plus_pads_right(tokenizer):
+    batch = tokenizer.batch_encode_plus(["ACGT", TEXTS[2]], padding="max_length", max_length=8, return_tensors="pt")
+    ids = tokenizer("ACGT")["input_ids"]
+    assert batch["input_ids"].shape == (2, 8)
+    assert batch["input_ids"][0].tolist() == ids + [tokenizer.pad_token_id] * (8 - len(ids))
+    assert batch["attention_mask"][0].tolist() == [1] * len(ids) + [0] * (8 - len(ids))
+
+
 def test_registering_again_is_harmless(package):
     register_model(package)  # as if transformers already shipped the model type: must not raise
     config = package.config(num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=64)
@@ -222,23 +231,138 @@ def test_peft_targets_are_named_linear_layers(package, converted):
         assert isinstance(modules[f"encoder.layer.0.{name}"], torch.nn.Linear), name
 
 
-# Padding-free batches and attention backends
+# A sequence's outputs do not depend on its batch, nor on the attention backend
 
 
-def test_padding_free_equals_padded(package, converted, tokenizer):
-    batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
-    mask = batch["attention_mask"]
+HEADS = {  # what the test reads of each head's output, and the Auto class that builds it
+    "model": AutoModel,
+    "masked_lm": AutoModelForMaskedLM,
+    "sequence": AutoModelForSequencePrediction,
+    "sequence-mean": AutoModelForSequencePrediction,
+    "token": AutoModelForTokenPrediction,
+    "contact": AutoModelForContactPrediction,
+}
+BATCH_CASES = [  # (model, head, weights, config): every head of a tiny random model, also with learned
+    # positions where the family offers them; the original's weights
+    *((name, head, "tiny", "demo") for name in sorted(MODELS) for head in HEADS),
+    *(
+        (name, head, "tiny", "absolute positions")
+        for name in sorted(MODELS)
+        if MODELS[name].config().position_embedding_type == "rotary"
+        for head in HEADS
+    ),
+    *((name, head, "original", "demo") for name in sorted(MODELS) for head in ("model", "masked_lm")),
+]
+
+
+def per_sequence(output, head: str, input_ids, attention_mask, lengths) -> list[torch.Tensor]:
+    """Each sequence's own outputs, padding removed: every hidden layer on its tokens, logits on its tokens, its
+    sequence logits, its bases' logits or its base pairs' logits."""
+    mask = attention_mask.bool()
+    rows = range(len(mask))
+    if head == "model":
+        return [torch.stack([states[i][mask[i]] for states in output.hidden_states]) for i in rows]
+    if head == "masked_lm":
+        return [output.logits[i][mask[i]] for i in rows]
+    if head.startswith("sequence"):
+        return list(output.logits)
+    bases = (lengths[input_ids] * attention_mask).sum(1).tolist()
+    if head == "token":
+        return [output.logits[i, : bases[i]] for i in rows]
+    return [output.logits[i, : bases[i], : bases[i]] for i in rows]
+
+
+@pytest.mark.parametrize("backend", ["eager", "sdpa"])  # padded, packed; flash_attention_2 needs a GPU
+@pytest.mark.parametrize("package, head, weights, variant", BATCH_CASES, indirect=["package"])
+def test_outputs_do_not_depend_on_the_batch_or_the_backend(request, package, head, weights, variant, backend):
+    """Random DNA of 1 to ~400 bases (lower case and N included), each sequence alone and unpadded on the padded
+    eager path (the reference), then batched with the others, and shuffled and left-padded."""
+    overrides = {"head_pooling": "mean" if head == "sequence-mean" else "cls"}
+    if variant == "absolute positions":
+        overrides["position_embedding_type"] = "absolute"
+    if weights == "tiny":
+        source = demo_model_path(DEMOS[package.name])
+        overrides |= TINY
+    else:
+        source = request.getfixturevalue("converted")
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    config = AutoConfig.from_pretrained(source, **overrides)
+    auto_class = HEADS[head]
+
+    def build(attn_implementation: str):
+        torch.manual_seed(0)  # heads new to the checkpoint initialise alike
+        if weights == "tiny":
+            return auto_class.from_config(config, attn_implementation=attn_implementation).eval()
+        return auto_class.from_pretrained(source, config=config, attn_implementation=attn_implementation).eval()
+
+    generator = random.Random(7)
+    texts = ["".join(generator.choice("ACGTACGTacgN") for _ in range(n)) for n in (1, 5, 17, 64, 203)]
+    sequences = [tokenizer(text)["input_ids"] for text in texts]
+    lengths = torch.tensor(tokenizer.token_lengths)
+    kwargs = {"output_hidden_states": True} if head == "model" else {}
+
+    def run(model, rows: list[list[int]], left: bool = False) -> list[torch.Tensor]:
+        input_ids, attention_mask = pad_rows(rows, tokenizer.pad_token_id, left)
+        with torch.no_grad():
+            output = model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        if head == "model":
+            assert len(output.hidden_states) == config.num_hidden_layers + 1
+            if model.config._attn_implementation == "sdpa":  # padding is never computed on: exact zeros
+                assert not any(states[~attention_mask.bool()].any() for states in output.hidden_states)
+        return per_sequence(output, head, input_ids, attention_mask, lengths)
+
+    reference, model = build("eager"), build(backend)
+    alone = [run(reference, [ids])[0] for ids in sequences]
+    order = [3, 0, 4, 2, 1]
+    batches = {"together": (list(range(len(sequences))), False), "shuffled, left-padded": (order, True)}
+    for name, (chosen, left) in batches.items():
+        outputs = run(model, [sequences[i] for i in chosen], left)
+        for i, output in zip(chosen, outputs):
+            assert output.shape == alone[i].shape, (name, i)
+            # fp32 rounding differs with the key lists' lengths: trained weights' logits, relative to their scale
+            tolerance = TOLERANCE * (alone[i].abs().max().item() if weights == "original" else 1)
+            difference = (output - alone[i]).abs().max().item()
+            assert difference <= tolerance, f"{name}: sequence {i} differs by {difference:.2e}"
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_stays_finite_on_long_inputs(package, dtype):
+    """8k tokens on the packed path (and 1k on the padded eager one), a short sequence beside them: every hidden
+    layer, and the masked-LM logits on the eager path."""
+    tokenizer = AutoTokenizer.from_pretrained(demo_model_path(DEMOS[package.name]))
+    generator = torch.Generator().manual_seed(0)
+    dna = [i for token, i in tokenizer.get_vocab().items() if set(token) <= set("ACGT")]
+    for backend, length in (("sdpa", 8192), ("eager", 1024)):
+        role = "model" if backend == "sdpa" else "masked_lm"
+        config = {"max_position_embeddings": 8194, "hidden_size": 16, "num_attention_heads": 2}
+        model = tiny_model(getattr(package, role), backend, **config).to(dtype)
+        body = torch.tensor(dna)[torch.randint(len(dna), (length,), generator=generator)].tolist()
+        prefix, suffix = special_template(tokenizer)
+        long = [*prefix, *body[: length - len(prefix) - len(suffix)], *suffix]
+        short = tokenizer("ACGTAGCTAGCTAGGATCCA")["input_ids"]
+        input_ids, attention_mask = pad_rows([long, short], tokenizer.pad_token_id)
+        with torch.no_grad():
+            output = model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+        outputs = output.hidden_states + ((output.logits,) if role == "masked_lm" else ())
+        assert outputs[-1].dtype == dtype and input_ids.shape[1] == length
+        for states in outputs:
+            assert torch.isfinite(states[attention_mask.bool()]).all(), (backend, length)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_runs(package, original, converted, dtype):
+    """The converted checkpoint loaded in half precision: finite logits, close to the original's fp32 ones."""
+    reference = load_file(original / "reference.safetensors")
+    model = load(package, "masked_lm", converted, dtype=dtype)
     with torch.no_grad():
-        padded = load(package, "masked_lm", converted, attn_implementation="eager")
-        packed = load(package, "masked_lm", converted, attn_implementation="sdpa")
-        padded, packed = (model(**batch, output_hidden_states=True) for model in (padded, packed))
-    layers = AutoConfig.from_pretrained(converted).num_hidden_layers
-    assert len(packed.hidden_states) == len(padded.hidden_states) == layers + 1
-    for packed_states, padded_states in zip(packed.hidden_states, padded.hidden_states):
-        assert_close_on_tokens(packed_states, padded_states, mask)
-        assert packed_states[~mask.bool()].abs().max() == 0  # padding is never computed on
-    # fp32 rounding differs with the key lists' lengths: relative to the logits' scale
-    assert_close_on_tokens(packed.logits, padded.logits, mask, TOLERANCE * padded.logits.abs().max().item())
+        logits = model(reference["input_ids"]).logits
+    assert logits.dtype == dtype and torch.isfinite(logits).all()
+    expected, mask = reference[REFERENCE_LOGITS[package.name]], reference["attention_mask"].bool()
+    scale = expected[mask].abs().max().item()
+    assert masked_max_diff(logits.float(), expected, mask) < 0.1 * scale  # half-precision rounding
+
+
+# Attention
 
 
 def test_attention_weights_come_from_the_padded_path(package, converted, tokenizer):

@@ -1,0 +1,34 @@
+"""Variant effect scoring and in-silico mutagenesis with masked DNA language models and fine-tuned heads.
+
+- `io`: VCF/BCF/TSV variants in (one row per ALT allele, normalised on the genome), TSV or VCF scores out.
+- `genome`: random access to a FASTA reference (plain, gzip or bgzip).
+- `scores`: the windows and the scores (`llr`, `pll`, `cosine`, `l2`, `dot`, `head`), defined in its docstring.
+- `engine`: `score_variants`' shards, `torchrun` and `resume`; `mutagenesis`: every SNV of a region;
+  `plot`: the mutagenesis picture.
+"""
+
+from .engine import VariantScores, run_score_variants
+from .genome import Genome, Sequences
+from .io import STATUSES, Change, Variant, locate, normalise, read_variants
+from .mutagenesis import parse_target, run_mutagenesis
+from .scores import SCORES, ModelContext, Scorer, Site, window_site
+
+__all__ = [
+    "SCORES",
+    "STATUSES",
+    "Change",
+    "Genome",
+    "ModelContext",
+    "Scorer",
+    "Sequences",
+    "Site",
+    "Variant",
+    "VariantScores",
+    "locate",
+    "normalise",
+    "parse_target",
+    "read_variants",
+    "run_mutagenesis",
+    "run_score_variants",
+    "window_site",
+]
