@@ -102,3 +102,18 @@ class MultiMoleculeConfig(PretrainedConfig):
         if self.token_lengths is None and self.token_bases is not None:
             self.token_lengths = [len(bases) for bases in self.token_bases]
         super().__post_init__(**kwargs)
+
+    def fit_token_bases(self, vocab_size: int) -> None:
+        """Give `token_bases` and `token_lengths` one entry per token id of a vocabulary resized to `vocab_size`:
+        kept ids keep theirs, new ids spell no base (as special tokens do) until they are set from the tokenizer.
+
+        Example:
+            >>> config = MultiMoleculeConfig(vocab_size=3, token_bases=["", "ACG", "T"])
+            >>> config.fit_token_bases(5)
+            >>> config.token_bases, config.token_lengths
+            (['', 'ACG', 'T', '', ''], [0, 3, 1, 0, 0])
+        """
+        if self.token_bases is not None:
+            self.token_bases = (list(self.token_bases) + [""] * vocab_size)[:vocab_size]
+        if self.token_lengths is not None:
+            self.token_lengths = (list(self.token_lengths) + [0] * vocab_size)[:vocab_size]

@@ -151,6 +151,14 @@ class MultiMoleculePreTrainedModel(ExpectedDifferencesMixin, LoadingStages, Runt
         super()._init_weights(module)
         init_head_weights(module)
 
+    def resize_token_embeddings(self, *args, **kwargs) -> nn.Embedding:
+        """transformers' `resize_token_embeddings`, which also gives `config.token_bases` (and `token_lengths`) one
+        entry per token id, so the base-resolution heads take the new ids: they spell no base until
+        `model.config.token_bases = tokenizer.token_bases` says which bases they spell."""
+        embeddings = super().resize_token_embeddings(*args, **kwargs)
+        self.config.fit_token_bases(embeddings.num_embeddings)
+        return embeddings
+
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
         """transformers' `from_pretrained`, which also takes a bundled demo name and a checkpoint in its original

@@ -55,11 +55,10 @@ class NucleotideTransformerEmbeddings(nn.Module):
         self.token_dropout = config.token_dropout
 
     def position_ids(self, input_ids: torch.Tensor | None, attention_mask: torch.Tensor) -> torch.Tensor:
-        """ESM's positions: `padding_idx + 1, + 2, ...` over real tokens, `padding_idx` at padding."""
-        if input_ids is None:
-            positions = torch.arange(attention_mask.shape[1], device=attention_mask.device) + self.padding_idx + 1
-            return positions[None].expand(attention_mask.shape)
-        is_token = input_ids.ne(self.padding_idx).long()
+        """ESM's positions: `padding_idx + 1, + 2, ...` over real tokens, `padding_idx` at padding. Real tokens are
+        those that are not `<pad>` (as in ESM), or for `inputs_embeds` those the attention mask keeps, so that
+        embeddings of ids and the ids themselves get the same positions."""
+        is_token = (attention_mask if input_ids is None else input_ids.ne(self.padding_idx)).long()
         return torch.cumsum(is_token, dim=1) * is_token + self.padding_idx
 
     def forward(
