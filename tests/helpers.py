@@ -126,3 +126,13 @@ def masked_max_diff(actual: torch.Tensor, expected: torch.Tensor, mask: torch.Te
 def python_blocks(markdown: str) -> list[str]:
     """The ```python blocks of a Markdown text."""
     return re.findall(r"```python\n(.*?)```", markdown, flags=re.S)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One CPU thread for a module (use it with `pytestmark = pytest.mark.usefixtures("one_thread")` and import it),
+    as `multimolecule train` and `pretrain` use by default: these tiny models gain nothing from more."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -14,15 +14,11 @@ from multimolecule import api
 from multimolecule.cli import main
 from multimolecule.pretraining import GenomeWindows, HeldOut, MaskedTokenMetrics, MaskedWindows, genome_files
 
+from ..helpers import one_thread  # noqa: F401  (a fixture)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 FAST = ["--max-steps", "4", "--eval-steps", "2", "--batch-size", "4", "--eval-windows", "8", "-q", "--device", "cpu"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,9 @@ from multimolecule.training import DataCollatorForBaseLevelLabels, Task, TaskMet
 from multimolecule.training.engine import last_complete_checkpoint
 from multimolecule.utils import InputError
 
-from ..helpers import cli_error, fixture_dir, random_dna, run_cli, subprocess_env
+from ..helpers import cli_error, fixture_dir, one_thread, random_dna, run_cli, subprocess_env  # noqa: F401  (one_thread: a fixture)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 FAST = ["--max-steps", "12", "--eval-steps", "6", "-q", "--device", "cpu"]
 
@@ -44,15 +46,6 @@ def gc_task(folder: Path, per_base: bool = False, sizes=(64, 24, 24), seed: int 
 def train_error(capsys, *argv) -> str:
     """The one line of a command that fails with status 1 (bad data or setup, found before training)."""
     return cli_error(capsys, *argv, status=1)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One CPU thread, as `multimolecule train` uses by default: these tiny models gain nothing from more."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
