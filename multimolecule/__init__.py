@@ -1,45 +1,45 @@
 """multimolecule: DNA language models as first-class citizens of the transformers ecosystem.
 
-Importing the package registers every model with the transformers Auto classes and pipelines.
+Importing the package registers every model with the transformers Auto classes and pipelines: at once when
+transformers is already imported, else as soon as it is (`utils.lazy.after_import`; nothing can look a model up
+before). A process that never uses transformers, such as `multimolecule --help`, therefore loads neither
+it nor torch. The public names (`DnaBert2Model`, `AutoModelForTokenPrediction`, ...) are imported on first use.
 
-The `multimolecule` command (and `python -m multimolecule`) imports the package without the models, so that
-`--help`, `--version` and argument errors answer without loading torch; the models are imported when a command
-runs (or when one of their names is first used).
+Example:
+    >>> import multimolecule
+    >>> from transformers import AutoConfig
+    >>> type(AutoConfig.for_model("dnabert2")).__name__
+    'DnaBert2Config'
 """
 
-import sys
+import importlib
+import importlib.util
+
+from .utils.lazy import after_import
 
 __version__ = "0.1.0"
 
-
-def _command_line_is_starting() -> bool:
-    """True while the `multimolecule` command or `python -m multimolecule` imports the package (before parsing)."""
-    if sys.argv[:1] == ["-m"]:  # `python -m ...` has not yet found its module
-        argv = getattr(sys, "orig_argv", [])
-        return "-m" in argv and argv.index("-m") + 1 < len(argv) and argv[argv.index("-m") + 1] == __name__
-    script = getattr(sys.modules.get("__main__"), "__file__", None) or ""
-    return script.replace("\\", "/").rsplit("/", 1)[-1].split(".")[0].removesuffix("-script") == __name__
+_EXPORTING = ("models", "pipelines")  # the subpackages whose `__all__` is the package's
 
 
-if _command_line_is_starting():
+def _register_models() -> None:
+    """Import the model families (which register themselves with transformers) and the pipelines."""
+    for name in _EXPORTING:
+        importlib.import_module(f"{__name__}.{name}")
 
-    def __getattr__(name: str):
-        """The public names, imported on first use (PEP 562); submodules are left to the import system."""
-        import importlib
-        import importlib.util
 
-        if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is None:
-            for module in (
-                importlib.import_module(f"{__name__}.models"),
-                importlib.import_module(f"{__name__}.pipelines"),
-            ):
-                if name in module.__all__:
-                    return getattr(module, name)
+def __getattr__(name: str):
+    """The public names of `models` and `pipelines` (and `__all__`), imported on first use (PEP 562); submodules
+    are left to the import system."""
+    if (name.startswith("_") and name != "__all__") or importlib.util.find_spec(f"{__name__}.{name}") is not None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    modules = [importlib.import_module(f"{__name__}.{module}") for module in _EXPORTING]
+    if name == "__all__":
+        return [exported for module in modules for exported in module.__all__]
+    for module in modules:
+        if name in module.__all__:
+            return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-else:
-    from .models import *  # noqa: F403
-    from .models import __all__ as _models_all
-    from .pipelines import BaseTokenClassificationPipeline
 
-    __all__ = ["BaseTokenClassificationPipeline", *_models_all]
+after_import("transformers", __name__, _register_models)

@@ -15,6 +15,8 @@ from transformers.pipelines.token_classification import AggregationStrategy
 from .integrations.transformers import use_pipeline_for
 from .modules.prediction import TokenPredictionMixin
 
+__all__ = ["BaseTokenClassificationPipeline"]
+
 
 class BaseTokenClassificationPipeline(TokenClassificationPipeline):
     """Token classification at base resolution: one entity per base of the text for our `...ForTokenPrediction`

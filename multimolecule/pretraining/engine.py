@@ -125,6 +125,8 @@ def run_pretraining(config: PretrainConfig) -> dict:
     model, tokenizer = load_pretrained(config.model) if config.model else build_from_config(config)
     window = window_length(config, model, tokenizer)
     tokenizer.model_max_length = window  # the trained length, saved with the model
+    saved_sparse_prediction = model.config.sparse_prediction
+    model.config.sparse_prediction = True  # the head runs only at masked positions; the loss is the same
 
     files = genome_files(config.data)
     eval_files = genome_files(config.eval_data) if config.eval_data else []
@@ -200,6 +202,7 @@ def run_pretraining(config: PretrainConfig) -> dict:
         trainer.remove_callback(PrinterCallback)
     trainer.train(resume_from_checkpoint=last)
     metrics = task_metrics(trainer.evaluate(metric_key_prefix="eval"), "eval")
+    trainer.model.config.sparse_prediction = saved_sparse_prediction  # saved as it came: full logits by default
     metrics.update(window=window, training_bases=summary.bases, held_out_bases=summary.eval_bases)
     if trainer.is_world_process_zero():
         save_final_model(trainer.model, tokenizer, output)

@@ -12,6 +12,7 @@ import torch
 import multimolecule
 from multimolecule import api
 from multimolecule.cli import main
+from multimolecule.modules.heads import MaskedLMHead
 from multimolecule.pretraining import GenomeWindows, HeldOut, MaskedTokenMetrics, MaskedWindows, genome_files
 
 from ..helpers import one_thread  # noqa: F401  (a fixture)
@@ -63,7 +64,12 @@ def test_continued_pretraining_keeps_the_best_checkpoint_loadable(genome, contin
     assert metrics["baseline_accuracy"] == pytest.approx(int(torch.bincount(targets).max()) / len(targets), abs=1e-6)
 
 
-def test_from_scratch_with_a_trained_tokenizer(genome, tmp_path):
+def test_from_scratch_with_a_trained_tokenizer(genome, tmp_path, monkeypatch):
+    head_inputs = []  # the rank of what the masked-LM head is given, call by call
+    forward = MaskedLMHead.forward
+    monkeypatch.setattr(
+        MaskedLMHead, "forward", lambda self, hidden: head_inputs.append(hidden.dim()) or forward(self, hidden)
+    )
     tokenizer = api.train_tokenizer(genome, tmp_path / "bpe", vocab_size=64)
     sizes = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
     metrics = api.pretrain(
@@ -75,6 +81,10 @@ def test_from_scratch_with_a_trained_tokenizer(genome, tmp_path):
     assert {k: config[k] for k in sizes} == sizes
     assert metrics["window"] == 128  # DNABERT-2's pretraining length, for a model from scratch
     assert 0 <= metrics["accuracy"] <= 1 and metrics["masked_tokens"] > 0
+    # training and evaluation ran the head at the masked positions only, (masked, hidden), never (batch, length,
+    # hidden); the model is saved with full logits, as it came
+    assert head_inputs and set(head_inputs) == {2}
+    assert multimolecule.from_pretrained(tmp_path / "out", task="fill-mask").config.sparse_prediction is False
 
 
 def test_resume_continues_from_the_last_checkpoint(genome, tmp_path, capsys):
