@@ -32,7 +32,7 @@ from ..utils.distributed import close_process_group_at_exit, is_main_process, sy
 from .config import TRAINED_LENGTHS, PretrainConfig, check_settings
 from .genomes import GenomeWindows, HeldOut, genome_files, scan_genomes
 from .masking import DataCollatorForMaskedDNA, MaskedWindows
-from .metrics import MaskedTokenMetrics
+from .metrics import MaskedTokenMetrics, per_position_logits
 
 SIZE_SETTINGS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
 
@@ -196,6 +196,7 @@ def run_pretraining(config: PretrainConfig) -> dict:
         data_collator=DataCollatorForMaskedDNA(tokenizer, float(config.mask_probability)),
         processing_class=tokenizer,
         compute_metrics=MaskedTokenMetrics(tokenizer),
+        preprocess_logits_for_metrics=per_position_logits,
         callbacks=[JsonLinesLog(output / "log.jsonl")],
     )
     if not config.progress:

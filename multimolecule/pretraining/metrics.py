@@ -96,3 +96,21 @@ class MaskedTokenMetrics:
         }
         self.reset()
         return result
+
+
+def per_position_logits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """`preprocess_logits_for_metrics` for a model with `config.sparse_prediction`: its (masked, vocab) logits
+    put back at their positions, (batch, length, vocab), zero elsewhere, since `Trainer` gathers and trims the
+    last batch's predictions along the batch axis. Per-position logits pass unchanged.
+
+    Example:
+        >>> labels = torch.tensor([[-100, 6, -100, 7]])
+        >>> per_position_logits(torch.ones(2, 5), labels)[0, :, 0].tolist()
+        [0.0, 1.0, 0.0, 1.0]
+    """
+    if logits.dim() != 2:
+        return logits
+    full = logits.new_zeros((*labels.shape, logits.shape[-1]))
+    full[labels != IGNORE_INDEX] = logits
+    return full
+

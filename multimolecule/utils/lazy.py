@@ -81,10 +81,14 @@ class _AfterImport(importlib.abc.MetaPathFinder):
 
 
 class _Watched(importlib.abc.Loader):
-    """The real loader, with the watching finder told when the module has run."""
+    """The real loader, with the watching finder told when the module has run; anything else (`get_code`,
+    `get_resource_reader`, ...) is the real loader's."""
 
     def __init__(self, loader, finder: _AfterImport):
         self.loader, self.finder = loader, finder
+
+    def __getattr__(self, name: str):
+        return getattr(self.loader, name)
 
     def create_module(self, spec):
         return self.loader.create_module(spec)
