@@ -1,10 +1,10 @@
-"""Pin torch and transformers to their lower bounds in pyproject.toml: pip constraints for the minimum environment.
+"""Pin every runtime dependency to its lower bound in pyproject.toml: pip constraints for the minimum environment.
 
     python scripts/minimum_constraints.py > constraints.txt && pip install -c constraints.txt -e ".[test]"
 
 .ci/run installs the package with these constraints and runs the tests marked `minimum` (tests/conftest.py), so
-the declared lower bounds of torch and transformers are versions tested (the other lower bounds are not yet).
-Needs Python 3.11 (tomllib).
+every lower bound of `[project].dependencies` is a version tested; the extras (test tools among them) are not
+pinned. Needs Python 3.11 (tomllib).
 """
 
 from __future__ import annotations
@@ -15,20 +15,24 @@ from pathlib import Path
 
 import tomllib
 
-PINNED = {"torch", "transformers"}
 LOWER_BOUND = re.compile(r"^([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*>=\s*([^,;\s]+)")
 
 
 def constraints(pyproject: Path) -> list[str]:
-    """`name==lower bound` for torch and transformers in the dependencies of `pyproject`.
+    """`name==lower bound` for each dependency of `pyproject` (the extras are left out); one without a lower bound
+    is an error.
 
     Example:
         >>> lines = constraints(Path(__file__).resolve().parents[1] / "pyproject.toml")
-        >>> any(line.startswith("transformers==") for line in lines)
-        True
+        >>> [line.split("==")[0] for line in lines]
+        ['torch', 'transformers', 'tokenizers', 'safetensors', 'numpy', 'tqdm', 'danling', 'chanfig']
     """
     dependencies = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
-    return [f"{match[1]}=={match[2]}" for match in map(LOWER_BOUND.match, dependencies) if match and match[1] in PINNED]
+    matches = [LOWER_BOUND.match(dependency) for dependency in dependencies]
+    unbounded = [dependency for dependency, match in zip(dependencies, matches) if not match]
+    if unbounded:
+        raise ValueError(f"no lower bound to pin in {pyproject}: {', '.join(unbounded)}")
+    return [f"{match[1]}=={match[2]}" for match in matches]
 
 
 if __name__ == "__main__":

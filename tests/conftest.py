@@ -44,8 +44,10 @@ def pytest_terminal_summary(terminalreporter) -> None:
 
 
 # The model, loading and contract tests, which .ci/run also runs on the declared minimum versions (`-m minimum`):
-# every file of tests/models/<model_type>/, and these, by file stem.
+# every file of tests/models/<model_type>/, and these, by file stem; test_metrics and test_config (danling, chanfig:
+# training/ and pretraining/) and test_progress (tqdm) are there so that each pinned dependency is exercised.
 MINIMUM_VERSION_TESTS = {"test_common", "test_loading_utils", "test_load_report", "test_heads"}
+MINIMUM_VERSION_TESTS |= {"test_metrics", "test_config", "test_progress"}
 
 
 def pytest_collection_modifyitems(items) -> None:
