@@ -10,7 +10,8 @@ The rest of multimolecule reaches these internals only through what this module 
 - `RuntimeAttentionSwitch`, mixed into a `PreTrainedModel`, lets `set_attn_implementation` switch its kernel;
 - `fetch_file` fetches one file of a checkpoint, None if it has none;
 - `AutoModelClass` is the base of our own Auto classes;
-- `TokenizerEncodingHook`, mixed into a fast tokenizer, calls `check_text` on every text it encodes;
+- `TokenizerEncodingHook`, mixed into a fast tokenizer, calls `check_text` on every text it encodes, lets
+  `encode_without_backend` encode it instead of the backend, and gives `warn_if_too_long`;
 - `use_pipeline_for` makes one transformers pipeline task build our pipeline class for our models only.
 """
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 import importlib
 from collections import OrderedDict
 
-from transformers import PreTrainedModel, PreTrainedTokenizerFast
+from transformers import BatchEncoding, PreTrainedModel, PreTrainedTokenizerFast
 from transformers.models.auto.auto_factory import _BaseAutoModelClass, _LazyAutoMapping
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
 from transformers.pipelines import PIPELINE_REGISTRY
@@ -152,10 +153,14 @@ class AutoModelClass(_BaseAutoModelClass):
 
 
 class TokenizerEncodingHook(PreTrainedTokenizerFast):
-    """Calls `check_text(text)` on every text a fast tokenizer encodes, whichever entry point encodes it.
+    """Calls `check_text(text)` on every text a fast tokenizer encodes, whichever entry point encodes it, and lets
+    `encode_without_backend` encode the texts in place of the `tokenizers` backend.
 
-    Missing public API: no hook sees the texts; `__call__`, `encode` and `encode_plus` all go through the private
-    `_encode_plus`, which this overrides.
+    Missing public API: no hook sees the texts, or may encode them; `__call__`, `encode` and `encode_plus` all go
+    through the private `_encode_plus`, which this overrides. `encode_without_backend` and `encode_with_backend`
+    take `_encode_plus`'s keyword arguments (`padding_strategy`, `truncation_strategy`, `max_length`, ...), and
+    `warn_if_too_long` gives transformers' warning through the private `_eventual_warn_about_too_long_sequence`
+    (no public function warns about a sequence longer than `model_max_length`).
 
     Example:
         >>> from multimolecule import DnaBert2Tokenizer
@@ -170,11 +175,26 @@ class TokenizerEncodingHook(PreTrainedTokenizerFast):
     def check_text(self, text: str) -> None:
         """Called with each text before it is encoded; does nothing unless a subclass says what."""
 
+    def encode_without_backend(self, text: str | list[str], **options) -> BatchEncoding | None:
+        """The encoding of `text` (one text or a batch, without pairs) made without the backend, or None to let the
+        backend encode it; `options` are `_encode_plus`'s keyword arguments. None unless a subclass says how."""
+        return None
+
+    def encode_with_backend(self, text, text_pair=None, **options) -> BatchEncoding:
+        """transformers' own encoding of `text` (and `text_pair`) by the backend, without `check_text`."""
+        return super()._encode_plus(text, text_pair=text_pair, **options)
+
+    def warn_if_too_long(self, ids: list[int], max_length: int | None = None, verbose: bool = True) -> None:
+        """Warn as transformers does (once) when `ids` are longer than `model_max_length` and no `max_length` is
+        given (`max_length` and `verbose` are the encoding's options)."""
+        self._eventual_warn_about_too_long_sequence(ids, max_length, verbose)
+
     def _encode_plus(self, text, text_pair=None, **kwargs):
         for item in [text, text_pair] if isinstance(text, str) else [*(text or []), *(text_pair or [])]:
             if isinstance(item, str):
                 self.check_text(item)
-        return super()._encode_plus(text, text_pair=text_pair, **kwargs)
+        encoded = self.encode_without_backend(text, **kwargs) if text_pair is None else None
+        return self.encode_with_backend(text, text_pair=text_pair, **kwargs) if encoded is None else encoded
 
 
 # ------------------------------------------------------------------------------------------------------- pipelines

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..integrations.pytorch import recompile_limit
 from .packing import PackedBatch
 
 # FlexAttention's block: the block mask says, per (query block, key block) tile, whether to skip, mask or run it.
@@ -162,7 +163,7 @@ def flex_attention_packed(
 
     padding = (0, 0, 0, layout.bucket - layout.total_tokens)
     query, key, value = (F.pad(tensor, padding) for tensor in (query, key, value))  # (1, heads, bucket, dim)
-    with torch._dynamo.config.patch(recompile_limit=MAX_BUCKETS):
+    with recompile_limit(MAX_BUCKETS):
         context = compiled_flex_attention()(
             query, key, value, score_mod=score_mod, block_mask=layout.block_mask, scale=scaling
         )  # (1, heads, bucket, head_dim)

@@ -25,6 +25,7 @@ from transformers.activations import ACT2FN
 
 from ..integrations import onednn
 from ..integrations.onednn import onednn_linear_available
+from ..integrations.pytorch import has_forward_hooks
 
 
 def uses_onednn(input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> bool:
@@ -67,13 +68,7 @@ def has_hooks(module: nn.Module) -> bool:
         >>> has_hooks(layer)
         True
     """
-    return bool(
-        module._forward_hooks
-        or module._forward_pre_hooks
-        or nn.modules.module._global_forward_hooks
-        or nn.modules.module._global_forward_pre_hooks
-        or "_hf_hook" in vars(module)  # set by accelerate's add_hook_to_module
-    )
+    return has_forward_hooks(module) or "_hf_hook" in vars(module)  # set by accelerate's add_hook_to_module
 
 
 class Linear(nn.Linear):

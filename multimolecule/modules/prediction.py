@@ -216,19 +216,25 @@ class BaseResolutionMixin(ClassifierMixin):
         )
 
     def _batched_labels(self, labels: torch.Tensor, base_mask: torch.Tensor, pair: bool) -> torch.Tensor:
-        """Accept labels without the batch axis for a single sequence, and check they cover every base."""
+        """Accept labels without the batch axis for a single sequence, and check they cover every base; labels
+        padded with -100 beyond the longest sequence (to one size for every batch) are cut to it."""
         batch_size, num_bases = base_mask.shape
         base_dims = 2 if pair else 1
         label_dims = base_dims + (self.config.problem_type == "multi_label_classification")
         if labels.dim() == label_dims:
             labels = labels.unsqueeze(0)
         expected = (batch_size,) + (num_bases,) * base_dims
-        if tuple(labels.shape[: 1 + base_dims]) != expected:
-            raise ValueError(
-                f"labels of shape {tuple(labels.shape)} do not match the input, which has {num_bases} bases "
-                f"(longest sequence) in a batch of {batch_size}: expected {expected}, padded with -100"
-            )
-        return labels
+        if tuple(labels.shape[: 1 + base_dims]) == expected:
+            return labels
+        bases = (slice(None),) + (slice(0, num_bases),) * base_dims
+        padded_further = labels.shape[0] == batch_size and min(labels.shape[1 : 1 + base_dims]) >= num_bases
+        if padded_further and (labels != -100).sum() == (labels[bases] != -100).sum():  # only -100 beyond the bases
+            return labels[bases]
+        raise ValueError(
+            f"labels of shape {tuple(labels.shape)} do not match the input, which has {num_bases} bases "
+            f"(longest sequence) in a batch of {batch_size}: expected {expected}, padded with -100 "
+            "(padded further, they must hold only -100 there)"
+        )
 
 
 class TokenPredictionMixin(BaseResolutionMixin):

@@ -2,7 +2,9 @@
 
 For your own `transformers.Trainer`, use `DataCollatorForBaseLevelLabels` (pads per-base labels with -100, and
 base-pair labels in 2-D) and `TaskMetrics(task)` as `compute_metrics` (danling metrics; pass
-`batch_eval_metrics=True` to `TrainingArguments` to score batch by batch).
+`batch_eval_metrics=True` to `TrainingArguments` to score batch by batch). For `Trainer.predict` on base-pair
+batches of different lengths, pad the labels to one size (`DataCollatorForBaseLevelLabels(tokenizer, bases=N)`)
+and pass `pad_logits_to_labels` as `preprocess_logits_for_metrics`.
 
 The names below are imported from their modules when first used (PEP 562), so that `multimolecule train --help`,
 which reads `TrainConfig` from `multimolecule.training.config` to build its options, imports no torch.
@@ -16,7 +18,7 @@ Example:
 from ..utils.lazy import lazy_exports
 
 MODULES = {
-    "collator": ("DataCollatorForBaseLevelLabels", "pad_labels"),
+    "collator": ("DataCollatorForBaseLevelLabels", "pad_labels", "pad_logits_to_labels"),
     "config": ("TrainConfig", "resolve_config"),
     "settings": ("LORA_TARGET_MODULES", "SETTINGS"),
     "data": ("ShiftedViews", "Splits", "encode_rows", "read_splits"),

@@ -15,6 +15,7 @@ from transformers.pipelines import PIPELINE_REGISTRY, TokenClassificationPipelin
 import multimolecule
 from multimolecule.demo import demo_model_path
 from multimolecule.integrations import transformers as integration
+from multimolecule.models.nucleotide_transformer.tokenization_nucleotide_transformer import FAST_PATH_DEFAULTS
 
 
 def parameters(function) -> list[str]:
@@ -78,6 +79,21 @@ def test_tokenizer_encode_hook_sees_every_entry_point():
     assert "_encode_plus" in vars(PreTrainedTokenizerFast), (
         "transformers' PreTrainedTokenizerFast._encode_plus is gone: TokenizerEncodingHook overrides it"
     )
+    accepted = inspect.signature(PreTrainedTokenizerFast._encode_plus).parameters
+    assert parameters(PreTrainedTokenizerFast._encode_plus)[:3] == ["self", "text", "text_pair"], (
+        f"transformers' _encode_plus now takes {parameters(PreTrainedTokenizerFast._encode_plus)}: "
+        "TokenizerEncodingHook passes (text, text_pair=..., **options)"
+    )
+    read = ["add_special_tokens", "padding_strategy", "truncation_strategy", "max_length", "pad_to_multiple_of"]
+    read += ["padding_side", "return_tensors", "return_attention_mask", "verbose", *FAST_PATH_DEFAULTS]
+    for option in read:
+        assert option in accepted or option == "sanitize_control_tokens", (
+            f"transformers' _encode_plus no longer takes {option}: the Nucleotide Transformer's "
+            "encode_without_backend reads it"
+        )
+    assert any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()), (
+        "transformers' _encode_plus no longer takes **kwargs, where sanitize_control_tokens arrives"
+    )
     seen = []
 
     class Recording(multimolecule.DnaBert2Tokenizer):
@@ -89,6 +105,26 @@ def test_tokenizer_encode_hook_sees_every_entry_point():
     tokenizer(["GGCC", "TTAA"])
     tokenizer.encode("CCCC")
     assert seen == ["ACGT", "GGCC", "TTAA", "CCCC"]
+
+
+def test_too_long_warning_is_unchanged(caplog):
+    from transformers import PreTrainedTokenizerBase
+
+    warn = getattr(PreTrainedTokenizerBase, "_eventual_warn_about_too_long_sequence", None)
+    assert warn is not None, (
+        "transformers' PreTrainedTokenizerBase._eventual_warn_about_too_long_sequence is gone: "
+        "TokenizerEncodingHook.warn_if_too_long calls it"
+    )
+    assert parameters(warn) == ["self", "ids", "max_length", "verbose"], (
+        f"transformers' _eventual_warn_about_too_long_sequence now takes {parameters(warn)}: "
+        "warn_if_too_long passes (ids, max_length, verbose)"
+    )
+    tokenizer = multimolecule.NucleotideTransformerTokenizer.standard(model_max_length=2)
+    with caplog.at_level("WARNING", logger="transformers"):
+        tokenizer("ACGTAC" * 3)  # the fast path: 4 ids, so warn_if_too_long warns
+    assert "longer than the specified maximum sequence length for this model (4 > 2)" in caplog.text, (
+        "transformers' _eventual_warn_about_too_long_sequence no longer warns about 4 ids > model_max_length 2"
+    )
 
 
 def test_weight_transform_hooks_are_public():

@@ -84,3 +84,24 @@ def test_sparse_prediction_scores_only_the_masked_positions(name: str) -> None:
     expected = torch.nn.functional.cross_entropy(dense.logits[labels != -100], labels[labels != -100])
     torch.testing.assert_close(sparse.loss, expected, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(dense.loss, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("auto_class", "pair"), [(AutoModelForTokenPrediction, False), (AutoModelForContactPrediction, True)]
+)
+def test_labels_padded_beyond_the_longest_sequence(auto_class, pair: bool) -> None:
+    """Labels padded with -100 to more bases than the batch's longest sequence (one size for every batch, as
+    `Trainer.predict` needs for base-pair labels) give the loss of labels padded to the longest; a label there is
+    refused."""
+    model = auto_class.from_pretrained(demo_model_path("nt-demo")).eval()
+    inputs = encode("nt-demo")
+    bases = max(map(len, TEXTS))
+    shape = (len(TEXTS), *(bases,) * (1 + pair))
+    labels = torch.randint(0, 2, shape)
+    padded = torch.full((len(TEXTS), *(bases + 5,) * (1 + pair)), -100)
+    padded[(slice(None), *(slice(0, bases),) * (1 + pair))] = labels
+    with torch.no_grad():
+        assert model(**inputs, labels=padded).loss == model(**inputs, labels=labels).loss
+        padded[(0, *(bases + 1,) * (1 + pair))] = 1
+        with pytest.raises(ValueError, match="must hold only -100 there"):
+            model(**inputs, labels=padded)
