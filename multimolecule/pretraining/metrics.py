@@ -113,4 +113,3 @@ def per_position_logits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Ten
     full = logits.new_zeros((*labels.shape, logits.shape[-1]))
     full[labels != IGNORE_INDEX] = logits
     return full
-
