@@ -3,6 +3,11 @@
 A token covers `config.token_lengths[id]` bases (a 6-mer six, a BPE token as many as it spells, special tokens
 none, `<unk>` and `<mask>` one); `config.token_bases` holds the bases each token id spells. So a 16-base text
 gives 16 rows however many tokens it became, and the mapping is computed from `input_ids` alone.
+
+Run eagerly, `locate_bases` gives as many rows as the longest sequence has bases, a number read from the ids'
+values. Traced by `torch.export` or `torch.compile`, shapes may depend on the input's shape only:
+`locate_base_slots` gives every token as many rows as the vocabulary's longest token, the real bases first in the
+same order, then rows of padding (`mask` is False there).
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ NUCLEOTIDES = "ACGTN"
 class BaseLocations(NamedTuple):
     """Where each base of a batch comes from: its token, its offset in that token, and its row in the output.
 
-    All but `mask` are (total bases,) tensors over the real bases of the batch, in order.
+    All but `mask` are (total bases,) tensors over the real bases of the batch, in order (`locate_base_slots`:
+    over every slot, the slots of no base at `position == mask.shape[1]`, a row `scatter_bases` drops).
     """
 
     token: torch.Tensor  # index into the flattened (batch * tokens) tokens
@@ -64,6 +70,37 @@ def locate_bases(input_ids: torch.Tensor, attention_mask: torch.Tensor, token_le
     )
 
 
+def locate_base_slots(
+    input_ids: torch.Tensor, attention_mask: torch.Tensor, token_lengths: torch.Tensor, max_token_length: int
+) -> BaseLocations:
+    """`locate_bases` with shapes that depend on the input's shape only, as `torch.export` and `torch.compile` need:
+    each token has `max_token_length` slots, those past its length fall on the row `scatter_bases` drops, and the
+    output has tokens * max_token_length rows, the real bases first (as `locate_bases` places them).
+
+    Example:
+        >>> ids, mask, lengths = torch.tensor([[0, 1, 2]]), torch.ones(1, 3), torch.tensor([0, 3, 1])
+        >>> located = locate_base_slots(ids, mask, lengths, max_token_length=3)
+        >>> scatter_bases(located.token, located, fill=-1).tolist(), located.mask.sum().item()
+        ([[1, 1, 1, 2, -1, -1, -1, -1, -1]], 4)
+    """
+    batch_size, seq_length = input_ids.shape
+    device = input_ids.device
+    lengths = token_lengths.to(device)[input_ids] * attention_mask.to(torch.long)  # (batch, tokens)
+    first_base = lengths.cumsum(dim=1) - lengths  # (batch, tokens), in the token's sequence
+    offset = torch.arange(max_token_length, device=device)  # (slots,)
+    is_base = offset < lengths[..., None]  # (batch, tokens, slots)
+    num_rows = seq_length * max_token_length
+    position = torch.where(is_base, first_base[..., None] + offset, num_rows)  # (batch, tokens, slots)
+    token = torch.arange(batch_size * seq_length, device=device).view(batch_size, seq_length, 1).expand_as(is_base)
+    return BaseLocations(
+        token=token.flatten(),
+        offset=offset.expand_as(is_base).flatten(),
+        sequence=token.flatten() // seq_length,
+        position=position.flatten(),
+        mask=torch.arange(num_rows, device=device)[None, :] < lengths.sum(dim=1, keepdim=True),
+    )
+
+
 def expand_to_bases(
     hidden_states: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_lengths: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -90,10 +127,11 @@ def expand_to_bases(
 
 
 def scatter_bases(values: torch.Tensor, located: BaseLocations, fill: float = 0) -> torch.Tensor:
-    """(total bases, ...) values of the real bases -> (batch, bases, ...), `fill` past each sequence's end."""
-    output = values.new_full((*located.mask.shape, *values.shape[1:]), fill)
+    """(total bases, ...) values of the located bases -> (batch, bases, ...), `fill` past each sequence's end."""
+    batch_size, num_bases = located.mask.shape
+    output = values.new_full((batch_size, num_bases + 1, *values.shape[1:]), fill)  # + the row of no base
     output[located.sequence, located.position] = values
-    return output
+    return output[:, :num_bases]
 
 
 @functools.lru_cache(maxsize=8)
@@ -112,6 +150,14 @@ def _nucleotide_table(token_bases: tuple[str, ...], token_lengths: tuple[int, ..
     return nucleotides, np.cumsum(lengths) - lengths
 
 
+@torch.compiler.assume_constant_result  # torch.compile takes the tables as constants: it cannot trace numpy
+def _nucleotide_constants(
+    token_bases: tuple[str, ...], token_lengths: tuple[int, ...]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    nucleotides, first_base = _nucleotide_table(token_bases, token_lengths)  # numpy: tracing leaves the cache real
+    return torch.from_numpy(nucleotides), torch.from_numpy(first_base)
+
+
 def base_nucleotides(
     input_ids: torch.Tensor, located: BaseLocations, token_bases: list[str], token_lengths: list[int]
 ) -> torch.Tensor:
@@ -123,10 +169,10 @@ def base_nucleotides(
         >>> base_nucleotides(ids, located, ["", "GAT", "N"], lengths).tolist()  # G A T N
         [2, 0, 3, 4]
     """
-    nucleotides, first_base = _nucleotide_table(tuple(token_bases), tuple(token_lengths))
-    nucleotides = torch.from_numpy(nucleotides).to(input_ids.device)
-    first_base = torch.from_numpy(first_base).to(input_ids.device)
-    return nucleotides[first_base[input_ids.flatten()[located.token]] + located.offset]
+    nucleotides, first_base = _nucleotide_constants(tuple(token_bases), tuple(token_lengths))
+    nucleotides, first_base = nucleotides.to(input_ids.device), first_base.to(input_ids.device)
+    index = first_base[input_ids.flatten()[located.token]] + located.offset  # slots of no base may run past the end
+    return nucleotides[index.clamp(max=len(nucleotides) - 1)]
 
 
 def max_token_length(config) -> int:

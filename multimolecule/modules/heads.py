@@ -116,11 +116,6 @@ class BaseEmbeddings(nn.Module):
         self, base_states: torch.Tensor, nucleotides: torch.Tensor, offsets: torch.Tensor, base_mask: torch.Tensor
     ) -> torch.Tensor:
         """`base_states` (batch, bases, hidden); `nucleotides`, `offsets`, `base_mask` (batch, bases)."""
-        if offsets.numel() and int(offsets.max()) >= len(self.offset_embeddings):
-            raise ValueError(
-                f"a token covers more bases than the {len(self.offset_embeddings)} this head was built for; "
-                "set config.token_lengths and config.token_bases before creating the model"
-            )
         embeddings = self.nucleotide_embeddings[nucleotides] + self.offset_embeddings[offsets]  # (batch, bases, hidden)
         return base_states + embeddings * base_mask[..., None].to(embeddings.dtype)
 

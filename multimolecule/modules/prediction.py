@@ -18,10 +18,11 @@ from torch.nn import functional as F
 from transformers.modeling_outputs import MaskedLMOutput
 from transformers.utils import can_return_tuple
 
-from .bases import base_nucleotides, locate_bases, scatter_bases
+from .bases import base_nucleotides, locate_base_slots, locate_bases, max_token_length, scatter_bases
 from .heads import ContactPredictionHead, MaskedLMHead, SequencePredictionHead, TokenPredictionHead
 from .losses import labelled_mean, prediction_loss
 from .outputs import ContactPredictorOutput, SequencePredictorOutput, TokenPredictorOutput
+from .packing import is_tracing
 
 
 def resolve_attention_mask(
@@ -204,8 +205,18 @@ class BaseResolutionMixin(ClassifierMixin):
             return_dict=True,
             **kwargs,
         )
+        longest_token = max_token_length(self.config)
+        if longest_token > len(self.classifier.base_embeddings.offset_embeddings):
+            raise ValueError(
+                f"a token covers {longest_token} bases, more than the "
+                f"{len(self.classifier.base_embeddings.offset_embeddings)} this head was built for; "
+                "set config.token_lengths and config.token_bases before creating the model"
+            )
         token_lengths = torch.tensor(self.config.token_lengths, device=input_ids.device)
-        located = locate_bases(input_ids, attention_mask, token_lengths)
+        if is_tracing():  # torch.export, torch.compile: tokens * longest_token rows, whatever the ids say
+            located = locate_base_slots(input_ids, attention_mask, token_lengths, longest_token)
+        else:
+            located = locate_bases(input_ids, attention_mask, token_lengths)
         base_states = scatter_bases(outputs.last_hidden_state.flatten(0, 1)[located.token], located)
         nucleotides = base_nucleotides(input_ids, located, self.config.token_bases, self.config.token_lengths)
         return outputs, (
@@ -226,6 +237,9 @@ class BaseResolutionMixin(ClassifierMixin):
         expected = (batch_size,) + (num_bases,) * base_dims
         if tuple(labels.shape[: 1 + base_dims]) == expected:
             return labels
+        if is_tracing():  # the traced rows (`locate_base_slots`) run past the bases: pad the labels to them
+            padding = [0, 0] * (labels.dim() - 1 - base_dims) + [0, num_bases - labels.shape[1]] * base_dims
+            return F.pad(labels, padding, value=-100)
         bases = (slice(None),) + (slice(0, num_bases),) * base_dims
         padded_further = labels.shape[0] == batch_size and min(labels.shape[1 : 1 + base_dims]) >= num_bases
         if padded_further and (labels != -100).sum() == (labels[bases] != -100).sum():  # only -100 beyond the bases

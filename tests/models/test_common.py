@@ -465,6 +465,18 @@ def test_token_head_needs_token_lengths(package):
         package.token_prediction(config)(torch.tensor([[config.cls_token_id, 5, 6]]))
 
 
+def test_base_heads_refuse_tokens_longer_than_they_were_built_for(package):
+    """A vocabulary set after the head was created, with longer tokens than its offset embeddings cover."""
+    for head in ("token_prediction", "contact_prediction"):
+        config = package.config(num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=64)
+        model = getattr(package, head)(config)
+        built_for = len(model.classifier.base_embeddings.offset_embeddings)
+        model.config.token_bases = ["", "A" * (built_for + 1)] + ["A"] * (config.vocab_size - 2)
+        model.config.token_lengths = [len(bases) for bases in model.config.token_bases]
+        with pytest.raises(ValueError, match=f"a token covers {built_for + 1} bases, more than the {built_for}"):
+            model(torch.tensor([[5, 1, 6]]))
+
+
 def test_contact_head(package, converted, tokenizer):
     model = load(package, "contact_prediction", converted, num_labels=1)
     text = TEXTS[1]

@@ -1,7 +1,8 @@
 """Export and compilation with default settings: `torch.export.export` with a dynamic batch and length,
 `torch.onnx.export(..., dynamo=True)` run by onnxruntime, and `torch.compile(fullgraph=True)`, for the encoder and
-the masked-LM and sequence heads of both families, on tiny random models. The traced programs are checked on
-batch sizes and lengths other than the traced ones, against the model run eagerly (which packs the batch)."""
+every head of both families, on tiny random models. The traced programs are checked on batch sizes and lengths
+other than the traced ones, against the model run eagerly (which packs the batch and gives the base-resolution
+heads as many rows as the longest sequence has bases, where the traced ones give tokens * longest token)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ import torch
 from torch.export import Dim
 from transformers import AutoModel, AutoModelForMaskedLM
 
-from multimolecule import AutoModelForSequencePrediction, DnaBert2Config, NucleotideTransformerConfig
+from multimolecule import (
+    AutoModelForContactPrediction,
+    AutoModelForSequencePrediction,
+    AutoModelForTokenPrediction,
+    DnaBert2Config,
+    NucleotideTransformerConfig,
+)
+from multimolecule.demo import demo_model_path
 
 from ..helpers import TINY
 
@@ -19,8 +27,8 @@ pytest.importorskip("onnxscript")
 
 TOLERANCE = 1e-5  # fp32
 ONE_LAYER = {**TINY, "num_hidden_layers": 1}
-CONFIGS = {
-    "dnabert2": lambda: DnaBert2Config(**ONE_LAYER),
+CONFIGS = {  # DNABERT-2: the demo's BPE vocabulary, for the bases of each token
+    "dnabert2": lambda: DnaBert2Config(**ONE_LAYER, vocab_size=512, token_bases=dnabert2_demo_token_bases()),
     "nt-v2": lambda: NucleotideTransformerConfig(**ONE_LAYER),
     "nt-v1": lambda: NucleotideTransformerConfig(
         **ONE_LAYER, position_embedding_type="absolute", hidden_act="gelu", use_glu=False, add_bias_fnn=True,
@@ -28,11 +36,16 @@ CONFIGS = {
     ),
 }  # fmt: skip
 HEADS = {"model": AutoModel, "masked_lm": AutoModelForMaskedLM, "sequence": AutoModelForSequencePrediction}
+BASE_HEADS = {"token": AutoModelForTokenPrediction, "contact": AutoModelForContactPrediction}
+
+
+def dnabert2_demo_token_bases() -> list[str]:
+    return DnaBert2Config.from_pretrained(demo_model_path("dnabert2-demo")).token_bases
 
 
 def tiny_model(family: str, head: str) -> torch.nn.Module:
     torch.manual_seed(0)
-    return HEADS[head].from_config(CONFIGS[family]()).eval()  # default attn_implementation: sdpa
+    return {**HEADS, **BASE_HEADS}[head].from_config(CONFIGS[family]()).eval()  # default attn_implementation: sdpa
 
 
 class MainOutputs(torch.nn.Module):
@@ -113,3 +126,71 @@ def test_compile_fullgraph_gives_the_same_numbers(family):
         expected = model(input_ids, attention_mask=attention_mask).logits
         actual = compiled(input_ids, attention_mask=attention_mask).logits
     assert (actual - expected).abs().max() <= TOLERANCE
+
+
+class BaseOutputs(torch.nn.Module):
+    """The token and contact heads side by side: token logits, `base_mask` (the same for both), contact logits."""
+
+    def __init__(self, family: str):
+        super().__init__()
+        self.token, self.contact = (tiny_model(family, head) for head in BASE_HEADS)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        token = self.token(input_ids=input_ids, attention_mask=attention_mask)
+        contact = self.contact(input_ids=input_ids, attention_mask=attention_mask)
+        return token.logits, token.base_mask, contact.logits
+
+
+def assert_bases_agree(actual: tuple, expected: tuple, rows_per_token: int, num_tokens: int):
+    """The traced heads give `rows_per_token` rows per token: the eager rows first, then rows of no base, masked."""
+    token_logits, base_mask, contact_logits = (torch.as_tensor(output) for output in actual)
+    expected_token, expected_mask, expected_contact = expected
+    batch_size, num_bases = expected_mask.shape
+    assert base_mask.shape == (batch_size, rows_per_token * num_tokens)
+    assert torch.equal(base_mask[:, :num_bases], expected_mask) and not base_mask[:, num_bases:].any()
+    pair_mask = expected_mask[:, :, None] & expected_mask[:, None, :]
+    token_difference = (token_logits[:, :num_bases] - expected_token)[expected_mask].abs().max()
+    contact_difference = (contact_logits[:, :num_bases, :num_bases] - expected_contact)[pair_mask].abs().max()
+    assert token_difference <= TOLERANCE and contact_difference <= TOLERANCE, (token_difference, contact_difference)
+
+
+@pytest.mark.parametrize("family", CONFIGS)
+def test_base_resolution_heads_export_and_agree_on_new_shapes(family, tmp_path):
+    model = BaseOutputs(family).eval()
+    rows_per_token = max(model.token.config.token_lengths)
+    batch, length = Dim("batch"), Dim("length")
+    dynamic_shapes = ({0: batch, 1: length}, {0: batch, 1: length})
+    onnx_program = torch.onnx.export(model, TRACED, dynamic_shapes=dynamic_shapes, dynamo=True, verbose=False)
+    onnx_program.save(tmp_path / "model.onnx")
+
+    input_ids, attention_mask = ragged_batch([37, 12, 4], seed=3)
+    with torch.no_grad():
+        expected = model(input_ids, attention_mask)
+        exported = onnx_program.exported_program.module()
+        assert_bases_agree(exported(input_ids, attention_mask), expected, rows_per_token, input_ids.shape[1])
+    session = onnxruntime.InferenceSession(tmp_path / "model.onnx")
+    names = [node.name for node in session.get_inputs()]
+    actual = session.run(None, dict(zip(names, (input_ids.numpy(), attention_mask.numpy()))))
+    assert_bases_agree(actual, expected, rows_per_token, input_ids.shape[1])
+
+
+@pytest.mark.parametrize("head", BASE_HEADS)
+def test_compile_fullgraph_base_resolution_heads_give_the_same_logits_and_loss(head):
+    """The labels of the eager rows (padded with -100 to the longest sequence's bases) train the compiled model:
+    they are padded to its rows, and the loss is the eager one."""
+    model = tiny_model("dnabert2", head)
+    input_ids, attention_mask = ragged_batch([12, 7, 3], seed=4)
+    with torch.no_grad():
+        expected = model(input_ids, attention_mask=attention_mask)
+    shape = expected.logits.shape[:-1]
+    labels = torch.randint(0, 2, shape, generator=torch.Generator().manual_seed(5))
+    pair_mask = expected.base_mask if head == "token" else expected.base_mask[:, :, None] & expected.base_mask[:, None]
+    labels[~pair_mask] = -100
+    torch._dynamo.reset()
+    compiled = torch.compile(model, fullgraph=True)
+    with torch.no_grad():
+        expected = model(input_ids, attention_mask=attention_mask, labels=labels)
+        actual = compiled(input_ids, attention_mask=attention_mask, labels=labels)
+    bases = (slice(None),) + (slice(0, shape[1]),) * (len(shape) - 1)
+    assert (actual.logits[bases] - expected.logits)[pair_mask].abs().max() <= TOLERANCE
+    assert (actual.loss - expected.loss).abs() <= TOLERANCE
