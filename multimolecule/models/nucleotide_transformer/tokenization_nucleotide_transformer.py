@@ -153,9 +153,11 @@ class LazyEncodings(BatchEncoding):
     _encode: Callable[[], BatchEncoding] | None = None
     _made: list | None = None
 
-    def __init__(self, data: dict, encode: Callable[[], BatchEncoding]):
+    def __init__(self, data: dict | None = None, encode: Callable[[], BatchEncoding] | None = None):
         # BatchEncoding.__init__ without its copy and tensor conversion: `data` is a padded, converted batch.
-        self.data, self._n_sequences, self._encode = data, 1, encode
+        # `type(batch)(mapping)`, as `Trainer` rebuilds a batch it moves, gives one without encodings, as
+        # `BatchEncoding(mapping)` does.
+        self.data, self._n_sequences, self._encode = {} if data is None else data, 1, encode
 
     @property
     def _encodings(self) -> list | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 
 import pytest
+import torch
 
 from multimolecule import NucleotideTransformerTokenizer
 
@@ -41,3 +42,26 @@ def test_batched_padded_encodings_and_pickling(tokenizer):
     assert [encoding.ids for encoding in encoded.encodings] == encoded["input_ids"].tolist()
     assert [encoded.tokens(index) for index in range(len(TEXTS))] == [encoding.tokens for encoding in expected]
     assert pickle.loads(pickle.dumps(tokenizer(TEXTS[0]))).tokens() == backend.encode(TEXTS[0]).tokens
+
+
+def test_trainer_takes_the_tokenizer_output_as_a_batch(tokenizer, tmp_path):
+    """`Trainer` rebuilds a batch with `type(batch)({...})`: the fast path's output must survive that."""
+    from transformers import Trainer, TrainingArguments
+
+    from multimolecule import AutoModelForTokenPrediction
+    from multimolecule.demo import demo_model_path
+
+    encoded = tokenizer(TEXTS, padding=True, return_tensors="pt")
+    rebuilt = type(encoded)({key: value for key, value in encoded.items()})
+    assert rebuilt.keys() == encoded.keys() and all(rebuilt[k].equal(encoded[k]) for k in encoded)
+    model = AutoModelForTokenPrediction.from_pretrained(demo_model_path("nt-demo"), num_labels=2)
+
+    def collate(texts):
+        batch = tokenizer(texts, padding=True, return_tensors="pt")
+        batch["labels"] = torch.zeros(len(texts), max(map(len, texts)), dtype=torch.long)
+        return batch
+
+    arguments = TrainingArguments(tmp_path, max_steps=2, per_device_train_batch_size=3, report_to=[],
+                                  use_cpu=True, save_strategy="no", remove_unused_columns=False)  # fmt: skip
+    result = Trainer(model=model, args=arguments, train_dataset=TEXTS * 2, data_collator=collate).train()
+    assert result.global_step == 2 and torch.isfinite(torch.tensor(result.training_loss))
