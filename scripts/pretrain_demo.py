@@ -129,6 +129,7 @@ def write_card(output: Path, model: str) -> None:
     settings = yaml.safe_load((output / "pretrain_config.yaml").read_text())
     metrics = json.loads((output / "metrics.json").read_text())
     log = [json.loads(line) for line in (output / "log.jsonl").read_text().splitlines()]
+    # One row per step, the first logged: the last step is logged again for the kept checkpoint, under its step.
     evaluations = list({row["step"]: row for row in reversed(log) if "eval_loss" in row}.values())[::-1]
     seconds = next(row["train_runtime"] for row in log if "train_runtime" in row)
     kept = min(evaluations, key=lambda row: row["eval_loss"])
