@@ -143,10 +143,6 @@ def write_card(output: Path, model: str) -> None:
                           "tokens_seen": settings["max_steps"] * settings["batch_size"] * settings["max_length"],
                           "training_seconds": round(seconds, 1)}}  # fmt: skip
     (output / "training.json").write_text(json.dumps(record, indent=2) + "\n")
-    tokenizer_config = json.loads((output / "tokenizer_config.json").read_text())
-    for key in ("is_local", "local_files_only"):  # where this machine loaded the tokenizer from: not for a bundle
-        tokenizer_config.pop(key, None)
-    (output / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2) + "\n")
     card, r, m = CARD[model], record["recipe"], record["metrics"]
     table = "\n".join(
         f"| {row['step']:,} | {row['eval_accuracy']:.2%} | {row['eval_first_base_accuracy']:.1%} | {row['eval_loss']:.3f} |"

@@ -25,6 +25,8 @@ from .loading_utils import DOWNLOAD_KWARGS, fetch, fetch_json, fit_tokenizer, re
 
 logger = logging.get_logger(__name__)
 MASK_LOOKALIKE = re.compile(r"[\[<{]mask[\]>}]", re.IGNORECASE)
+# Set by transformers' `from_pretrained` in `init_kwargs`, which `save_pretrained` writes out (transformers 5.x).
+LOADING_FACTS = ("is_local", "local_files_only")
 
 
 def dna_normalizer() -> normalizers.Normalizer:
@@ -98,7 +100,10 @@ class DnaTokenizerFast(TokenizerEncodingHook):
                 if original is not None:
                     fit_tokenizer(original, name, kwargs)
                     return original
-        return super().from_pretrained(name, *init_inputs, **kwargs)
+        tokenizer = super().from_pretrained(name, *init_inputs, **kwargs)
+        for key in LOADING_FACTS:  # where this machine found the files: not a setting to save with the tokenizer
+            tokenizer.init_kwargs.pop(key, None)
+        return tokenizer
 
     @classmethod
     def from_original_files(cls, fetch: Callable[[str], str | None], **kwargs) -> DnaTokenizerFast | None:

@@ -11,6 +11,7 @@ test file.
 from __future__ import annotations
 
 import importlib
+import json
 import random
 import re
 from pathlib import Path
@@ -193,6 +194,13 @@ def test_save_and_load_round_trip(package, converted, tokenizer, tmp_path):
     assert torch.equal(batch["input_ids"], tokenizer(TEXTS, padding=True, return_tensors="pt")["input_ids"])
     with torch.no_grad():
         assert torch.equal(model(**batch).logits, reloaded(**batch).logits)
+
+
+def test_saved_tokenizer_config_says_nothing_of_where_it_was_loaded_from(converted, tmp_path):
+    AutoTokenizer.from_pretrained(converted, local_files_only=True).save_pretrained(tmp_path / "saved")
+    saved = json.loads((tmp_path / "saved" / "tokenizer_config.json").read_text())
+    assert not {"is_local", "local_files_only"} & saved.keys()
+    assert saved["tokenizer_class"] and AutoTokenizer.from_pretrained(tmp_path / "saved").mask_token == "<mask>"
 
 
 def test_pipelines(converted, tokenizer):
