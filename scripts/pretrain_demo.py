@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("model", choices=sorted(RECIPES))
     parser.add_argument("--output", type=Path, help="default: demo-build/<model>")
     parser.add_argument("--work", type=Path, default=Path("demo-build"), help="folder for the FASTA files")
-    parser.add_argument("--max-steps", type=int, help="default: 7,000 (dnabert2), 14,000 (nucleotide_transformer)")
+    parser.add_argument("--max-steps", type=int, help=f"default: {MAX_STEPS}")
     parser.add_argument("--vocab-size", type=int, default=VOCAB_SIZE, help="the DNABERT-2 demo's BPE vocabulary")
     parser.add_argument("--eval-steps", type=int, default=EVAL_STEPS)
     args, extra = parser.parse_known_args(argv)  # anything else goes to `multimolecule pretrain`
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
         run("train-tokenizer", "--data", train, "--vocab-size", args.vocab_size, "--max-token-length", MAX_TOKEN_LENGTH,
             "-o", tokenizer, "--overwrite")  # fmt: skip
         model += ["--tokenizer", str(tokenizer)]
-    max_steps = args.max_steps or MAX_STEPS[args.model]
+    max_steps = MAX_STEPS[args.model] if args.max_steps is None else args.max_steps
     steps = ["--max-steps", str(max_steps), "--eval-steps", str(min(args.eval_steps, max_steps))]
     run("pretrain", "--data", train, "--eval-data", held_out, *model, "-o", output, "--overwrite", *steps,
         *RECIPES[args.model], *extra)  # fmt: skip
