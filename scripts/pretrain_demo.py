@@ -186,7 +186,7 @@ Masked language modelling as in the {card["title"]} model card: 15% of tokens ch
 eps {r["adam_epsilon"]}, weight decay {r["weight_decay"]}, peak learning rate {r["learning_rate"]},
 {r["warmup_ratio"]:.0%} of the steps to warm up ({card["schedule"]}), {r["max_steps"]:,} steps of
 {r["batch_size"]} windows of {r["max_length"]} tokens ({m["tokens_seen"] / 1e6:.1f}M tokens; random windows of \
-either strand, new offsets each epoch), seed {r["seed"]}, no dropout, {r["threads"]} CPU thread:
+either strand, new offsets each epoch), seed {r["seed"]}, no dropout, {r["threads"]} CPU thread{"s" if r["threads"] != 1 else ""}:
 {m["training_seconds"] / 60:.0f} minutes of training (wall time on a shared 2-core machine). Kept: the checkpoint with the lowest held-out loss (step {m["kept_step"]:,}).
 
 ## Evaluation (held-out DNA)
