@@ -178,16 +178,12 @@ def sequence_baselines(data: Path, tokenizers: list[Path] = ()) -> dict:
             lambda s: [kmer_frequencies(q, (3,)) for q in s],
         ),
     }
-    for demo in ("dnabert2-demo", "nt-demo"):
-        tokenizer = tokenizer_from_pretrained(resolve_name(demo))
-        featurisers[f"sequence_{demo}_tokens"] = (
-            f"{demo} token frequencies",
-            lambda seqs, tokenizer=tokenizer: token_frequencies(seqs, tokenizer),
-        )
-    for folder in tokenizers:  # e.g. BPE vocabularies of other sizes from `multimolecule train-tokenizer`
-        tokenizer = DnaBert2Tokenizer.from_pretrained(folder)
-        featurisers[f"sequence_{folder.name}_tokens"] = (
-            f"{folder} token frequencies ({len(tokenizer)} tokens)",
+    bags = [(demo, demo, tokenizer_from_pretrained(resolve_name(demo))) for demo in ("dnabert2-demo", "nt-demo")]
+    # and BPE vocabularies of other sizes, from `multimolecule train-tokenizer`
+    bags += [(folder.name, folder, DnaBert2Tokenizer.from_pretrained(folder)) for folder in tokenizers]
+    for name, source, tokenizer in bags:
+        featurisers[f"sequence_{name}_tokens"] = (
+            f"{source} token frequencies ({len(tokenizer)} tokens)",
             lambda seqs, tokenizer=tokenizer: token_frequencies(seqs, tokenizer),
         )
     results = {}
