@@ -12,15 +12,19 @@ The rest of multimolecule reaches these internals only through what this module 
 - `AutoModelClass` is the base of our own Auto classes;
 - `TokenizerEncodingHook`, mixed into a fast tokenizer, calls `check_text` on every text it encodes, lets
   `encode_without_backend` encode it instead of the backend, and gives `warn_if_too_long`;
-- `use_pipeline_for` makes one transformers pipeline task build our pipeline class for our models only.
+- `use_pipeline_for` makes one transformers pipeline task build our pipeline class for our models only;
+- `registered_model_class` reads an Auto class's mapping;
+- `redirect_from_pretrained` lets a function load a checkpoint natively in place of transformers' Auto classes
+  (`AutoConfig`, `AutoTokenizer`, every `AutoModel...`), before they read `auto_map` and run remote code.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections import OrderedDict
+from collections.abc import Callable
 
-from transformers import BatchEncoding, PreTrainedModel, PreTrainedTokenizerFast
+from transformers import AutoConfig, AutoTokenizer, BatchEncoding, PreTrainedModel, PreTrainedTokenizerFast
 from transformers.models.auto.auto_factory import _BaseAutoModelClass, _LazyAutoMapping
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
 from transformers.pipelines import PIPELINE_REGISTRY
@@ -229,3 +233,71 @@ def use_pipeline_for(task: str, pipeline_class: type) -> None:
 
     Dispatch.__name__ = Dispatch.__qualname__ = f"{pipeline_class.__name__}Dispatch"
     entry["impl"] = Dispatch
+
+
+# ------------------------------------------------------------------------------------------ native remote code
+
+
+def auto_loaders() -> list[type]:
+    """The classes whose `from_pretrained` `redirect_from_pretrained` wraps: `AutoConfig`, `AutoTokenizer`,
+    `_BaseAutoModelClass` and every Auto model class with a copy of its own (transformers copies the method into
+    each, `auto_class_update`)."""
+    classes, pending = [AutoConfig, AutoTokenizer], [_BaseAutoModelClass]
+    while pending:
+        auto_class = pending.pop()
+        if "from_pretrained" in auto_class.__dict__:
+            classes.append(auto_class)
+        pending.extend(auto_class.__subclasses__())
+    return classes
+
+
+def redirect_from_pretrained(redirect: Callable[..., Callable | None]) -> None:
+    """Make `AutoConfig`, `AutoTokenizer` and every Auto model class call `redirect(auto_class, name_or_path,
+    kwargs)` first in `from_pretrained`: a loader it returns (`loader(*args, **kwargs)`) loads the checkpoint instead
+    of transformers, None leaves the call to transformers, untouched. Calling it again replaces the redirect.
+
+    Missing public API: transformers decides between its own classes and a checkpoint's remote code (`auto_map`)
+    inside the Auto classes' `from_pretrained`, by `model_type`; nothing lets a library say "this checkpoint is
+    mine" for a checkpoint whose `model_type` is another's (`bert`, `esm`) or absent. So the classmethods are
+    wrapped, each once; the wrapper keeps the original as `transformers_from_pretrained`.
+
+    Example:
+        >>> from transformers import AutoConfig
+        >>> hasattr(AutoConfig.from_pretrained, "transformers_from_pretrained")  # multimolecule's redirect is in
+        True
+    """
+    for owner in auto_loaders():
+        method = owner.__dict__["from_pretrained"]
+        original = getattr(method.__func__, "transformers_from_pretrained", method.__func__)
+
+        def from_pretrained(cls, name_or_path, *args, _transformers_from_pretrained=original, **kwargs):
+            loader = REDIRECT[0](cls, name_or_path, kwargs) if REDIRECT else None
+            if loader is None:
+                return _transformers_from_pretrained(cls, name_or_path, *args, **kwargs)
+            return loader(*args, **kwargs)
+
+        from_pretrained.transformers_from_pretrained = original
+        from_pretrained.__doc__ = original.__doc__
+        from_pretrained.__name__ = from_pretrained.__qualname__ = "from_pretrained"
+        owner.from_pretrained = classmethod(from_pretrained)
+    REDIRECT[:] = [redirect]
+
+
+REDIRECT: list[Callable] = []
+
+
+def registered_model_class(auto_class: type, config_class: type) -> type | None:
+    """The model class `auto_class` loads for `config_class`, None if it has none.
+
+    Missing public API: an Auto class's mapping is the private `_model_mapping`.
+
+    Example:
+        >>> from transformers import AutoModelForMaskedLM
+        >>> from multimolecule import DnaBert2Config
+        >>> registered_model_class(AutoModelForMaskedLM, DnaBert2Config).__name__
+        'DnaBert2ForMaskedLM'
+    """
+    try:
+        return auto_class._model_mapping[config_class]
+    except KeyError:
+        return None

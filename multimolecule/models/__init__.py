@@ -1,7 +1,7 @@
 """Every model family, registered once: a new family is a folder and one `register_model` call here."""
 
 from ..utils.errors import CheckpointError, CheckpointShapeError, ConversionError
-from . import dnabert2, nucleotide_transformer
+from . import dnabert2, nucleotide_transformer, remote_code
 from .auto import AutoModelForContactPrediction, AutoModelForSequencePrediction, AutoModelForTokenPrediction
 from .dnabert2 import *  # noqa: F403
 from .loading_utils import fetch, resolve_name  # noqa: F401  (fetch: for the engines, not in __all__)
@@ -52,6 +52,7 @@ register_model(
         contact_prediction=nucleotide_transformer.NucleotideTransformerForContactPrediction,
     )
 )
+remote_code.install()
 
 __all__ = [
     "MODELS",

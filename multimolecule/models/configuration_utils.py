@@ -13,6 +13,15 @@ from transformers import PretrainedConfig
 from ..modules.packing import DEFAULT_QUERY_CHUNK_SIZE
 from . import loading_utils
 
+# What transformers' `get_config_dict` takes for itself (where and how to read `config.json`), not config values.
+TRANSFORMERS_CONFIG_KWARGS = (
+    *loading_utils.DOWNLOAD_KWARGS,
+    "trust_remote_code",
+    "_from_pipeline",
+    "_from_auto",
+    "_configuration_file",
+)
+
 
 class MultiMoleculeConfig(PretrainedConfig):
     r"""What every multimolecule model configures; the defaults are a BERT-base-sized encoder.
@@ -87,12 +96,36 @@ class MultiMoleculeConfig(PretrainedConfig):
     keys_to_ignore_at_inference = ["base_mask"]
 
     @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs):
+        """transformers' `from_pretrained`, which also takes a bundled demo name, a `Checkpoint` already resolved, and
+        an original `config.json` (converted: see `multimolecule.models.loading_utils`). The config remembers the
+        `Checkpoint` it was read from (`config.checkpoint`, never saved), so that the model loading it maps the
+        original's weights without reading anything again."""
+        if os.path.isfile(str(pretrained_model_name_or_path)):
+            return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        checkpoint = loading_utils.Checkpoint.resolve(pretrained_model_name_or_path, kwargs)
+        output = super().from_pretrained(checkpoint, **kwargs)
+        config = output[0] if isinstance(output, tuple) else output
+        config.checkpoint = checkpoint
+        return output
+
+    @classmethod
     def get_config_dict(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> tuple[dict, dict]:
-        """transformers' `get_config_dict`, which also takes a bundled demo name and converts an original
-        `config.json` (see `multimolecule.models.loading_utils`), so that `from_pretrained` reads both."""
-        name = loading_utils.resolve_name(pretrained_model_name_or_path)
-        config_dict, unused_kwargs = super().get_config_dict(name, **kwargs)
-        return loading_utils.config_dict_for(cls, name, config_dict, kwargs), unused_kwargs
+        """transformers' `get_config_dict`, which also takes a `Checkpoint` (its `config.json` as this class reads it:
+        an original converted) and a bundled demo name."""
+        if isinstance(pretrained_model_name_or_path, loading_utils.Checkpoint):
+            unused = {key: value for key, value in kwargs.items() if key not in TRANSFORMERS_CONFIG_KWARGS}
+            return pretrained_model_name_or_path.config_for(cls.model_type), unused
+        if os.path.isfile(str(pretrained_model_name_or_path)):
+            return super().get_config_dict(pretrained_model_name_or_path, **kwargs)
+        checkpoint = loading_utils.Checkpoint.resolve(pretrained_model_name_or_path, kwargs)
+        return cls.get_config_dict(checkpoint, **kwargs)
+
+    def to_dict(self) -> dict:
+        """transformers' `to_dict`, without the `Checkpoint` the config was read from (a fact of this process)."""
+        output = super().to_dict()
+        output.pop("checkpoint", None)
+        return output
 
     def __post_init__(self, **kwargs):
         if self.query_chunk_size < 1:

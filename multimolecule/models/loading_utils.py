@@ -23,7 +23,6 @@ import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ from transformers.core_model_loading import Chunk, WeightConverter, WeightRenami
 
 from ..demo import DEFAULT_MODEL, DEMO_MODELS, demo_model_path
 from ..integrations.transformers import fetch_file
-from ..utils.errors import CheckpointError, CheckpointShapeError, InputError
+from ..utils.errors import CheckpointError, CheckpointNotFoundError, CheckpointShapeError, InputError
 
 # The keyword arguments of `from_pretrained` that say where and how to fetch files, as transformers names them.
 DOWNLOAD_KWARGS = ("cache_dir", "force_download", "proxies", "local_files_only", "token", "revision", "subfolder")
@@ -146,14 +145,7 @@ def fetch(name: str, filename: str, kwargs: Mapping[str, Any]) -> str | None:
 
 def fetch_json(name: str, filename: str, kwargs: Mapping[str, Any]) -> dict | None:
     """`filename` of `name` parsed, None if absent; `CheckpointError` if it is not valid JSON."""
-    path = fetch(name, filename, kwargs)
-    if path is None:
-        return None
-    try:
-        with open(path) as file:
-            return json.load(file)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"{filename} of {name} is not valid JSON: {error}") from error
+    return read_json(fetch(name, filename, kwargs), f"{filename} of {name}")
 
 
 # ------------------------------------------------------------------------------------------- original layouts
@@ -174,6 +166,9 @@ class OriginalLayout:
         unused: `(original tensor name, our config)` -> whether the originals store it but never use it.
         fit_tokenizer: `(our tokenizer built from the original files, our config)` -> None, adjusting the tokenizer
             to what the config says (e.g. the position limit); None if nothing needs adjusting.
+        remote_code: The published remote-code files of the originals in this layout: {sha256 of the file: where
+            it is published}. transformers' Auto classes load a checkpoint carrying only these (or none) natively
+            (`models.remote_code`); any other remote code is left to transformers.
     """
 
     name: str
@@ -184,6 +179,7 @@ class OriginalLayout:
     splits: Mapping[str, Sequence[str]] = field(default_factory=dict)
     unused: Callable[[str, PretrainedConfig], bool] = lambda name, config: False
     fit_tokenizer: Callable[[Any, PretrainedConfig], None] | None = None
+    remote_code: Mapping[str, str] = field(default_factory=dict)
 
     def weight_conversions(self, config: PretrainedConfig, unknown: set[str]) -> list[WeightRenaming | WeightConverter]:
         """The loading-time transforms: rename with the converter's table, then split the fused tensors.
@@ -273,120 +269,182 @@ def describe(config_dict: dict) -> str:
     return f"a checkpoint of unknown architecture (auto_map: {config_dict.get('auto_map')})"
 
 
-def fit_tokenizer(tokenizer, name: str, kwargs: Mapping[str, Any]) -> None:
-    """Let the original layout of the `config.json` of `name`, if it has one, adjust a tokenizer built from the
-    original files (`OriginalLayout.fit_tokenizer`)."""
-    config_dict = fetch_json(name, "config.json", kwargs)
-    layout = find_layout(config_dict) if config_dict else None
-    if layout is not None and layout.fit_tokenizer is not None:
-        config = layout.convert_config(config_dict, lambda filename: fetch(name, filename, kwargs))
-        layout.fit_tokenizer(tokenizer, config)
-
-
-def layout_for(model_type: str, name: str, config_dict: dict) -> OriginalLayout | None:
-    """The original layout `config_dict` of `name` is in, None if it is ours; `CheckpointError` if it is neither."""
-    if config_dict.get("model_type") == model_type:
+def layout_for(model_type: str, checkpoint: Checkpoint) -> OriginalLayout | None:
+    """The original layout of `checkpoint` if it loads into `model_type`, None if it is in our layout;
+    `CheckpointError` if it is neither."""
+    if checkpoint.config_dict.get("model_type") == model_type:
         return None
-    layout = find_layout(config_dict)
-    if layout is not None and layout.model_type == model_type:
-        return layout
-    raise CheckpointError(f"{name} holds {describe(config_dict)}, not a {model_type!r} one")
-
-
-def checkpoint_config_dict(model_type: str, name: str, config_dict: dict, kwargs: Mapping[str, Any]) -> dict:
-    """The `config.json` of `name` as our config class reads it: an original converted, ours with its special
-    token ids checked against the tokenizer saved beside it."""
-    layout = layout_for(model_type, name, config_dict)
-    if layout is None:
-        return with_tokenizer_special_ids(name, dict(config_dict), kwargs)
-    try:
-        config = layout.convert_config(config_dict, lambda filename: fetch(name, filename, kwargs))
-    except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(f"cannot read the {layout.name} config of {name}: {error}") from error
-    return config.to_dict()
+    if checkpoint.layout is not None and checkpoint.layout.model_type == model_type:
+        return checkpoint.layout
+    raise CheckpointError(f"{checkpoint.name} holds {describe(checkpoint.config_dict)}, not a {model_type!r} one")
 
 
 SPECIAL_TOKENS = {"pad_token_id": "pad_token", "mask_token_id": "mask_token", "unk_token_id": "unk_token"}
 DEFAULT_SPECIAL_TOKENS = {"pad_token": "<pad>", "mask_token": "<mask>", "unk_token": "<unk>"}
 
 
-def with_tokenizer_special_ids(name: str, config_dict: dict, kwargs: Mapping[str, Any]) -> dict:
-    """`config_dict` with the pad, mask and unk ids of the tokenizer saved beside it, warning where they differ.
+# --------------------------------------------------------------------------------------- one resolved checkpoint
 
-    Some directories published in an older multimolecule layout say `pad_token_id: 0` while their tokenizer pads
-    with id 3: the model would then take `<unk>` for padding when `attention_mask` is omitted.
+
+@dataclass(eq=False)
+class Checkpoint(os.PathLike):
+    """A checkpoint resolved once: the name it was asked by, where it is (a directory or a Hub id), how to fetch its
+    files, its parsed `config.json`, its layout (None: ours) and its family. The tokenizer and the model of one load
+    share it, so each file is fetched and parsed at most once; it is an `os.PathLike` of `path`.
+
+    `Checkpoint.resolve(name_or_path, kwargs)` builds one (a Checkpoint passed in is returned as it is); `kwargs` are
+    `from_pretrained`'s, of which the download ones (`revision`, `token`, ...) are kept.
+
+    Example:
+        >>> checkpoint = Checkpoint.resolve("nt-demo")
+        >>> checkpoint.model_type, checkpoint.layout is None, checkpoint.path.endswith("nucleotide_transformer")
+        ('nucleotide_transformer', True, True)
     """
-    tokenizer_file = fetch_json(name, "tokenizer.json", kwargs)
-    if tokenizer_file is None:
+
+    name: str
+    path: str
+    download: dict[str, Any]
+    config_dict: dict = field(default_factory=dict)
+    layout: OriginalLayout | None = None
+    files: dict[str, str | None] = field(default_factory=dict, repr=False)
+    parsed: dict[str, dict | None] = field(default_factory=dict, repr=False)
+    converted: dict[str, dict] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def resolve(
+        cls,
+        name_or_path: str | os.PathLike | Checkpoint | None,
+        kwargs: Mapping[str, Any] | None = None,
+        check: bool = False,
+        require_config: bool = True,
+    ) -> Checkpoint:
+        """The checkpoint `name_or_path` names (see `resolve_name`; `check` as there), its `config.json` read
+        (`CheckpointError` without one, unless not `require_config`: a tokenizer alone)."""
+        if isinstance(name_or_path, Checkpoint):
+            return name_or_path
+        kwargs = kwargs or {}
+        download = {key: kwargs[key] for key in DOWNLOAD_KWARGS if kwargs.get(key) is not None}
+        path = resolve_name(name_or_path, check=check)
+        checkpoint = cls(name=str(name_or_path) if name_or_path is not None else path, path=path, download=download)
+        config_dict = checkpoint.json("config.json")
+        if config_dict is None and require_config:
+            raise CheckpointNotFoundError(
+                f"{checkpoint.name} has no config.json: not a model directory, a Hub id or a demo name"
+            )
+        checkpoint.config_dict = config_dict or {}
+        checkpoint.layout = find_layout(checkpoint.config_dict)
+        return checkpoint
+
+    def __fspath__(self) -> str:
+        return self.path
+
+    def __str__(self) -> str:
+        return self.path
+
+    @property
+    def model_type(self) -> str | None:
+        """Our family it loads into: the layout's, or the `model_type` of a config in our layout."""
+        return self.layout.model_type if self.layout is not None else self.config_dict.get("model_type")
+
+    def fetch(self, filename: str) -> str | None:
+        """Local path of `filename` of the checkpoint (None if it has none), fetched once (see `fetch`)."""
+        if filename not in self.files:
+            self.files[filename] = fetch(self.path, filename, self.download)
+        return self.files[filename]
+
+    def json(self, filename: str) -> dict | None:
+        """`filename` parsed, once; None if absent, `CheckpointError` if it is not valid JSON."""
+        if filename not in self.parsed:
+            self.parsed[filename] = read_json(self.fetch(filename), f"{filename} of {self.name}")
+        return self.parsed[filename]
+
+    def config_for(self, model_type: str) -> dict:
+        """The `config.json` as our config class of `model_type` reads it: an original converted by its converter,
+        ours with its special token ids checked against the tokenizer saved beside it; computed once."""
+        if model_type not in self.converted:
+            layout = layout_for(model_type, self)
+            if layout is None:
+                self.converted[model_type] = self.with_tokenizer_special_ids(dict(self.config_dict))
+            else:
+                try:
+                    config = layout.convert_config(self.config_dict, self.fetch)
+                except (KeyError, TypeError, ValueError) as error:
+                    raise CheckpointError(f"cannot read the {layout.name} config of {self.name}: {error}") from error
+                self.converted[model_type] = config.to_dict()
+        return dict(self.converted[model_type])
+
+    def fit_tokenizer(self, tokenizer) -> None:
+        """Let the original layout, if any, adjust a tokenizer built from the original files to the config
+        (`OriginalLayout.fit_tokenizer`)."""
+        if self.layout is not None and self.layout.fit_tokenizer is not None:
+            config = self.layout.convert_config(self.config_dict, self.fetch)
+            self.layout.fit_tokenizer(tokenizer, config)
+
+    def with_tokenizer_special_ids(self, config_dict: dict) -> dict:
+        """`config_dict` with the pad, mask and unk ids of the tokenizer saved beside it, warning where they differ.
+
+        Some directories published in an older multimolecule layout say `pad_token_id: 0` while their tokenizer
+        pads with id 3: the model would then take `<unk>` for padding when `attention_mask` is omitted.
+        """
+        tokenizer_file = self.json("tokenizer.json")
+        if tokenizer_file is None:
+            return config_dict
+        ids = dict(tokenizer_file.get("model", {}).get("vocab") or {})
+        ids.update({token["content"]: token["id"] for token in tokenizer_file.get("added_tokens", [])})
+        tokenizer_config = self.json("tokenizer_config.json") or {}
+        fixed = []
+        for key, token_key in SPECIAL_TOKENS.items():
+            token = tokenizer_config.get(token_key) or DEFAULT_SPECIAL_TOKENS[token_key]
+            token = token.get("content") if isinstance(token, dict) else token
+            if key in config_dict and token in ids and config_dict[key] != ids[token]:
+                fixed.append(f"{key}={config_dict[key]} but the tokenizer's {token} is {ids[token]}")
+                config_dict[key] = ids[token]
+        if fixed:
+            warnings.warn(f"{self.name}: config.json says {'; '.join(fixed)}; using the tokenizer's ids", stacklevel=5)
         return config_dict
-    ids = dict(tokenizer_file.get("model", {}).get("vocab") or {})
-    ids.update({token["content"]: token["id"] for token in tokenizer_file.get("added_tokens", [])})
-    tokenizer_config = fetch_json(name, "tokenizer_config.json", kwargs) or {}
-    fixed = []
-    for key, token_key in SPECIAL_TOKENS.items():
-        token = tokenizer_config.get(token_key) or DEFAULT_SPECIAL_TOKENS[token_key]
-        token = token.get("content") if isinstance(token, dict) else token
-        if key in config_dict and token in ids and config_dict[key] != ids[token]:
-            fixed.append(f"{key}={config_dict[key]} but the tokenizer's {token} is {ids[token]}")
-            config_dict[key] = ids[token]
-    if fixed:
-        warnings.warn(f"{name}: config.json says {'; '.join(fixed)}; using the tokenizer's ids", stacklevel=4)
-    return config_dict
+
+    @contextmanager
+    def naming_damaged_files(self) -> Iterator[None]:
+        """Turn an error of transformers' reading of a damaged weights file into a `CheckpointError` naming it."""
+        try:
+            yield
+        except (CheckpointError, OSError):
+            raise
+        except Exception as error:  # transformers reads the weights in several places; name a damaged file
+            for filename in WEIGHTS_FILES:
+                local = {**self.download, "local_files_only": True}
+                path = self.files.get(filename) or fetch(self.path, filename, local)
+                if path is not None:
+                    check_readable(path, cause=error)
+            raise
+
+
+def read_json(path: str | None, what: str) -> dict | None:
+    """The JSON file at `path` parsed (None for None); `CheckpointError` naming `what` if it is not valid JSON."""
+    if path is None:
+        return None
+    try:
+        with open(path) as file:
+            return json.load(file)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{what} is not valid JSON: {error}") from error
 
 
 # ------------------------------------------------------------- hooks of the shared bases (models/*_utils.py)
 
 
-@dataclass
-class OriginalLoading:
-    """The original layout the current `from_pretrained` call loads, and the tensor names it did not know."""
-
-    layout: OriginalLayout
-    unknown: set[str] = field(default_factory=set)
-
-
-LOADING: ContextVar[OriginalLoading | None] = ContextVar("multimolecule_original_loading", default=None)
-
-
-def config_dict_for(config_class: type[PretrainedConfig], name: str, config_dict: dict, kwargs: Mapping[str, Any]):
-    """What `get_config_dict` of our config classes returns for the parsed `config.json` of `name`."""
-    if not config_dict or os.path.isfile(name):
-        return config_dict
-    return checkpoint_config_dict(config_class.model_type, name, config_dict, kwargs)
-
-
-@contextmanager
-def loading_checkpoint(model_class: type[PreTrainedModel], name_or_path, kwargs: Mapping[str, Any]) -> Iterator[str]:
-    """Around transformers' `from_pretrained` of our model classes: yields the name to load (a demo name resolved),
-    notes the original layout the checkpoint is in for `weight_conversions` and `check_loading`, and turns a
-    damaged weights file into a `CheckpointError` naming it."""
-    name = resolve_name(name_or_path)
-    config_dict = fetch_json(name, "config.json", kwargs) if not os.path.isfile(name) else None
-    layout = layout_for(model_class.config_class.model_type, name, config_dict) if config_dict is not None else None
-    token = LOADING.set(OriginalLoading(layout) if layout is not None else None)
-    try:
-        yield name
-    except (CheckpointError, OSError):
-        raise
-    except Exception as error:  # transformers reads the weights in several places; name a damaged file
-        for filename in WEIGHTS_FILES:
-            path = fetch(name, filename, {**kwargs, "local_files_only": True})
-            if path is not None:
-                check_readable(path, cause=error)
-        raise
-    finally:
-        LOADING.reset(token)
-
-
 def weight_conversions(model: PreTrainedModel, checkpoint_files: list[str] | None, load_config):
-    """`load_config` with the transforms that map the original layout being loaded, if any, onto ours; checks
-    first that every weights file is there and readable."""
+    """`load_config` with the transforms that map the original layout being loaded (the `Checkpoint` the config
+    was read from), if any, onto ours; checks first that every weights file is there and readable. The tensor names
+    the layout does not know are collected in `model.unknown_original_tensors` for `check_loading`."""
     for path in checkpoint_files or []:
         check_readable(path)
-    loading = LOADING.get()
-    if loading is None:
+    checkpoint = getattr(model.config, "checkpoint", None)
+    layout = checkpoint.layout if isinstance(checkpoint, Checkpoint) else None
+    if layout is None or layout.model_type != model.config.model_type:
         return load_config
-    conversions = loading.layout.weight_conversions(model.config, loading.unknown)
+    model.unknown_original_tensors = set()
+    conversions = layout.weight_conversions(model.config, model.unknown_original_tensors)
     return replace(load_config, weight_mapping=[*conversions, *(load_config.weight_mapping or [])])
 
 
@@ -411,7 +469,9 @@ def check_loading(model: PreTrainedModel, loading_info, ignore_mismatched_sizes:
     """Raise `CheckpointError` naming what would otherwise load silently wrong (`CheckpointShapeError`, also a
     `RuntimeError` as in transformers, when shapes differ); leave the tensors an original stores but never uses out
     of `loading_info.unexpected_keys`, so that they are not reported."""
-    loading = LOADING.get()
+    checkpoint = getattr(model.config, "checkpoint", None)
+    layout = checkpoint.layout if isinstance(checkpoint, Checkpoint) else None
+    unknown = vars(model).pop("unknown_original_tensors", None)
     problems = []
     shapes_differ = bool(loading_info.mismatched_keys) and not ignore_mismatched_sizes
     if shapes_differ:
@@ -420,13 +480,11 @@ def check_loading(model: PreTrainedModel, loading_info, ignore_mismatched_sizes:
             for key, found, wanted in sorted(loading_info.mismatched_keys)
         ]
         problems.append("the config does not match the weights' shapes: " + "; ".join(shapes))
-    if loading is not None:
-        unused = {key for key in loading_info.unexpected_keys if loading.layout.unused(key, model.config)}
+    if unknown is not None:
+        unused = {key for key in loading_info.unexpected_keys if layout.unused(key, model.config)}
         loading_info.unexpected_keys -= unused
-        if loading.unknown:
-            problems.append(
-                f"tensors the {loading.layout.name} layout does not have: {', '.join(sorted(loading.unknown))}"
-            )
+        if unknown:
+            problems.append(f"tensors the {layout.name} layout does not have: {', '.join(sorted(unknown))}")
     for part, missing in partly_missing(model, loading_info.missing_keys).items():
         problems.append(f"the checkpoint lacks part of {part}: {', '.join(missing[:4])}{', ...' * (len(missing) > 4)}")
     if problems:

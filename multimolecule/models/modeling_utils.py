@@ -9,9 +9,11 @@ bias (`alibi_slopes`, `attention_bias`), rotary positions (`position_embeddings`
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
-from transformers import PreTrainedModel
+from transformers import PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutput
 
 from ..integrations.transformers import LoadingStages, RuntimeAttentionSwitch
@@ -160,14 +162,24 @@ class MultiMoleculePreTrainedModel(ExpectedDifferencesMixin, LoadingStages, Runt
         return embeddings
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
-        """transformers' `from_pretrained`, which also takes a bundled demo name and a checkpoint in its original
-        layout (by Hub id or directory; see `loading_utils`), and refuses checkpoints that would load
-        silently wrong."""
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, config=None, **kwargs):
+        """transformers' `from_pretrained`, which also takes a bundled demo name, a `Checkpoint` already resolved and
+        a checkpoint in its original layout (by Hub id or directory; see `loading_utils`), and refuses checkpoints
+        that would load silently wrong. The checkpoint is resolved once and handed to the config, which the weight
+        loading reads it from."""
         if pretrained_model_name_or_path is None:
-            return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
-        with loading_utils.loading_checkpoint(cls, pretrained_model_name_or_path, kwargs) as name:
-            return super().from_pretrained(name, *model_args, **kwargs)
+            return super().from_pretrained(None, *model_args, config=config, **kwargs)
+        checkpoint = loading_utils.Checkpoint.resolve(pretrained_model_name_or_path, kwargs)
+        loading_utils.layout_for(cls.config_class.model_type, checkpoint)  # refuses another family
+        if isinstance(config, PretrainedConfig):
+            config = copy.deepcopy(config)
+            config.checkpoint = checkpoint
+        config = config if config is not None else checkpoint  # the config is read from the checkpoint resolved here
+        with checkpoint.naming_damaged_files():
+            output = super().from_pretrained(checkpoint.path, *model_args, config=config, **kwargs)
+        model = output[0] if isinstance(output, tuple) else output
+        vars(model.config).pop("checkpoint", None)  # a fact of this load, not of the model
+        return output
 
     def prepare_weight_loading(self, checkpoint_files: list[str] | None, load_config):
         """Check that the weights files are readable; map an original layout onto ours while loading."""

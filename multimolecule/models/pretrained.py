@@ -18,7 +18,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.utils import logging
 
 from ..utils import CheckpointError, InputError, check_device, resolve_dtype
-from .loading_utils import resolve_name
+from .loading_utils import Checkpoint, resolve_name
 from .registry import from_pretrained, tokenizer_from_pretrained
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
@@ -63,9 +63,10 @@ def load_model(
     if Path(path).is_dir() and not any((Path(path) / name).is_file() for name in TOKENIZER_FILES):
         raise InputError(f"no tokenizer in {path}: expected {' or '.join(TOKENIZER_FILES)}")
     try:
+        checkpoint = Checkpoint.resolve(path)  # once, for the tokenizer and the model
         with quiet_transformers():
-            tokenizer = tokenizer_from_pretrained(path)
-            network = from_pretrained(path, task=task, dtype=torch_dtype, **kwargs)
+            tokenizer = tokenizer_from_pretrained(checkpoint)
+            network = from_pretrained(checkpoint, task=task, dtype=torch_dtype, **kwargs)
     except (OSError, ValueError, KeyError, RuntimeError, CheckpointError) as error:
         raise InputError(f"cannot load model {model or path}: {error}") from error
     return (network.to(target) if target is not None else network).eval(), tokenizer

@@ -25,7 +25,7 @@ from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerB
 from ..utils.errors import CheckpointError
 from .auto import register
 from .conversion_utils import ConversionReport
-from .loading_utils import OriginalLayout, describe, fetch_json, find_layout, register_layout, resolve_name
+from .loading_utils import Checkpoint, OriginalLayout, describe, register_layout
 
 
 @dataclass(frozen=True)
@@ -127,28 +127,26 @@ TASKS = {
 }
 
 
-def package_of(name_or_path: str | os.PathLike, **kwargs) -> ModelPackage:
-    """The package of a checkpoint (demo name, directory or Hub id), in our layout or an original one, read from
-    its `config.json`; `kwargs` are `from_pretrained`'s (`revision`, `token`, ...)."""
-    name = resolve_name(name_or_path)
-    config = fetch_json(name, "config.json", kwargs)
-    if config is None:
-        raise CheckpointError(f"{name_or_path} has no config.json: not a model directory, a Hub id or a demo name")
-    if config.get("model_type") in MODELS:
-        return MODELS[config["model_type"]]
-    layout = find_layout(config)
-    if layout is None:
-        raise CheckpointError(f"{name_or_path} holds {describe(config)}; multimolecule loads {', '.join(MODELS)}")
-    return MODELS[layout.model_type]
+def package_of(name_or_path: str | os.PathLike | Checkpoint, **kwargs) -> ModelPackage:
+    """The package of a checkpoint (demo name, directory, Hub id or `Checkpoint`), in our layout or an original
+    one, read from its `config.json`; `kwargs` are `from_pretrained`'s (`revision`, `token`, ...)."""
+    checkpoint = Checkpoint.resolve(name_or_path, kwargs)
+    if checkpoint.model_type not in MODELS:
+        raise CheckpointError(
+            f"{checkpoint.name} holds {describe(checkpoint.config_dict)}; multimolecule loads {', '.join(MODELS)}"
+        )
+    return MODELS[checkpoint.model_type]
 
 
-def from_pretrained(name_or_path: str | os.PathLike, task: str = "feature-extraction", **kwargs) -> PreTrainedModel:
+def from_pretrained(
+    name_or_path: str | os.PathLike | Checkpoint, task: str = "feature-extraction", **kwargs
+) -> PreTrainedModel:
     """The model for `task` of the checkpoint `name_or_path`, whichever family and layout it is in.
 
     `name_or_path` is a demo name (`"dnabert2-demo"`, `"nt-demo"`), a directory or a Hub id, in our layout or as
-    the original authors published it (`zhihan1996/DNABERT-2-117M`, `InstaDeepAI/nucleotide-transformer-v2-*`).
-    `task` is one of `TASKS`: `"feature-extraction"` (the encoder), `"fill-mask"`, `"pretraining"`,
-    `"sequence-prediction"`, `"token-prediction"`, `"contact-prediction"` (or transformers' names
+    the original authors published it (`zhihan1996/DNABERT-2-117M`, `InstaDeepAI/nucleotide-transformer-v2-*`), or
+    a `Checkpoint` already resolved. `task` is one of `TASKS`: `"feature-extraction"` (the encoder), `"fill-mask"`,
+    `"pretraining"`, `"sequence-prediction"`, `"token-prediction"`, `"contact-prediction"` (or transformers' names
     `"text-classification"` / `"token-classification"`). Other keyword arguments go to the class's
     `from_pretrained` (`revision`, `token`, `dtype`, `num_labels`, ...).
 
@@ -160,11 +158,12 @@ def from_pretrained(name_or_path: str | os.PathLike, task: str = "feature-extrac
     """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
-    model_class = package_of(name_or_path, **kwargs).model_classes[TASKS[task]]
-    return model_class.from_pretrained(name_or_path, **kwargs)
+    checkpoint = Checkpoint.resolve(name_or_path, kwargs)
+    model_class = package_of(checkpoint).model_classes[TASKS[task]]
+    return model_class.from_pretrained(checkpoint, **kwargs)
 
 
-def tokenizer_from_pretrained(name_or_path: str | os.PathLike, **kwargs) -> PreTrainedTokenizerBase:
+def tokenizer_from_pretrained(name_or_path: str | os.PathLike | Checkpoint, **kwargs) -> PreTrainedTokenizerBase:
     """The tokenizer of the checkpoint `name_or_path` (as for `from_pretrained`), built from the original files
     where the checkpoint is an original one.
 
@@ -173,7 +172,8 @@ def tokenizer_from_pretrained(name_or_path: str | os.PathLike, **kwargs) -> PreT
         >>> multimolecule.tokenizer_from_pretrained("dnabert2-demo")("ACGT")["input_ids"]
         [1, 32, 8, 2]
     """
-    return package_of(name_or_path, **kwargs).tokenizer.from_pretrained(name_or_path, **kwargs)
+    checkpoint = Checkpoint.resolve(name_or_path, kwargs)
+    return package_of(checkpoint).tokenizer.from_pretrained(checkpoint, **kwargs)
 
 
 def pipeline(task: str, model: str | os.PathLike | PreTrainedModel, tokenizer=None, **kwargs):
@@ -188,6 +188,7 @@ def pipeline(task: str, model: str | os.PathLike | PreTrainedModel, tokenizer=No
     from transformers import pipeline as transformers_pipeline
 
     if isinstance(model, (str, os.PathLike)):
-        tokenizer = tokenizer if tokenizer is not None else tokenizer_from_pretrained(model)
-        model = from_pretrained(model, task=task) if task in TASKS else model
+        checkpoint = Checkpoint.resolve(model)
+        tokenizer = tokenizer if tokenizer is not None else tokenizer_from_pretrained(checkpoint)
+        model = from_pretrained(checkpoint, task=task) if task in TASKS else checkpoint.path
     return transformers_pipeline(task, model=model, tokenizer=tokenizer, **kwargs)

@@ -21,7 +21,7 @@ from tokenizers import Regex, decoders, normalizers
 from transformers.utils import logging
 
 from ..integrations.transformers import TokenizerEncodingHook
-from .loading_utils import DOWNLOAD_KWARGS, fetch, fetch_json, fit_tokenizer, resolve_name
+from .loading_utils import DOWNLOAD_KWARGS, Checkpoint
 
 logger = logging.get_logger(__name__)
 MASK_LOOKALIKE = re.compile(r"[\[<{]mask[\]>}]", re.IGNORECASE)
@@ -81,26 +81,26 @@ class DnaTokenizerFast(TokenizerEncodingHook):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *init_inputs, **kwargs):
-        """Also loads a bundled demo name, and an original checkpoint's tokenizer files (a directory or Hub id whose
-        `tokenizer_config.json` names another class), converted as the model's converter converts them and fitted
-        to the original `config.json` beside them (`OriginalLayout.fit_tokenizer`)."""
-        name = resolve_name(pretrained_model_name_or_path)
-        if not os.path.isfile(name):
-            tokenizer_config = fetch_json(name, "tokenizer_config.json", kwargs) or {}
-            if tokenizer_config.get("tokenizer_class") != cls.__name__:
-                init_kwargs = {
-                    key: value
-                    for key, value in kwargs.items()
-                    if key not in DOWNLOAD_KWARGS
-                    and key not in ("trust_remote_code", "use_fast")
-                    and not key.startswith("_")
-                }
-                init_kwargs.setdefault("name_or_path", name)
-                original = cls.from_original_files(lambda filename: fetch(name, filename, kwargs), **init_kwargs)
-                if original is not None:
-                    fit_tokenizer(original, name, kwargs)
-                    return original
-        tokenizer = super().from_pretrained(name, *init_inputs, **kwargs)
+        """Also loads a bundled demo name, a `Checkpoint` already resolved, and an original checkpoint's tokenizer
+        files (a directory or Hub id whose `tokenizer_config.json` names another class), converted as the model's
+        converter converts them and fitted to the original `config.json` beside them
+        (`OriginalLayout.fit_tokenizer`)."""
+        if os.path.isfile(str(pretrained_model_name_or_path)):
+            return super().from_pretrained(pretrained_model_name_or_path, *init_inputs, **kwargs)
+        checkpoint = Checkpoint.resolve(pretrained_model_name_or_path, kwargs, require_config=False)
+        tokenizer_config = checkpoint.json("tokenizer_config.json") or {}
+        if tokenizer_config.get("tokenizer_class") != cls.__name__:
+            init_kwargs = {
+                key: value
+                for key, value in kwargs.items()
+                if key not in (*DOWNLOAD_KWARGS, "trust_remote_code", "use_fast") and not key.startswith("_")
+            }
+            init_kwargs.setdefault("name_or_path", checkpoint.path)
+            original = cls.from_original_files(checkpoint.fetch, **init_kwargs)
+            if original is not None:
+                checkpoint.fit_tokenizer(original)
+                return original
+        tokenizer = super().from_pretrained(checkpoint.path, *init_inputs, **kwargs)
         for key in LOADING_FACTS:  # where this machine found the files: not a setting to save with the tokenizer
             tokenizer.init_kwargs.pop(key, None)
         return tokenizer

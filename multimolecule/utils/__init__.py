@@ -5,12 +5,20 @@ The modules the command line uses while it parses its arguments (all but `batchi
 """
 
 from .checks import check_above_zero, check_choice, check_device, check_dtype, check_positive, resolve_dtype
-from .errors import CheckpointError, CheckpointShapeError, ConversionError, InputError, OptionError
+from .errors import (
+    CheckpointError,
+    CheckpointNotFoundError,
+    CheckpointShapeError,
+    ConversionError,
+    InputError,
+    OptionError,
+)
 from .files import atomic_output, check_overwrite, read_json_if_present
 from .signals import Terminated, raise_on_sigterm
 
 __all__ = [
     "CheckpointError",
+    "CheckpointNotFoundError",
     "CheckpointShapeError",
     "ConversionError",
     "InputError",

@@ -37,3 +37,15 @@ class CheckpointShapeError(CheckpointError, RuntimeError):
         >>> issubclass(CheckpointShapeError, RuntimeError), issubclass(CheckpointShapeError, CheckpointError)
         (True, True)
     """
+
+
+class CheckpointNotFoundError(CheckpointError, OSError):
+    """A name that holds no checkpoint (no `config.json` there, or not at that revision).
+
+    An `OSError`, as transformers raises for a checkpoint it cannot find, so code written for transformers catches it;
+    and a `CheckpointError`, as every other loading problem is.
+
+    Example:
+        >>> issubclass(CheckpointNotFoundError, OSError), issubclass(CheckpointNotFoundError, CheckpointError)
+        (True, True)
+    """

@@ -126,6 +126,25 @@ def read_config(original: dict, fetch: Callable[[str], str | None]) -> DnaBert2C
     return convert_config(original, token_bases=original_token_bases(tokenizer_path) if tokenizer_path else None)
 
 
+# The published remote code of the originals in this layout: sha256 -> where it is published (and where the hash
+# was taken from). transformers' Auto classes load a checkpoint natively only if every remote-code file it carries
+# is one of these (see `models.remote_code`).
+REMOTE_CODE = {
+    # zhihan1996/DNABERT-2-117M (revisions a3d38b3f and 7bce263b; the same files as d064dece, which
+    # ../shared/reference/dnabert2.md describes): the Git LFS object ids (sha256) of the repository's files as vendored
+    # in WMU-SuLab/Regdriver-SC @ 6142b1e9 DNABERT-2-117M/, which two independent hash manifests of those revisions
+    # repeat. bert_padding.py is also DNABERT-S's (../shared/fixtures/dnabert2/dnabert_s_tiny_a/reference.json).
+    "317ad7e9667980ac724c07f0174ba265c8446ca5230f6b473068ff1b911edcf9": "zhihan1996/DNABERT-2-117M bert_layers.py",
+    "95fc868641b87bbcd7a32d2cd7b9f4769c27592e129daf167d14b5b8c74ec4c5": "zhihan1996/DNABERT-2-117M config code",
+    "44d1c68afb1f585fdc66c150d4c60f1ed44a89c006abc57d50531d71940d7421": "zhihan1996/DNABERT-2-117M bert_padding.py",
+    # zhihan1996/DNABERT-S, as copied in MAGICS-LAB/DNABERT_S @ ac01b55e evaluate/model_codes/
+    # (../shared/fixtures/dnabert2/dnabert_s_tiny_a/reference.json, original_code)
+    "089e5d47229fa2784439d003cee93e45af6946d662dd1280b49d83dd93a58e36": "zhihan1996/DNABERT-S bert_layers.py",
+    "d030166bd279ca81e9d2304eaff9419171f2f8c69ab419e7cd37873b72f47a22": "zhihan1996/DNABERT-S configuration_bert.py",
+    "568d1ac3beca0b5e1df528a1f136aa19b6489a616fcf3784f33336a50bb1de81": "zhihan1996/DNABERT-2-117M and DNABERT-S "
+    "flash_attn_triton.py",
+}
+
 # What `from_pretrained` needs to load an original directory or Hub repository as it is.
 ORIGINAL_LAYOUT = OriginalLayout(
     name="DNABERT-2 remote-code (zhihan1996/DNABERT-2-117M)",
@@ -134,6 +153,7 @@ ORIGINAL_LAYOUT = OriginalLayout(
     convert_config=read_config,
     rename=lambda name, config: rename(name, RENAMES),
     splits=SPLITS,
+    remote_code=REMOTE_CODE,
 )
 
 

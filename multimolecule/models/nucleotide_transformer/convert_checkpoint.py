@@ -193,6 +193,15 @@ def read_config(original: dict, fetch: Callable[[str], str | None]) -> Nucleotid
     return config
 
 
+# The published remote code of the v2 repositories (InstaDeepAI/nucleotide-transformer-v2-*): sha256 -> file, as
+# recorded with the fixture made by it (../shared/fixtures/nucleotide_transformer/nt_v2_tiny_a/reference.json,
+# original_code_sha256). transformers' Auto classes load a checkpoint natively only if every remote-code file it
+# carries is one of these (see `models.remote_code`).
+REMOTE_CODE = {
+    "a44e859baa08465ecdcd76b0a73f6e4fe011245a212931c403de1149ae9613ec": "nucleotide-transformer-v2 esm_config.py",
+    "f2b003f45d2fa4f94e92d8bbef927b719dfdd7ab7c7a95743daa2b10ab140cb3": "nucleotide-transformer-v2 modeling_esm.py",
+}
+
 # What `from_pretrained` needs to load an original directory or Hub repository (PyTorch layout) as it is.
 ORIGINAL_LAYOUT = OriginalLayout(
     name="Nucleotide Transformer (InstaDeep ESM layout)",
@@ -202,6 +211,7 @@ ORIGINAL_LAYOUT = OriginalLayout(
     rename=lambda name, config: rename(legacy_name(name), RENAMES),
     unused=lambda name, config: is_unused(legacy_name(name), config),
     fit_tokenizer=lambda tokenizer, config: fit_max_length(tokenizer, config),
+    remote_code=REMOTE_CODE,
 )
 
 
