@@ -159,8 +159,9 @@ class OriginalLayout:
         name: What the layout is, for messages.
         model_type: Our model family it loads into.
         matches: Whether a parsed `config.json` is in this layout.
-        convert_config: `(original config dict, fetch)` -> our config, where `fetch(filename)` gives the local
-            path of another file of the same checkpoint (or None).
+        convert_config: `(original config dict, checkpoint)` -> our config, where `checkpoint` is the `Checkpoint`
+            being loaded: `checkpoint(filename)` gives the local path of another of its files (or None), and
+            `checkpoint.original_tokenizer(tokenizer_class)` the tokenizer built from its original files, once.
         rename: `(original tensor name, our config)` -> our name, or None for a tensor it does not know.
         splits: Fused tensors (after renaming) -> the tensors they hold, stacked along dim 0.
         unused: `(original tensor name, our config)` -> whether the originals store it but never use it.
@@ -174,7 +175,7 @@ class OriginalLayout:
     name: str
     model_type: str
     matches: Callable[[dict], bool]
-    convert_config: Callable[[dict, Callable[[str], str | None]], PretrainedConfig]
+    convert_config: Callable[[dict, Any], PretrainedConfig]
     rename: Callable[[str, PretrainedConfig], str | None]
     splits: Mapping[str, Sequence[str]] = field(default_factory=dict)
     unused: Callable[[str, PretrainedConfig], bool] = lambda name, config: False
@@ -308,7 +309,8 @@ class Checkpoint(os.PathLike):
     layout: OriginalLayout | None = None
     files: dict[str, str | None] = field(default_factory=dict, repr=False)
     parsed: dict[str, dict | None] = field(default_factory=dict, repr=False)
-    converted: dict[str, dict] = field(default_factory=dict, repr=False)
+    converted: dict[str, PretrainedConfig] = field(default_factory=dict, repr=False)
+    tokenizers: dict[type, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def resolve(
@@ -352,6 +354,16 @@ class Checkpoint(os.PathLike):
             self.files[filename] = fetch(self.path, filename, self.download)
         return self.files[filename]
 
+    __call__ = fetch  # a checkpoint is also the `fetch` of the converters' functions
+
+    def original_tokenizer(self, tokenizer_class: type):
+        """`tokenizer_class.from_original_files(self)`: our tokenizer built from the original's files (None without
+        them), built once and shared by the tokenizer and the config conversion of this checkpoint. (`tokenizers`
+        also holds the tokenizer loaded from a checkpoint in our layout, whose ids the config is checked against.)"""
+        if tokenizer_class not in self.tokenizers:
+            self.tokenizers[tokenizer_class] = tokenizer_class.from_original_files(self.fetch)
+        return self.tokenizers[tokenizer_class]
+
     def json(self, filename: str) -> dict | None:
         """`filename` parsed, once; None if absent, `CheckpointError` if it is not valid JSON."""
         if filename not in self.parsed:
@@ -359,26 +371,28 @@ class Checkpoint(os.PathLike):
         return self.parsed[filename]
 
     def config_for(self, model_type: str) -> dict:
-        """The `config.json` as our config class of `model_type` reads it: an original converted by its converter,
-        ours with its special token ids checked against the tokenizer saved beside it; computed once."""
-        if model_type not in self.converted:
-            layout = layout_for(model_type, self)
-            if layout is None:
-                self.converted[model_type] = self.with_tokenizer_special_ids(dict(self.config_dict))
-            else:
-                try:
-                    config = layout.convert_config(self.config_dict, self.fetch)
-                except (KeyError, TypeError, ValueError) as error:
-                    raise CheckpointError(f"cannot read the {layout.name} config of {self.name}: {error}") from error
-                self.converted[model_type] = config.to_dict()
-        return dict(self.converted[model_type])
+        """The `config.json` as our config class of `model_type` reads it: an original converted by its converter
+        (once), ours with its special token ids checked against the tokenizer saved beside it."""
+        layout = layout_for(model_type, self)
+        if layout is None:
+            return self.with_tokenizer_special_ids(dict(self.config_dict))
+        return self.converted_config().to_dict()
+
+    def converted_config(self) -> PretrainedConfig:
+        """Our config of an original checkpoint, converted by its layout once."""
+        if self.layout.model_type not in self.converted:
+            try:
+                config = self.layout.convert_config(self.config_dict, self)
+            except (KeyError, TypeError, ValueError) as error:
+                raise CheckpointError(f"cannot read the {self.layout.name} config of {self.name}: {error}") from error
+            self.converted[self.layout.model_type] = config
+        return self.converted[self.layout.model_type]
 
     def fit_tokenizer(self, tokenizer) -> None:
         """Let the original layout, if any, adjust a tokenizer built from the original files to the config
         (`OriginalLayout.fit_tokenizer`)."""
         if self.layout is not None and self.layout.fit_tokenizer is not None:
-            config = self.layout.convert_config(self.config_dict, self.fetch)
-            self.layout.fit_tokenizer(tokenizer, config)
+            self.layout.fit_tokenizer(tokenizer, self.converted_config())
 
     def with_tokenizer_special_ids(self, config_dict: dict) -> dict:
         """`config_dict` with the pad, mask and unk ids of the tokenizer saved beside it, warning where they differ.
@@ -386,12 +400,16 @@ class Checkpoint(os.PathLike):
         Some directories published in an older multimolecule layout say `pad_token_id: 0` while their tokenizer
         pads with id 3: the model would then take `<unk>` for padding when `attention_mask` is omitted.
         """
-        tokenizer_file = self.json("tokenizer.json")
-        if tokenizer_file is None:
-            return config_dict
-        ids = dict(tokenizer_file.get("model", {}).get("vocab") or {})
-        ids.update({token["content"]: token["id"] for token in tokenizer_file.get("added_tokens", [])})
-        tokenizer_config = self.json("tokenizer_config.json") or {}
+        loaded = next((tokenizer for tokenizer in self.tokenizers.values() if tokenizer is not None), None)
+        if loaded is not None:  # the tokenizer of this load, already read
+            ids, tokenizer_config = loaded.get_vocab(), {key: getattr(loaded, key) for key in DEFAULT_SPECIAL_TOKENS}
+        else:
+            tokenizer_file = self.json("tokenizer.json")
+            if tokenizer_file is None:
+                return config_dict
+            ids = dict(tokenizer_file.get("model", {}).get("vocab") or {})
+            ids.update({token["content"]: token["id"] for token in tokenizer_file.get("added_tokens", [])})
+            tokenizer_config = self.json("tokenizer_config.json") or {}
         fixed = []
         for key, token_key in SPECIAL_TOKENS.items():
             token = tokenizer_config.get(token_key) or DEFAULT_SPECIAL_TOKENS[token_key]
@@ -435,10 +453,11 @@ def read_json(path: str | None, what: str) -> dict | None:
 
 def weight_conversions(model: PreTrainedModel, checkpoint_files: list[str] | None, load_config):
     """`load_config` with the transforms that map the original layout being loaded (the `Checkpoint` the config
-    was read from), if any, onto ours; checks first that every weights file is there and readable. The tensor names
+    was read from), if any, onto ours; checks first that every weights file is there. The tensor names
     the layout does not know are collected in `model.unknown_original_tensors` for `check_loading`."""
     for path in checkpoint_files or []:
-        check_readable(path)
+        if not os.path.isfile(path):  # read only by transformers: a damaged file is named when that fails
+            raise CheckpointError(f"missing weights file {path} (a shard listed in the index?)")
     checkpoint = getattr(model.config, "checkpoint", None)
     layout = checkpoint.layout if isinstance(checkpoint, Checkpoint) else None
     if layout is None or layout.model_type != model.config.model_type:

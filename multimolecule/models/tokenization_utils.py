@@ -95,14 +95,20 @@ class DnaTokenizerFast(TokenizerEncodingHook):
                 for key, value in kwargs.items()
                 if key not in (*DOWNLOAD_KWARGS, "trust_remote_code", "use_fast") and not key.startswith("_")
             }
-            init_kwargs.setdefault("name_or_path", checkpoint.path)
-            original = cls.from_original_files(checkpoint.fetch, **init_kwargs)
+            # built once per checkpoint (the config conversion reads its token bases) unless options are given
+            original = (
+                cls.from_original_files(checkpoint.fetch, name_or_path=checkpoint.path, **init_kwargs)
+                if init_kwargs
+                else checkpoint.original_tokenizer(cls)
+            )
             if original is not None:
+                original.name_or_path = checkpoint.path
                 checkpoint.fit_tokenizer(original)
                 return original
         tokenizer = super().from_pretrained(checkpoint.path, *init_inputs, **kwargs)
         for key in LOADING_FACTS:  # where this machine found the files: not a setting to save with the tokenizer
             tokenizer.init_kwargs.pop(key, None)
+        checkpoint.tokenizers.setdefault(cls, tokenizer)  # the model of this load checks its config's ids against it
         return tokenizer
 
     @classmethod

@@ -49,4 +49,4 @@ def v1(tmp_path_factory) -> dict:
     batch = {name: reference[name] for name in ("input_ids", "attention_mask")}
     with torch.no_grad():
         expected = model(**batch, output_hidden_states=True)
-    return {"report": report, "batch": batch, "expected": expected}
+    return {"original": source, "report": report, "batch": batch, "expected": expected}

@@ -41,7 +41,7 @@ from multimolecule.models import CheckpointError
 from multimolecule.models.dnabert2.convert_checkpoint import convert_checkpoint as convert_dnabert2
 from multimolecule.models.nucleotide_transformer.convert_checkpoint import convert_checkpoint as convert_nt
 
-from ..helpers import fixture_dir
+from ..helpers import fixture_dir, subprocess_env
 
 DNABERT2_ID, NT_ID = "zhihan1996/DNABERT-2-117M", "InstaDeepAI/nucleotide-transformer-v2-100m-multi-species"
 COMMIT = "d064dece0000000000000000000000000000abcd"
@@ -446,3 +446,44 @@ def test_other_loading_problems_stay_value_errors(tmp_path):
     with pytest.raises(multimolecule.CheckpointError) as raised:
         multimolecule.DnaBert2Model.from_pretrained(tmp_path)
     assert not isinstance(raised.value, RuntimeError) and isinstance(raised.value, ValueError)
+
+
+# ------------------------------------------------------------------------------------------ one resolution per load
+
+COUNT_OPENS = """
+import collections, json, os, sys
+import torch
+from multimolecule.models import load_model
+load_model("nt-demo")  # imports done
+counts = collections.Counter()
+def hook(event, args):  # every file Python opens (safetensors and tokenizers read theirs in Rust: not seen here)
+    if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+        counts[os.path.basename(os.fsdecode(args[0]))] += 1
+loads = collections.Counter()
+torch_load = torch.load
+def counting_load(file, *args, **kwargs):
+    loads[os.path.basename(os.fsdecode(file))] += 1
+    return torch_load(file, *args, **kwargs)
+torch.load = counting_load
+sys.addaudithook(hook)
+result = {}
+for name in sys.argv[1:]:
+    counts.clear(); loads.clear()
+    load_model(name, task="feature-extraction")
+    result[name] = {"opens": dict(counts), "torch_loads": dict(loads)}
+print(json.dumps(result))
+"""
+
+
+def test_a_load_reads_each_file_once(dnabert2_original, nt_original):
+    names = [str(dnabert2_original), str(nt_original), "dnabert2-demo", "nt-demo"]
+    env = subprocess_env(OMP_NUM_THREADS="1")
+    done = subprocess.run([sys.executable, "-c", COUNT_OPENS, *names], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    for name in names:
+        opens, loads = result[name]["opens"], result[name]["torch_loads"]
+        assert opens.get("config.json", 0) <= 2, (name, opens)
+        assert opens.get("tokenizer.json", 0) <= 1 and opens.get("vocab.txt", 0) <= 1, (name, opens)
+        assert sum(loads.values()) <= 1, (name, loads)  # the weights: read once (by transformers)
+    assert result[str(dnabert2_original)]["torch_loads"] == {"pytorch_model.bin": 1}

@@ -9,7 +9,6 @@ SRC holds `config.json`, `pytorch_model.bin` or `model.safetensors`, and `tokeni
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -25,7 +24,7 @@ from ..conversion_utils import (
     require_known,
     save_converted,
 )
-from ..loading_utils import OriginalLayout
+from ..loading_utils import Checkpoint, OriginalLayout
 from .configuration_dnabert2 import DnaBert2Config
 from .modeling_dnabert2 import DnaBert2ForPreTraining
 from .tokenization_dnabert2 import DnaBert2Tokenizer
@@ -119,11 +118,11 @@ def original_token_bases(tokenizer_path: str | os.PathLike) -> list[str]:
     return DnaBert2Tokenizer.from_original(tokenizer_path).token_bases
 
 
-def read_config(original: dict, fetch: Callable[[str], str | None]) -> DnaBert2Config:
+def read_config(original: dict, checkpoint: Checkpoint) -> DnaBert2Config:
     """Our config for an original `config.json` (parsed), with the token bases (and lengths) of the
-    `tokenizer.json` that `fetch` finds beside it."""
-    tokenizer_path = fetch("tokenizer.json")
-    return convert_config(original, token_bases=original_token_bases(tokenizer_path) if tokenizer_path else None)
+    `tokenizer.json` beside it in `checkpoint`."""
+    tokenizer = checkpoint.original_tokenizer(DnaBert2Tokenizer)
+    return convert_config(original, token_bases=tokenizer.token_bases if tokenizer is not None else None)
 
 
 # The published remote code of the originals in this layout: sha256 -> where it is published (and where the hash

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -34,7 +33,7 @@ from ..conversion_utils import (
     require_known,
     save_converted,
 )
-from ..loading_utils import OriginalLayout
+from ..loading_utils import Checkpoint, OriginalLayout
 from .configuration_nucleotide_transformer import NucleotideTransformerConfig
 from .modeling_nucleotide_transformer import NucleotideTransformerForPreTraining
 from .tokenization_nucleotide_transformer import (
@@ -182,13 +181,12 @@ def convert_state_dict(
     return converted, sorted(dropped)
 
 
-def read_config(original: dict, fetch: Callable[[str], str | None]) -> NucleotideTransformerConfig:
+def read_config(original: dict, checkpoint: Checkpoint) -> NucleotideTransformerConfig:
     """Our config for an original `config.json` (parsed), with the token bases (and lengths) of the `vocab.txt`
-    that `fetch` finds beside it (the standard vocabulary's without one)."""
+    beside it in `checkpoint` (the standard vocabulary's without one)."""
     config = convert_config(original)
-    vocab_path = fetch("vocab.txt")
-    if vocab_path is not None:
-        tokenizer = NucleotideTransformerTokenizer.from_vocab(vocab_path)
+    tokenizer = checkpoint.original_tokenizer(NucleotideTransformerTokenizer)
+    if tokenizer is not None:
         config.token_lengths, config.token_bases = tokenizer.token_lengths, tokenizer.token_bases
     return config
 
