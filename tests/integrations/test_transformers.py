@@ -162,3 +162,30 @@ def test_use_pipeline_for_twice_changes_nothing():
     before = PIPELINE_REGISTRY.supported_tasks["token-classification"]["impl"]
     integration.use_pipeline_for("token-classification", multimolecule.BaseTokenClassificationPipeline)
     assert PIPELINE_REGISTRY.supported_tasks["token-classification"]["impl"] is before
+
+
+def test_auto_classes_decide_remote_code_inside_from_pretrained():
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+    from transformers.models.auto.auto_factory import _BaseAutoModelClass
+
+    for auto_class in (AutoConfig, AutoTokenizer, _BaseAutoModelClass):
+        method = auto_class.__dict__.get("from_pretrained")
+        assert method is not None, f"{auto_class.__name__} no longer defines from_pretrained: redirect wraps it"
+        original = method.__func__.transformers_from_pretrained  # our wrapper is installed over it
+        assert "auto_map" in inspect.getsource(original), (
+            f"{auto_class.__name__}.from_pretrained no longer reads auto_map itself: the redirect may be too late"
+        )
+    # transformers copies from_pretrained into each Auto model class: each copy must be wrapped too
+    assert "from_pretrained" in AutoModel.__dict__ and AutoModel in integration.auto_loaders()
+    assert hasattr(AutoModel.from_pretrained, "transformers_from_pretrained")
+
+
+def test_auto_model_mapping_is_readable():
+    from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification
+
+    assert integration.registered_model_class(AutoModelForMaskedLM, multimolecule.DnaBert2Config) is (
+        multimolecule.DnaBert2ForMaskedLM
+    ), "AutoModelForMaskedLM._model_mapping no longer maps our config: registered_model_class reads it"
+    assert integration.registered_model_class(AutoModelForSequenceClassification, BertConfig).__name__ == (
+        "BertForSequenceClassification"
+    )
