@@ -52,24 +52,26 @@ def enabled() -> bool:
 
 
 def remote_code_files(checkpoint: Checkpoint) -> dict[str, str]:
-    """{file name: local path} of the remote code the checkpoint carries, never downloading: the modules `auto_map`
-    names (from the directory or the local Hub cache) and every `.py` file of a directory."""
-    modules = set()
+    """{file name: local path} of the remote code the checkpoint carries, never downloading: every `.py` file of a
+    directory, and the modules `auto_map` names, from the directory or the local Hub cache (of the repository a
+    reference names, `"InstaDeepAI/ntv3_base_model--modeling_ntv3_pretrained.NTv3PreTrained"`, else the
+    checkpoint's own)."""
+    modules = set()  # (repository or None, file name)
     for references in (checkpoint.config_dict.get("auto_map") or {}).values():
         for reference in references if isinstance(references, list) else [references]:
             if reference:
-                modules.add(reference.split("--")[-1].rsplit(".", 1)[0] + ".py")
+                repository, _, module = reference.rpartition("--")
+                modules.add((repository or None, module.rsplit(".", 1)[0] + ".py"))
     directory = Path(checkpoint.path)
-    if directory.is_dir():
-        files = {path.name: str(path) for path in directory.glob("*.py")}
-        return files | {name: str(directory / name) for name in modules if (directory / name).is_file()}
-    files = {}
-    for name in sorted(modules):
+    files = {path.name: str(path) for path in directory.glob("*.py")} if directory.is_dir() else {}
+    for repository, name in sorted(modules, key=str):
+        if directory.is_dir() and repository is None:
+            continue  # a directory's own code is every .py file in it
         cached = try_to_load_from_cache(
-            checkpoint.path,
+            repository or checkpoint.path,
             name,
             cache_dir=checkpoint.download.get("cache_dir"),
-            revision=checkpoint.download.get("revision"),
+            revision=None if repository else checkpoint.download.get("revision"),
         )
         if isinstance(cached, str):
             files[name] = cached
