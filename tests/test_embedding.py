@@ -12,14 +12,8 @@ import torch
 from safetensors import safe_open
 
 from multimolecule import api
-from multimolecule.embedding import (
-    SHARD_RECORDS,
-    EmbeddingWriter,
-    WindowEmbedder,
-    shard_directory,
-    shard_path,
-    window_starts,
-)
+from multimolecule.embedding import SHARD_RECORDS, EmbeddingWriter, WindowEmbedder, shard_directory, window_starts
+from multimolecule.utils.runner import digest, item_digest, shard_path
 
 from .helpers import random_dna, subprocess_env
 
@@ -100,12 +94,15 @@ def test_resume_skips_finished_shards(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         api.embed(records, output=output, per_base=True, resume=True)
     monkeypatch.undo()
-    assert sorted(path.name for path in directory.iterdir()) == ["manifest.json", shard_path(directory, 0, 2).name]
+    first = shard_path(directory, 0, 2, ".safetensors")
+    assert sorted(path.name for path in directory.iterdir()) == ["manifest.json", first.name]
     assert not output.exists()
 
-    # Put zeros in the finished shard: a resumed job must take it as it is and compute only the other one.
+    # Put zeros in the finished shard, stamped as the shard of these records: a resumed job must take it as it
+    # is and compute only the other one.
     names, lengths = list(records)[:SHARD_RECORDS], [len(s) for s in records.values()][:SHARD_RECORDS]
-    with EmbeddingWriter(shard_path(directory, 0, 2), names, lengths, 128, True, {}, overwrite=True) as zeros:
+    stamp = {"shard_inputs": digest(*(item_digest(n, records[n]) for n in names)), "shard_rows": str(SHARD_RECORDS)}
+    with EmbeddingWriter(first, names, lengths, 128, True, stamp, overwrite=True) as zeros:
         for index, length in enumerate(lengths):
             zeros.write(index, torch.zeros(128), torch.zeros(length, 128))
     resumed = api.embed(records, output=output, per_base=True, resume=True)
