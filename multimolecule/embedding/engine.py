@@ -163,7 +163,7 @@ def job_manifest(encoder, settings: EmbedSettings, names: list[str], sequences: 
     """What binds a shard folder to this job: the sequences (ids and bases), the weights, dtype and settings."""
     return {
         "inputs": {"sequences": digest(names, sequences)},
-        "model": weights_digest(encoder),
+        "model": weights_digest(encoder.name_or_path),
         "dtype": str(encoder.dtype).removeprefix("torch."),
         "settings": asdict(settings),
     }

@@ -8,7 +8,7 @@ every shard and writes its output directly.
 
 With several processes, a part, or `resume`, every finished shard is kept in `<output>.shards/` as
 `shard-KKKKK-of-NNNNN<suffix>`, beside a `manifest.json` that binds the folder to one job: the digest of every
-input (`inputs`), of the model's weights (`model`, `weights_digest`), the dtype and every setting. Both are
+input (`inputs`), of the model's files (`model`, `weights_digest`), the dtype and every setting. Both are
 written atomically. A resumed job reuses the folder only for the same job; otherwise it stops with one line
 naming what differs ("differing: the reference"); a run without `resume` starts afresh (the folder is removed).
 Each shard carries the digest of its items and its row count (its stamp), checked before it is reused or merged:
@@ -64,26 +64,47 @@ def item_digest(key: str, *content) -> str:
     return digest(key, *content)
 
 
-def weights_digest(module) -> str:
-    """A digest of a model's weights: every tensor of its state dict, by name, dtype, shape and bytes.
+def weights_digest(model: str | os.PathLike) -> str:
+    """A digest of a model's files: every file at the top of its folder (weights, config, tokenizer, a fine-tuned
+    model's task), by name and content. `model` is a folder, a file, or a Hub id (its cached snapshot); the digest
+    of the name itself where none of these is found.
+
+    The loaded module is not hashed: the tensors a class initialises anew at each load (DNABERT-2's pooler, a
+    head not in the checkpoint) would make every load another model.
 
     Example:
-        >>> import torch
-        >>> layer = torch.nn.Linear(2, 2)
-        >>> before = weights_digest(layer)
-        >>> with torch.no_grad():
-        ...     _ = layer.weight.add_(1)
-        >>> weights_digest(layer) == before
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "model.safetensors").write_bytes(b"weights")
+        >>> before = weights_digest(folder)
+        >>> _ = (folder / "model.safetensors").write_bytes(b"other weights")
+        >>> weights_digest(folder) == before
         False
     """
-    import torch  # here, not at the top: the rest of the runner needs no torch
-
+    path = Path(model).expanduser()
+    if not path.exists():
+        path = hub_snapshot(str(model)) or path
+    if not path.exists():
+        return digest("name", str(model))
+    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")) if path.is_dir() else [path]
     hasher = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
-        tensor = tensor.detach().cpu().contiguous()
-        hasher.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
-        hasher.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    for file in files:
+        hasher.update(f"{file.name}:{file.stat().st_size};".encode())
+        with open(file, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                hasher.update(chunk)
     return hasher.hexdigest()
+
+
+def hub_snapshot(name: str) -> Path | None:
+    """The cached snapshot folder of Hub id `name` (where its `config.json` is), or None."""
+    try:
+        from huggingface_hub import try_to_load_from_cache  # here, not at the top: the CLI parses without it
+
+        found = try_to_load_from_cache(name, "config.json")
+    except Exception:  # not a Hub id (a malformed name), or no cache
+        return None
+    return Path(found).parent if isinstance(found, str) else None
 
 
 def parse_part(text: str | None) -> tuple[int, int] | None:

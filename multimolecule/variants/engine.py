@@ -233,7 +233,7 @@ def job_manifest(scorer: Scorer, settings: dict | None, variants, statuses, site
             "variants": digest([[v.id, variant_key(v)] for v in variants]),
             "reference": digest([[status, site_content(site)] for status, site in zip(statuses, sites)]),
         },
-        "model": weights_digest(network),
+        "model": weights_digest(network.name_or_path),
         "dtype": str(network.dtype).removeprefix("torch."),
         "settings": {
             **(settings or {}),

@@ -4,9 +4,9 @@ stamped shards checked before reuse, atomic writes, damaged files named in one l
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
-import torch
 
 from multimolecule.utils import InputError, OptionError
 from multimolecule.utils.runner import (
@@ -132,12 +132,20 @@ def test_a_damaged_manifest_is_named_in_one_line(tmp_path):
         numbers_job(output, [1, 2, 3]).prepare()
 
 
-def test_weights_digest_sees_values_and_dtype():
-    layer = torch.nn.Linear(3, 2)
-    same = torch.nn.Linear(3, 2)
-    same.load_state_dict(layer.state_dict())
-    assert weights_digest(layer) == weights_digest(same)
-    assert weights_digest(layer) != weights_digest(same.to(torch.bfloat16))
+def test_weights_digest_is_the_model_files_not_the_loaded_module(tmp_path):
+    from multimolecule.models import cached_model
+
+    encoder, _ = cached_model("dnabert2-demo", "cpu", None, "feature-extraction")
+    folder = tmp_path / "copy"
+    shutil.copytree(encoder.name_or_path, folder)
+    assert weights_digest(folder) == weights_digest(encoder.name_or_path)  # the same files, wherever they are
+    with open(folder / "model.safetensors", "r+b") as file:  # one byte of the weights changed
+        file.seek(-1, 2)
+        last = file.read(1)
+        file.seek(-1, 2)
+        file.write(bytes([last[0] ^ 1]))
+    assert weights_digest(folder) != weights_digest(encoder.name_or_path)
+    assert weights_digest("no/such-model") == digest("name", "no/such-model")
 
 
 def test_difference_and_parts_in_words():
