@@ -265,21 +265,27 @@ class ShardedJob:
 
     def _prepare(self) -> None:
         manifest_path = self.directory / MANIFEST
-        if self.directory.exists() and (self.resume or self.part is not None) and manifest_path.exists():
-            found = read_manifest(manifest_path)
-            if found != self.manifest:
-                raise InputError(
-                    f"{self.directory} holds shards of another job (differing: {difference(found, self.manifest)}); "
-                    "remove it, or run without --resume to start afresh"
-                )
-            return
-        if os.path.lexists(self.directory) and not (self.directory / MANIFEST).is_file():
+        if (self.resume or self.part is not None) and manifest_path.exists():
+            return self._check_manifest(manifest_path)
+        if os.path.lexists(self.directory) and not manifest_path.is_file():
             raise InputError(f"{self.directory} is in the way: not a folder of shards (no {MANIFEST}); move it")
         if self.directory.exists():
             shutil.rmtree(self.directory)  # shards of an earlier run, started afresh
-        self.directory.mkdir(parents=True)
-        with atomic_output(manifest_path) as temporary:
-            temporary.write_text(json.dumps(self.manifest, indent=1, sort_keys=True))
+        try:  # the folder appears with its manifest, at once
+            with atomic_output(self.directory, directory=True) as temporary:
+                (temporary / MANIFEST).write_text(json.dumps(self.manifest, indent=1, sort_keys=True))
+        except InputError:
+            if self.part is None or not manifest_path.exists():
+                raise
+            self._check_manifest(manifest_path)  # another part of the job created it meanwhile
+
+    def _check_manifest(self, path: Path) -> None:
+        found = read_manifest(path)
+        if found != self.manifest:
+            raise InputError(
+                f"{self.directory} holds shards of another job (differing: {difference(found, self.manifest)}); "
+                "remove it, or run without --resume to start afresh"
+            )
 
     def finished(self, shard: Shard) -> bool:
         """Whether `shard` is already written (resume): its stamp must be this shard's digest and row count."""
