@@ -14,19 +14,18 @@
 as they are, through `multimolecule.from_pretrained`. Bad input raises `InputError` (or `ConversionError`) with a
 one-line message.
 
-This module is the facade: it re-exports the engines' entry points (`fill_mask`, `embed`, `convert`, `info`) and
-holds thin entry functions; the work is done in `multimolecule.fill_mask`, `embedding`, `checkpoints`,
-`training`, `pretraining` and `variants` (see docs/architecture.md).
+This module is the facade: it re-exports the engines' entry points (`fill_mask`, `embed`, `convert`, `info`,
+`score_variants`, `mutagenesis`) and holds one-line entry functions; the work is done in
+`multimolecule.fill_mask`, `embedding`, `checkpoints`, `training`, `pretraining` and `variants` (see
+docs/architecture.md).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 from .checkpoints import convert, detect_model, info
-from .demo import DEFAULT_MODEL
 from .embedding import Embeddings, embed, save_embeddings
 from .fill_mask import fill_mask
 from .models import load_model, resolve_name, special_template, token_lengths, trained_window
@@ -34,10 +33,9 @@ from .pretraining.config import resolve_pretrain_config
 from .pretraining.tokenizer import train_bpe_tokenizer
 from .seqio import Inputs, read_sequences, revcomp
 from .training.config import resolve_config
-from .utils import InputError, OptionError, check_overwrite, check_positive
-from .utils.batching import default_max_tokens
-from .variants import ModelContext, Scorer, VariantScores, run_mutagenesis, run_score_variants
-from .variants.plot import check_plot, plot_mutagenesis
+from .utils import InputError, OptionError
+from .variants import VariantScores, score_variants, variant_scorer
+from .variants.mutagenesis import mutagenesis
 
 __all__ = [
     "Embeddings",
@@ -64,6 +62,7 @@ __all__ = [
     "train",
     "train_tokenizer",
     "trained_window",
+    "variant_scorer",
 ]
 
 
@@ -95,11 +94,7 @@ def train(
     """
     from .training.engine import run_training  # here, not at the top: transformers' Trainer is slow to import
 
-    if output_dir is not None and settings.get("resume") and config is None:
-        saved = Path(output_dir) / "train_config.yaml"
-        config = saved if saved.is_file() else None
-    run = resolve_config(config, {"data": data, "output_dir": output_dir, **settings})
-    return run_training(run)
+    return run_training(resolve_config(config, {"data": data, "output_dir": output_dir, **settings}))
 
 
 def evaluate(
@@ -184,11 +179,6 @@ def pretrain(
     """
     from .pretraining.engine import run_pretraining  # here, not at the top: see `train`
 
-    if output_dir is not None and options.get("resume") and settings is None:
-        saved = Path(output_dir) / "pretrain_config.yaml"
-        settings = saved if saved.is_file() else None
-    if isinstance(data, (list, tuple)):
-        data = ",".join(str(item) for item in data)
     return run_pretraining(resolve_pretrain_config(settings, {"data": data, "output_dir": output_dir, **options}))
 
 
@@ -209,102 +199,3 @@ def train_tokenizer(
         1024
     """
     return train_bpe_tokenizer(data, output, vocab_size, max_token_length, max_bases, overwrite=overwrite)
-
-
-# ------------------------------------------------------------------------------------------------- variants
-
-
-def variant_scorer(model, score, layer, reverse_complement, max_tokens, batch_size, device, dtype):
-    """The `variants.Scorer` of `model`: a masked LM, or a `multimolecule train` output (with a task.json)."""
-    from .training.inference import load_fine_tuned  # here, not at the top: see `train`
-
-    if (Path(resolve_name(model)) / "task.json").is_file():
-        network, tokenizer, task = load_fine_tuned(model, device, dtype)
-    else:
-        network, tokenizer, task = *load_model(model, device, dtype), None
-    window = trained_window(tokenizer, network.config)
-    context = ModelContext(
-        network, tokenizer, special_template(tokenizer), window, token_lengths(network, tokenizer), task
-    )
-    budget = max_tokens or default_max_tokens(network.device)
-    return Scorer(context, score, layer, reverse_complement, max(budget, window), batch_size)
-
-
-def score_variants(
-    variants: str | os.PathLike,
-    reference: str | os.PathLike,
-    model: str | None = None,
-    output: str | os.PathLike | None = None,
-    score: str | Sequence[str] = "llr",
-    window: int | None = None,
-    layer: int = -1,
-    reverse_complement: bool = False,
-    batch_size: int | None = None,
-    max_tokens: int | None = None,
-    device: str | None = "cpu",
-    dtype: str | None = None,
-    progress: bool = False,
-    resume: bool = False,
-    overwrite: bool = False,
-) -> VariantScores:
-    """Score the variants of a VCF/BCF or TSV (chrom, pos, ref, alt) on a reference FASTA with `model`.
-
-    `score` is one or more of `llr`, `pll`, `cosine`, `l2`, `dot` (masked language models) and `head` (a model
-    fine-tuned with `train`; `cosine`, `l2`, `dot` work with it too), defined in `multimolecule.variants.scores`
-    and docs/variants.md. `window`: bases per window, centred on the variant (default: the model's trained length
-    in tokens, in bases). `layer`: the hidden state of the embedding scores (-1, the last). `output` (`.tsv`, or
-    `.vcf`/`.vcf.gz`/`.bcf` for a VCF input) is written atomically; with `resume` (or under `torchrun`) finished
-    shards are kept in `<output>.shards/`. Returns a `VariantScores` (`.rows()`: one dict per ALT allele).
-
-    Example:
-        >>> from multimolecule.api import score_variants
-        >>> result = score_variants("variants.vcf.gz", "genome.fa", score=["llr", "cosine"])  # doctest: +SKIP
-        >>> result.rows()[0]["status"]  # doctest: +SKIP
-        'ok'
-    """
-    check_positive("window", window)
-    scorer = variant_scorer(model, score, layer, reverse_complement, max_tokens, batch_size, device, dtype)
-    window = window or scorer.context.default_bases()
-    settings = {"model": str(model or DEFAULT_MODEL), "scores": scorer.scores, "window": window, "layer": layer}
-    settings["reverse_complement"] = reverse_complement
-    return run_score_variants(variants, reference, scorer, window, output, settings, progress, resume, overwrite)
-
-
-def mutagenesis(
-    target: str | os.PathLike,
-    model: str | None = None,
-    output: str | os.PathLike | None = None,
-    plot: str | os.PathLike | None = None,
-    score: str | Sequence[str] = "llr",
-    record: str | None = None,
-    window: int | None = None,
-    layer: int = -1,
-    reverse_complement: bool = False,
-    batch_size: int | None = None,
-    max_tokens: int | None = None,
-    device: str | None = "cpu",
-    dtype: str | None = None,
-    progress: bool = False,
-    overwrite: bool = False,
-) -> VariantScores:
-    """Every SNV of `target` (`SEQUENCE_OR_FASTA[:start-end]`, 1-based and inclusive; a FASTA's first record or
-    `record`) scored as in `score_variants`; `output` a TSV, `plot` a .png/.svg/.pdf picture of the first score.
-
-    Example:
-        >>> from multimolecule.api import mutagenesis
-        >>> result = mutagenesis("ATGAAACGCATTAGCACCACCATTACCACCACCATCACC:10-12", model="nt-demo")
-        >>> len(result.variants), result.columns
-        (9, ['llr'])
-    """
-    check_positive("window", window)
-    for path in (output, plot):
-        if path is not None:
-            check_overwrite(path, overwrite)
-    if plot is not None:
-        check_plot(plot)
-    scorer = variant_scorer(model, score, layer, reverse_complement, max_tokens, batch_size, device, dtype)
-    window = window or scorer.context.default_bases()
-    result = run_mutagenesis(target, scorer, window, record, output, progress, overwrite)
-    if plot is not None:
-        plot_mutagenesis(result, plot, overwrite=overwrite)
-    return result

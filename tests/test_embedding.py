@@ -12,14 +12,8 @@ import torch
 from safetensors import safe_open
 
 from multimolecule import api
-from multimolecule.embedding import (
-    SHARD_RECORDS,
-    EmbeddingWriter,
-    WindowEmbedder,
-    shard_directory,
-    shard_path,
-    window_starts,
-)
+from multimolecule.embedding import SHARD_RECORDS, EmbeddingWriter, WindowEmbedder, shard_directory, window_starts
+from multimolecule.utils.runner import digest, item_digest, shard_path
 
 from .helpers import random_dna, subprocess_env
 
@@ -100,12 +94,15 @@ def test_resume_skips_finished_shards(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         api.embed(records, output=output, per_base=True, resume=True)
     monkeypatch.undo()
-    assert sorted(path.name for path in directory.iterdir()) == ["manifest.json", shard_path(directory, 0, 2).name]
+    first = shard_path(directory, 0, 2, ".safetensors")
+    assert sorted(path.name for path in directory.iterdir()) == ["manifest.json", first.name]
     assert not output.exists()
 
-    # Put zeros in the finished shard: a resumed job must take it as it is and compute only the other one.
+    # Put zeros in the finished shard, stamped as the shard of these records: a resumed job must take it as it
+    # is and compute only the other one.
     names, lengths = list(records)[:SHARD_RECORDS], [len(s) for s in records.values()][:SHARD_RECORDS]
-    with EmbeddingWriter(shard_path(directory, 0, 2), names, lengths, 128, True, {}, overwrite=True) as zeros:
+    stamp = {"shard_inputs": digest(*(item_digest(n, records[n]) for n in names)), "shard_rows": str(SHARD_RECORDS)}
+    with EmbeddingWriter(first, names, lengths, 128, True, stamp, overwrite=True) as zeros:
         for index, length in enumerate(lengths):
             zeros.write(index, torch.zeros(128), torch.zeros(length, 128))
     resumed = api.embed(records, output=output, per_base=True, resume=True)
@@ -116,6 +113,53 @@ def test_resume_skips_finished_shards(tmp_path, monkeypatch):
     assert not directory.exists()
     with pytest.raises(api.InputError, match="resume needs an output"):
         api.embed(records, resume=True)
+
+
+def test_resume_refuses_changed_sequences_model_dtype_and_planted_shards(tmp_path, monkeypatch):
+    records = random_records(SHARD_RECORDS + 2, 6)
+    output = tmp_path / "out.safetensors"
+    directory = shard_directory(output)
+    original_run = WindowEmbedder.run
+
+    def interrupted_after_one_shard(self, texts, *args):
+        if len(texts) < SHARD_RECORDS:
+            raise KeyboardInterrupt
+        return original_run(self, texts, *args)
+
+    monkeypatch.setattr(WindowEmbedder, "run", interrupted_after_one_shard)
+    with pytest.raises(KeyboardInterrupt):
+        api.embed(records, output=output, resume=True)
+    monkeypatch.undo()
+    first = shard_path(directory, 0, 2, ".safetensors")
+    kept = first.read_bytes()
+    with safe_open(first, "pt") as file:
+        assert file.metadata()["shard_rows"] == str(SHARD_RECORDS)
+    changed = {**records, "r3": records["r3"][:-1] + ("A" if records["r3"][-1] != "A" else "C")}  # one base
+    cases = [
+        ({"inputs": changed}, "(differing: the sequences);"),
+        ({"dtype": "bfloat16"}, "(differing: the dtype (float32 then, bfloat16 now));"),
+        ({"model": "nt-demo"}, "(differing: the model's weights, settings model, stride);"),
+    ]
+    for change, expected in cases:
+        options = {"inputs": records, "output": output, "resume": True, **change}
+        with pytest.raises(api.InputError, match="holds shards of another job") as error:
+            api.embed(**options)
+        assert expected in str(error.value), str(error.value)
+    plant = tmp_path / "planted.safetensors"  # zeros stamped as another shard's records
+    names = list(records)[:SHARD_RECORDS]
+    stamp = {"shard_inputs": "0" * 64, "shard_rows": str(SHARD_RECORDS)}
+    with EmbeddingWriter(plant, names, [len(records[n]) for n in names], 128, False, stamp) as zeros:
+        for index in range(SHARD_RECORDS):
+            zeros.write(index, torch.zeros(128), None)
+    first.write_bytes(plant.read_bytes())
+    with pytest.raises(api.InputError, match=f"{first} was not written for these inputs"):
+        api.embed(records, output=output, resume=True)
+    first.write_bytes(b"")
+    with pytest.raises(api.InputError, match=rf"{first} is damaged \("):
+        api.embed(records, output=output, resume=True)
+    first.write_bytes(kept)
+    resumed = api.embed(records, output=output, resume=True)
+    assert torch.equal(resumed.embeddings, api.embed(records).embeddings)
 
 
 def test_two_processes_refusing_a_resume_both_fail_with_the_reason(tmp_path):

@@ -120,7 +120,27 @@ class BaseEmbeddings(nn.Module):
         return base_states + embeddings * base_mask[..., None].to(embeddings.dtype)
 
 
-class TokenPredictionHead(nn.Module):
+class BaseResolutionHead(nn.Module):
+    """What the token and contact heads share: each base's token output plus its `BaseEmbeddings`, dropped out,
+    then the head's own `predict` (per base, or per pair of bases)."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.base_embeddings = BaseEmbeddings(config)
+        self.dropout = nn.Dropout(_classifier_dropout(config))
+
+    def forward(
+        self, base_states: torch.Tensor, nucleotides: torch.Tensor, offsets: torch.Tensor, base_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """`base_states` (batch, bases, hidden); `nucleotides`, `offsets`, `base_mask` (batch, bases)."""
+        base_states = self.dropout(self.base_embeddings(base_states, nucleotides, offsets, base_mask))
+        return self.predict(base_states)
+
+    def predict(self, base_states: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class TokenPredictionHead(BaseResolutionHead):
     """Per-base predictions: `out_proj(gelu(projection(x)))` where `x` is the base's token output plus its
     `BaseEmbeddings`.
 
@@ -133,23 +153,17 @@ class TokenPredictionHead(nn.Module):
     """
 
     def __init__(self, config):
-        super().__init__()
-        self.base_embeddings = BaseEmbeddings(config)
-        self.dropout = nn.Dropout(_classifier_dropout(config))
+        super().__init__(config)
         self.projection = Linear(config.hidden_size, config.hidden_size)
         self.activation = ACT2FN["gelu"]
         self.out_proj = Linear(config.hidden_size, config.num_labels)
 
-    def forward(
-        self, base_states: torch.Tensor, nucleotides: torch.Tensor, offsets: torch.Tensor, base_mask: torch.Tensor
-    ) -> torch.Tensor:
-        """`base_states` (batch, bases, hidden); `nucleotides`, `offsets`, `base_mask` (batch, bases)."""
-        base_states = self.base_embeddings(base_states, nucleotides, offsets, base_mask)
-        hidden_states = self.activation(self.projection(self.dropout(base_states)))
+    def predict(self, base_states: torch.Tensor) -> torch.Tensor:
+        hidden_states = self.activation(self.projection(base_states))
         return self.out_proj(self.dropout(hidden_states))  # (batch, bases, num_labels)
 
 
-class ContactPredictionHead(nn.Module):
+class ContactPredictionHead(BaseResolutionHead):
     """Base-pair predictions: a symmetric bilinear form per label on projected base outputs (each base's token
     output plus its `BaseEmbeddings`).
 
@@ -165,21 +179,15 @@ class ContactPredictionHead(nn.Module):
     """
 
     def __init__(self, config):
-        super().__init__()
+        super().__init__(config)
         self.num_labels = config.num_labels
         self.head_dim = getattr(config, "contact_head_dim", 64)
-        self.base_embeddings = BaseEmbeddings(config)
-        self.dropout = nn.Dropout(_classifier_dropout(config))
         self.query_proj = Linear(config.hidden_size, config.num_labels * self.head_dim)
         self.key_proj = Linear(config.hidden_size, config.num_labels * self.head_dim)
         self.bias = nn.Parameter(torch.zeros(config.num_labels))
 
-    def forward(
-        self, base_states: torch.Tensor, nucleotides: torch.Tensor, offsets: torch.Tensor, base_mask: torch.Tensor
-    ) -> torch.Tensor:
-        """`base_states` (batch, bases, hidden); `nucleotides`, `offsets`, `base_mask` (batch, bases)."""
+    def predict(self, base_states: torch.Tensor) -> torch.Tensor:
         batch_size, num_bases, _ = base_states.shape
-        base_states = self.dropout(self.base_embeddings(base_states, nucleotides, offsets, base_mask))
         shape = (batch_size, num_bases, self.num_labels, self.head_dim)
         query = self.query_proj(base_states).view(shape).transpose(1, 2)  # (batch, labels, bases, head_dim)
         key = self.key_proj(base_states).view(shape).transpose(1, 2)

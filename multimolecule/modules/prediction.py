@@ -169,7 +169,44 @@ class SequencePredictionMixin(ClassifierMixin):
 
 
 class BaseResolutionMixin(ClassifierMixin):
-    """The token and contact models: the backbone's outputs mapped to bases (`multimolecule.modules.bases`)."""
+    """The token and contact models: the backbone's outputs mapped to bases (`multimolecule.modules.bases`), one
+    prediction per base (`pairs = False`, a `TokenPredictorOutput`) or per pair of bases (`pairs = True`, a
+    `ContactPredictorOutput`)."""
+
+    output_class: type[TokenPredictorOutput] | type[ContactPredictorOutput]
+    pairs: bool
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
+        **kwargs,
+    ) -> TokenPredictorOutput | ContactPredictorOutput:
+        r"""
+        labels: One label per base of the text, `(bases,)` or `(batch, bases)`, or for a contact model one per
+            pair of bases, `(bases, bases)` or `(batch, bases, bases)`; padded with -100.
+        num_items_in_batch: Labels in the whole (accumulated) batch, to divide the summed loss by; `Trainer`
+            passes it.
+        """
+        outputs, head_inputs = self._base_inputs(input_ids, attention_mask, inputs_embeds, kwargs)
+        base_mask = head_inputs[-1]  # (batch, bases)
+        logits = self.classifier(*head_inputs)  # (batch, bases, num_labels), or (batch, bases, bases, num_labels)
+        loss = None
+        if labels is not None:
+            labels = self._batched_labels(labels, base_mask, pair=self.pairs)
+            mask = base_mask[:, :, None] & base_mask[:, None, :] if self.pairs else base_mask
+            loss = prediction_loss(logits, labels, mask, self.config, num_items_in_batch)
+        return self.output_class(
+            loss=loss,
+            logits=logits,
+            base_mask=base_mask,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
 
     def _base_inputs(
         self,
@@ -252,73 +289,16 @@ class BaseResolutionMixin(ClassifierMixin):
 
 
 class TokenPredictionMixin(BaseResolutionMixin):
-    """`...ForTokenPrediction`: `TokenPredictionHead` in `self.classifier`."""
+    """`...ForTokenPrediction`: `TokenPredictionHead` in `self.classifier`, one prediction per base."""
 
     classifier_class = TokenPredictionHead
-
-    @can_return_tuple
-    def forward(
-        self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        num_items_in_batch: torch.Tensor | int | None = None,
-        **kwargs,
-    ) -> TokenPredictorOutput:
-        r"""
-        labels: One label per base of the text, `(bases,)` or `(batch, bases)`, padded with -100.
-        num_items_in_batch: Labels in the whole (accumulated) batch, to divide the summed loss by; `Trainer`
-            passes it.
-        """
-        outputs, head_inputs = self._base_inputs(input_ids, attention_mask, inputs_embeds, kwargs)
-        base_mask = head_inputs[-1]
-        logits = self.classifier(*head_inputs)  # (batch, bases, num_labels)
-        loss = None
-        if labels is not None:
-            labels = self._batched_labels(labels, base_mask, pair=False)
-            loss = prediction_loss(logits, labels, base_mask, self.config, num_items_in_batch)
-        return TokenPredictorOutput(
-            loss=loss,
-            logits=logits,
-            base_mask=base_mask,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-        )
+    output_class = TokenPredictorOutput
+    pairs = False
 
 
 class ContactPredictionMixin(BaseResolutionMixin):
-    """`...ForContactPrediction`: `ContactPredictionHead` in `self.classifier`."""
+    """`...ForContactPrediction`: `ContactPredictionHead` in `self.classifier`, one prediction per pair of bases."""
 
     classifier_class = ContactPredictionHead
-
-    @can_return_tuple
-    def forward(
-        self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        num_items_in_batch: torch.Tensor | int | None = None,
-        **kwargs,
-    ) -> ContactPredictorOutput:
-        r"""
-        labels: One label per pair of bases, `(bases, bases)` or `(batch, bases, bases)`, padded with -100.
-        num_items_in_batch: Labels in the whole (accumulated) batch, to divide the summed loss by; `Trainer`
-            passes it.
-        """
-        outputs, head_inputs = self._base_inputs(input_ids, attention_mask, inputs_embeds, kwargs)
-        base_mask = head_inputs[-1]
-        logits = self.classifier(*head_inputs)  # (batch, bases, bases, num_labels)
-        loss = None
-        if labels is not None:
-            labels = self._batched_labels(labels, base_mask, pair=True)
-            pair_mask = base_mask[:, :, None] & base_mask[:, None, :]
-            loss = prediction_loss(logits, labels, pair_mask, self.config, num_items_in_batch)
-        return ContactPredictorOutput(
-            loss=loss,
-            logits=logits,
-            base_mask=base_mask,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-        )
+    output_class = ContactPredictorOutput
+    pairs = True

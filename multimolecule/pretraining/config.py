@@ -38,8 +38,11 @@ class PretrainConfig(chanfig.Config):
 
 def resolve_pretrain_config(config_file: str | os.PathLike | None = None, overrides: dict | None = None):
     """Defaults, then `config_file` (YAML or JSON), then the `overrides` that are not None; unknown keys are an
-    error."""
-    return resolve_config(config_file, overrides, PretrainConfig)
+    error. `data` may be a list of files or folders; a resumed run reads its saved `pretrain_config.yaml`."""
+    overrides = dict(overrides or {})
+    if isinstance(overrides.get("data"), (list, tuple)):
+        overrides["data"] = ",".join(str(item) for item in overrides["data"])
+    return resolve_config(config_file, overrides, PretrainConfig, saved="pretrain_config.yaml")
 
 
 POSITIVE = ("max_steps", "batch_size", "gradient_accumulation_steps", "eval_windows", "save_total_limit")

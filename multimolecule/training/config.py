@@ -49,11 +49,18 @@ def resolve_config(
     config_file: str | os.PathLike | None = None,
     overrides: dict | None = None,
     config_class: type[chanfig.Config] = TrainConfig,
+    saved: str = "train_config.yaml",
 ) -> chanfig.Config:
     """Defaults of `config_class`, then `config_file` (YAML or JSON), then the `overrides` that are not None.
 
-    Unknown keys are an error (a typo must not silently fall back to a default).
+    Unknown keys are an error (a typo must not silently fall back to a default). A run resumed without a
+    `config_file` (`resume` and `output_dir` among the overrides) reads the settings it saved, `saved` in its
+    output directory, when there is one.
     """
+    overrides = overrides or {}
+    if config_file is None and overrides.get("resume") and overrides.get("output_dir") is not None:
+        candidate = Path(overrides["output_dir"]) / saved
+        config_file = candidate if candidate.is_file() else None
     config = config_class()
     known = set(config.keys())
     if config_file is not None:

@@ -3,11 +3,12 @@
 - `io`: VCF/BCF/TSV variants in (one row per ALT allele, normalised on the genome), TSV or VCF scores out.
 - `genome`: random access to a FASTA reference (plain, gzip or bgzip).
 - `scores`: the windows and the scores (`llr`, `pll`, `cosine`, `l2`, `dot`, `head`), defined in its docstring.
-- `engine`: `score_variants`' shards, `torchrun` and `resume`; `mutagenesis`: every SNV of a region;
-  `plot`: the mutagenesis picture.
+- `engine`: `score_variants` (the scorer of a masked LM or of a fine-tuned model, `variant_scorer`), its shards,
+  `torchrun` and `resume` through the one sharded-job runner (`multimolecule.utils.runner`); `mutagenesis`:
+  every SNV of a region; `plot`: the mutagenesis picture.
 """
 
-from .engine import VariantScores, run_score_variants
+from .engine import VariantScores, run_score_variants, score_variants, variant_scorer
 from .genome import Genome, Sequences
 from .io import STATUSES, Change, Variant, locate, normalise, read_variants
 from .mutagenesis import parse_target, run_mutagenesis
@@ -30,5 +31,7 @@ __all__ = [
     "read_variants",
     "run_mutagenesis",
     "run_score_variants",
+    "score_variants",
+    "variant_scorer",
     "window_site",
 ]

@@ -1,30 +1,41 @@
 """The engine behind `score_variants`: variants located on the genome, scored shard by shard, written once.
 
-Variants are cut, in input order, into shards of `utils.shards.SHARD_RECORDS` variants, as `embed` cuts records:
-shard `k` belongs to rank `k % world_size` under `torchrun`. With several processes, or with `resume`, each
-finished shard is kept in `<output>.shards/` (a JSON-lines file) and rank 0 merges them, in order, into the
-output; a resumed job skips the shards already there, and refuses shards of another job (other inputs or
-settings). The output appears atomically, when complete.
+Variants are cut, in input order, into shards by the one sharded-job runner (`multimolecule.utils.runner`), as
+`embed` cuts records: shard `k` belongs to rank `k % world_size` under `torchrun`. With several processes, or
+with `resume`, each finished shard is kept in `<output>.shards/` (a JSON-lines file stamped with the digest of
+its variants and their reference windows) and rank 0 merges them, in order, into the output. A resumed job skips
+the shards already there only for the same job: same variants, same reference bases in their windows, same
+weights, dtype and settings; otherwise one line names what differs. The output appears atomically, when
+complete.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
-import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..utils import InputError, atomic_output, check_overwrite
-from ..utils.distributed import distributed_context, end_distributed, synchronize
-from ..utils.shards import prepare_shards_everywhere, shard_directory, shard_ranges
+from ..demo import DEFAULT_MODEL
+from ..models import load_model, resolve_name, special_template, token_lengths, trained_window
+from ..utils import check_overwrite, check_positive
+from ..utils.batching import default_max_tokens
+from ..utils.runner import (
+    Shard,
+    ShardedJob,
+    check_job_output,
+    digest,
+    item_digest,
+    read_jsonl_shard,
+    read_jsonl_stamp,
+    weights_digest,
+    write_jsonl_shard,
+)
 from .genome import Genome
 from .io import Variant, check_output, locate, read_variants, write_tsv, write_vcf
-from .scores import Scorer, window_site
+from .scores import ModelContext, Scorer, window_site
 
 
 @dataclass
@@ -72,6 +83,73 @@ def variant_bar(total: int, enabled: bool):
     return tqdm(total=total, unit="variant", disable=not enabled, dynamic_ncols=True, file=sys.stderr)
 
 
+def variant_scorer(
+    model: str | os.PathLike | None,
+    score: str | Sequence[str] = "llr",
+    layer: int = -1,
+    reverse_complement: bool = False,
+    max_tokens: int | None = None,
+    batch_size: int | None = None,
+    device: str | None = "cpu",
+    dtype: str | None = None,
+) -> Scorer:
+    """The `Scorer` of `model`: a masked LM, or a `multimolecule train` output (a folder with a task.json), whose
+    head then gives the `head` scores."""
+    from ..training.inference import load_fine_tuned  # here, not at the top: transformers' Trainer is slow to import
+
+    if (Path(resolve_name(model)) / "task.json").is_file():
+        network, tokenizer, task = load_fine_tuned(model, device, dtype)
+    else:
+        network, tokenizer, task = *load_model(model, device, dtype), None
+    window = trained_window(tokenizer, network.config)
+    context = ModelContext(
+        network, tokenizer, special_template(tokenizer), window, token_lengths(network, tokenizer), task
+    )
+    budget = max_tokens or default_max_tokens(network.device)
+    return Scorer(context, score, layer, reverse_complement, max(budget, window), batch_size)
+
+
+def score_variants(
+    variants: str | os.PathLike,
+    reference: str | os.PathLike,
+    model: str | None = None,
+    output: str | os.PathLike | None = None,
+    score: str | Sequence[str] = "llr",
+    window: int | None = None,
+    layer: int = -1,
+    reverse_complement: bool = False,
+    batch_size: int | None = None,
+    max_tokens: int | None = None,
+    device: str | None = "cpu",
+    dtype: str | None = None,
+    progress: bool = False,
+    resume: bool = False,
+    overwrite: bool = False,
+) -> VariantScores:
+    """Score the variants of a VCF/BCF or TSV (chrom, pos, ref, alt) on a reference FASTA with `model`.
+
+    `score` is one or more of `llr`, `pll`, `cosine`, `l2`, `dot` (masked language models) and `head` (a model
+    fine-tuned with `train`; `cosine`, `l2`, `dot` work with it too), defined in `multimolecule.variants.scores`
+    and docs/variants.md. `window`: bases per window, centred on the variant (default: the model's trained length
+    in tokens, in bases). `layer`: the hidden state of the embedding scores (-1, the last). `output` (`.tsv`, or
+    `.vcf`/`.vcf.gz`/`.bcf` for a VCF input) is written atomically; with `resume` (or under `torchrun`) finished
+    shards are kept in `<output>.shards/`. Returns a `VariantScores` (`.rows()`: one dict per ALT allele).
+
+    Example:
+        >>> from multimolecule.api import score_variants
+        >>> result = score_variants("variants.vcf.gz", "genome.fa", score=["llr", "cosine"])  # doctest: +SKIP
+        >>> result.rows()[0]["status"]  # doctest: +SKIP
+        'ok'
+    """
+    check_positive("window", window)
+    check_job_output(output, resume)
+    scorer = variant_scorer(model, score, layer, reverse_complement, max_tokens, batch_size, device, dtype)
+    window = window or scorer.context.default_bases()
+    settings = {"model": str(model or DEFAULT_MODEL), "scores": scorer.scores, "window": window, "layer": layer}
+    settings["reverse_complement"] = reverse_complement
+    return run_score_variants(variants, reference, scorer, window, output, settings, progress, resume, overwrite)
+
+
 def run_score_variants(
     variants_path: str | os.PathLike,
     reference: str | os.PathLike,
@@ -87,60 +165,82 @@ def run_score_variants(
     kind = check_output(output, variants_path) if output is not None else None
     if output is not None:
         check_overwrite(output, overwrite)
-    elif resume:
-        raise InputError("resume needs an output file: its finished shards are kept beside it")
+    check_job_output(output, resume)
     variants = read_variants(variants_path)
     genome = Genome(reference)
     statuses, sites = locate_all(variants, genome, window)
-    rank, world, _ = distributed_context()
-    if world > 1 and output is None:
-        raise InputError("several processes need an output file to write their shards to")
-    shards = shard_ranges(len(variants))
-    mine = [shard for shard in range(len(shards)) if shard % world == rank]
+    items = [item_digest(variant_key(v), s, site_content(site)) for v, s, site in zip(variants, statuses, sites)]
+    job = ShardedJob(output, items, {}, resume, ".jsonl", read_jsonl_stamp)
+    mine = job.mine()
     scores: list[dict] = [{} for _ in variants]
 
-    def score_shard(shard: int) -> list[dict]:
-        indices = [i for i in shards[shard] if sites[i] is not None]
+    def score_shard(shard: Shard) -> list[dict]:
+        indices = [i for i in shard.items if sites[i] is not None]
         rows = scorer([sites[i] for i in indices], bar.update)
-        shard_scores = [{} for _ in shards[shard]]
+        shard_scores = [{} for _ in shard.items]
         for i, row in zip(indices, rows):
-            shard_scores[i - shards[shard].start] = row
-        bar.update(len(shards[shard]) - len(indices))
+            shard_scores[i - shard.items.start] = row
+        bar.update(len(shard.items) - len(indices))
         return shard_scores
 
-    with variant_bar(sum(len(shards[s]) for s in mine), progress and rank == 0) as bar:
-        if output is None or not (world > 1 or resume):
+    def write_output(merged: list[dict]) -> VariantScores:
+        result = VariantScores(variants, statuses, [restore_nan(row) for row in merged], scorer.columns())
+        if output is not None and job.rank == 0:
+            writer = write_vcf if kind == "vcf" else write_tsv
+            source = (variants_path,) if kind == "vcf" else ()
+            writer(output, *source, result.variants, result.statuses, result.scores, result.columns, overwrite)
+        return result
+
+    with variant_bar(sum(len(shard.items) for shard in mine), progress and job.rank == 0) as bar:
+        if not job.keep:
+            job.prepare()  # removes the shards of an earlier resumable run: this one starts afresh
             for shard in mine:
-                scores[shards[shard].start : shards[shard].stop] = score_shard(shard)
-        else:
-            directory = shard_directory(Path(output))
-            digest = hashlib.sha256(json.dumps([[v.chrom, v.pos, v.ref, v.alt] for v in variants]).encode())
-            manifest = {"settings": settings or {}, "variants": len(variants), "inputs": digest.hexdigest()}
-            prepare_shards_everywhere(directory, manifest, resume, rank)
-            for shard in mine:
-                path = directory / f"shard-{shard:05d}-of-{len(shards):05d}.jsonl"
-                if path.is_file():
-                    bar.update(len(shards[shard]))
-                    continue
-                rows = score_shard(shard)
-                with atomic_output(path) as temporary:
-                    temporary.write_text("".join(json.dumps(row) + "\n" for row in rows))
-            synchronize()
-            if rank == 0:
-                for shard in range(len(shards)):
-                    path = directory / f"shard-{shard:05d}-of-{len(shards):05d}.jsonl"
-                    rows = [json.loads(line) for line in path.read_text().splitlines()]
-                    scores[shards[shard].start : shards[shard].stop] = rows
-    result = VariantScores(variants, statuses, [restore_nan(row) for row in scores], scorer.columns())
-    if output is not None and rank == 0:
-        writer = write_vcf if kind == "vcf" else write_tsv
-        source = (variants_path,) if kind == "vcf" else ()
-        writer(output, *source, result.variants, result.statuses, result.scores, result.columns, overwrite)
-        if world > 1 or resume:
-            shutil.rmtree(shard_directory(Path(output)), ignore_errors=True)
-    if output is not None and world > 1:
-        end_distributed()
-    return result
+                scores[shard.items.start : shard.items.stop] = score_shard(shard)
+            return write_output(scores)
+        if job.rank == 0:
+            job.manifest.update(job_manifest(scorer, settings, variants, statuses, sites))
+        job.prepare()
+        for shard in mine:
+            if job.finished(shard):
+                bar.update(len(shard.items))
+                continue
+            write_jsonl_shard(shard.path, shard.digest, score_shard(shard))
+
+    def merge(shards: list[Shard]) -> VariantScores:
+        merged = [row for shard in shards for row in read_jsonl_shard(shard.path)]
+        return write_output(merged)
+
+    result = job.merge(merge)
+    return result if result is not None else VariantScores(variants, statuses, scores, scorer.columns())
+
+
+def variant_key(variant: Variant) -> str:
+    """A variant's stable key: where it is and what it changes."""
+    return f"{variant.chrom}:{variant.pos}:{variant.ref}:{variant.alt}"
+
+
+def site_content(site) -> list | None:
+    """What a variant is scored from: its window of reference bases and where the change is in it."""
+    return None if site is None else [site.text, site.start, site.ref, site.alt]
+
+
+def job_manifest(scorer: Scorer, settings: dict | None, variants, statuses, sites) -> dict:
+    """What binds a shard folder to this job: the variants, the reference bases they are scored on (their
+    windows), the model's weights, its dtype and every setting."""
+    network = scorer.context.network
+    return {
+        "inputs": {
+            "variants": digest([[v.id, variant_key(v)] for v in variants]),
+            "reference": digest([[status, site_content(site)] for status, site in zip(statuses, sites)]),
+        },
+        "model": weights_digest(network.name_or_path),
+        "dtype": str(network.dtype).removeprefix("torch."),
+        "settings": {
+            **(settings or {}),
+            "max_tokens": scorer.max_tokens,
+            "batch_size": scorer.max_batch_size,
+        },
+    }
 
 
 def restore_nan(row: dict) -> dict:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..seqio import DNA, as_records, looks_like_sequence
-from ..utils import InputError
-from .engine import VariantScores, locate_all, variant_bar
+from ..utils import InputError, check_overwrite, check_positive
+from .engine import VariantScores, locate_all, variant_bar, variant_scorer
 from .genome import Sequences
 from .io import Variant, write_tsv
+from .plot import check_plot, plot_mutagenesis
 from .scores import Scorer
 
 REGION = re.compile(r"^(?P<target>.*?):(?P<start>\d+)-(?P<end>\d+)$")
@@ -79,4 +81,44 @@ def run_mutagenesis(
     result = VariantScores(variants, statuses, scores, scorer.columns())
     if output is not None:
         write_tsv(output, variants, statuses, scores, result.columns, overwrite)
+    return result
+
+
+def mutagenesis(
+    target: str | os.PathLike,
+    model: str | None = None,
+    output: str | os.PathLike | None = None,
+    plot: str | os.PathLike | None = None,
+    score: str | Sequence[str] = "llr",
+    record: str | None = None,
+    window: int | None = None,
+    layer: int = -1,
+    reverse_complement: bool = False,
+    batch_size: int | None = None,
+    max_tokens: int | None = None,
+    device: str | None = "cpu",
+    dtype: str | None = None,
+    progress: bool = False,
+    overwrite: bool = False,
+) -> VariantScores:
+    """Every SNV of `target` (`SEQUENCE_OR_FASTA[:start-end]`, 1-based and inclusive; a FASTA's first record or
+    `record`) scored as in `score_variants`; `output` a TSV, `plot` a .png/.svg/.pdf picture of the first score.
+
+    Example:
+        >>> from multimolecule.api import mutagenesis
+        >>> result = mutagenesis("ATGAAACGCATTAGCACCACCATTACCACCACCATCACC:10-12", model="nt-demo")
+        >>> len(result.variants), result.columns
+        (9, ['llr'])
+    """
+    check_positive("window", window)
+    for path in (output, plot):
+        if path is not None:
+            check_overwrite(path, overwrite)
+    if plot is not None:
+        check_plot(plot)
+    scorer = variant_scorer(model, score, layer, reverse_complement, max_tokens, batch_size, device, dtype)
+    window = window or scorer.context.default_bases()
+    result = run_mutagenesis(target, scorer, window, record, output, progress, overwrite)
+    if plot is not None:
+        plot_mutagenesis(result, plot, overwrite=overwrite)
     return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import math
 import os
 import stat
@@ -15,6 +16,7 @@ from multimolecule.seqio import InputError
 from multimolecule.variants import Genome, Variant, locate, normalise, read_variants, window_site
 from multimolecule.variants import genome as genome_module
 
+from ..helpers import cli_error
 from .helpers import example_genome, write_fasta, write_tsv
 
 GENOME = example_genome()
@@ -230,3 +232,65 @@ def test_resume_keeps_finished_shards(tmp_path, fasta, monkeypatch):
     (tmp_path / "out.tsv.shards" / "manifest.json").write_text("{}")  # shards of another job
     with pytest.raises(InputError, match="another job"):
         api.score_variants(variants, fasta, model="nt-demo", output=output, resume=True, overwrite=True, window=60)
+
+
+def test_resume_resumes_only_the_same_job(tmp_path, capsys, monkeypatch):
+    """A changed reference, planted, short or damaged shards and a 0-byte manifest: each refused in one line."""
+    genome = dict(GENOME)
+    reference = write_fasta(tmp_path / "genome.fa", genome)
+    a = genome["chrD"]
+    rows = [("chrD", p, a[p - 1], "A" if a[p - 1] != "A" else "C") for p in range(100, 100 + 70)]
+    variants = write_tsv(tmp_path / "v.tsv", rows)
+    output = tmp_path / "out.tsv"
+    directory = tmp_path / "out.tsv.shards"
+    from multimolecule.variants import scores
+
+    original = scores.Scorer.__call__
+
+    def stop_on_second_shard(self, sites, tick=None):
+        if len(sites) < 64:
+            raise KeyboardInterrupt
+        return original(self, sites, tick)
+
+    monkeypatch.setattr(scores.Scorer, "__call__", stop_on_second_shard)
+    with pytest.raises(KeyboardInterrupt):
+        api.score_variants(variants, reference, model="nt-demo", window=60, output=output, resume=True)
+    monkeypatch.undo()
+    first = directory / "shard-00000-of-00002.jsonl"
+    kept = first.read_text()
+    assert json.loads(kept.splitlines()[0])["shard"]["rows"] == 64 and len(kept.splitlines()) == 65  # its stamp
+
+    # The reference changed around the first variant (not at its base): the shards belong to another job.
+    changed = a[:90] + a[90:99].translate(str.maketrans("ACGT", "CATG")) + a[99:]
+    write_fasta(reference, {**genome, "chrD": changed})
+    command = ["score-variants", variants, "-r", reference, "-m", "nt-demo", "-o", output, "--window", "60", "-q"]
+    line = cli_error(capsys, *command, "--resume")
+    assert line == (
+        f"error: {directory} holds shards of another job (differing: the reference); remove it, or run without "
+        "--resume to start afresh"
+    )
+    line = cli_error(capsys, *command, "--resume", "--layer", "-2")
+    assert "(differing: the reference, setting layer);" in line
+    write_fasta(reference, genome)
+
+    plants = {
+        '{"llr": 999}\n': "was not written for these inputs",
+        kept.splitlines()[0] + "\n" + "".join(line + "\n" for line in kept.splitlines()[1:10]): "holds 9 rows, not 64",
+        kept[: len(kept) // 2]: "is damaged (JSONDecodeError)",
+    }
+    for content, message in plants.items():
+        first.write_text(content)
+        line = cli_error(capsys, *command, "--resume")
+        assert line.startswith(f"error: {first} ") and message in line, line
+        assert not output.exists()
+    first.write_text(kept)
+    manifest = directory / "manifest.json"
+    saved = manifest.read_text()
+    manifest.write_text("")  # left by a full disk
+    line = cli_error(capsys, *command, "--resume")
+    assert line == f"error: {manifest} is damaged (not a job manifest); remove {directory} to start afresh"
+    manifest.write_text(saved)
+    resumed = api.score_variants(variants, reference, model="nt-demo", window=60, output=output, resume=True)
+    fresh = api.score_variants(variants, reference, model="nt-demo", window=60)
+    assert [row["llr"] for row in resumed.scores] == [row["llr"] for row in fresh.scores]
+    assert not directory.exists()
