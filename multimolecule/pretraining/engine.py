@@ -52,7 +52,7 @@ def build_from_config(config: PretrainConfig):
     else:
         file = path / "config.json" if path.is_dir() else path
         if not file.is_file():
-            raise InputError(f"--config {spec}: neither a model family ({', '.join(MODELS)}) nor a config.json")
+            raise InputError(f"--architecture {spec}: neither a model family ({', '.join(MODELS)}) nor a config.json")
         try:
             values = json.loads(file.read_text())
         except (OSError, ValueError) as error:

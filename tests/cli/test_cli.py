@@ -153,15 +153,21 @@ def test_missing_model_directory_subprocess(tmp_path):
 
 
 def test_convert_errors(capsys, tmp_path):
-    assert re.search("not found", cli_error(capsys, "convert", str(tmp_path / "missing"), str(tmp_path / "out")))
+    assert re.search(
+        "not found",
+        cli_error(capsys, "convert", "-m", str(tmp_path / "missing"), "--output-dir", str(tmp_path / "out")),
+    )
     (tmp_path / "unknown").mkdir()
-    assert re.search("cannot tell", cli_error(capsys, "convert", str(tmp_path / "unknown"), str(tmp_path / "out")))
+    assert re.search(
+        "cannot tell",
+        cli_error(capsys, "convert", "-m", str(tmp_path / "unknown"), "--output-dir", str(tmp_path / "out")),
+    )
     assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("model", DEMOS)
 def test_info_demo(capsys, model):
-    code, out, _ = run_cli(capsys, "info", model)
+    code, out, _ = run_cli(capsys, "info", "-m", model)
     assert code == 0
     assert re.search(r"parameters\s+[\d,]+", out) and re.search(r"trained_length\s+\d+", out)
     details = api.info(model)
@@ -197,7 +203,7 @@ def nucleotide_transformer_layout(layout: str, root: Path) -> Path:
 def test_convert_nucleotide_transformer_layouts(capsys, tmp_path, layout, reported):
     source = nucleotide_transformer_layout(layout, tmp_path)
     assert api.detect_model(source) == "nucleotide_transformer"
-    code, out, err = run_cli(capsys, "convert", str(source), str(tmp_path / "out"))
+    code, out, err = run_cli(capsys, "convert", "-m", str(source), "--output-dir", str(tmp_path / "out"))
     assert code == 0, err
     assert f"converted the nucleotide_transformer {reported} checkpoint -> {tmp_path / 'out'}" in out
     details = api.info(str(tmp_path / "out"))

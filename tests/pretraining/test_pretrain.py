@@ -34,7 +34,18 @@ def genome(tmp_path_factory):
 @pytest.fixture(scope="module")
 def continued(genome, tmp_path_factory):
     output = tmp_path_factory.mktemp("continued") / "out"
-    argv = ["pretrain", "--data", str(genome), "--model", "nt-demo", "-o", str(output), "--max-length", "24", *FAST]
+    argv = [
+        "pretrain",
+        "--data",
+        str(genome),
+        "--model",
+        "nt-demo",
+        "--output-dir",
+        str(output),
+        "--max-length",
+        "24",
+        *FAST,
+    ]
     assert main(argv) == 0
     return output
 
@@ -89,10 +100,21 @@ def test_from_scratch_with_a_trained_tokenizer(genome, tmp_path, monkeypatch):
 
 def test_resume_continues_from_the_last_checkpoint(genome, tmp_path, capsys):
     out = tmp_path / "out"
-    argv = ["pretrain", "--data", str(genome), "--model", "nt-demo", "-o", str(out), "--max-length", "24", *FAST]
+    argv = [
+        "pretrain",
+        "--data",
+        str(genome),
+        "--model",
+        "nt-demo",
+        "--output-dir",
+        str(out),
+        "--max-length",
+        "24",
+        *FAST,
+    ]
     assert main(argv) == 0
     assert main(argv) == 1 and "not empty; pass --resume" in capsys.readouterr().err
-    assert main(["pretrain", "-o", str(out), "--resume", "--max-steps", "6"]) == 0  # settings from OUT
+    assert main(["pretrain", "--output-dir", str(out), "--resume", "--max-steps", "6"]) == 0  # settings from OUT
     steps = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()]
     assert max(steps) == 6 and steps.count(2) == 1
     assert (out / "checkpoints" / "checkpoint-6").is_dir()
@@ -111,7 +133,11 @@ def test_resume_continues_from_the_last_checkpoint(genome, tmp_path, capsys):
         ("ACGTACGT\n", [], "is not a FASTA file: line 1 comes before any '>' header"),
         (None, ["--eval-contigs", "chrX"], "held-out contig(s) not found in the genomes: chrX"),
         (None, ["--eval-fraction", "0.001"], "the held-out DNA (18 bases) is too short for one window of"),
-        (None, ["--config", "dnabert2"], "give either --model (continued pretraining) or --config (from scratch)"),
+        (
+            None,
+            ["--architecture", "dnabert2"],
+            "give either --model (continued pretraining) or --architecture (from scratch)",
+        ),
     ],
 )
 def test_bad_input_is_one_error_before_any_work(capsys, genome, tmp_path, genome_text, options, message):
@@ -120,7 +146,7 @@ def test_bad_input_is_one_error_before_any_work(capsys, genome, tmp_path, genome
         data = tmp_path / "bad.fa"
         data.write_text(genome_text)
     out = tmp_path / "out"
-    code = main(["pretrain", "--data", str(data), "--model", "nt-demo", "-o", str(out), *options, *FAST])
+    code = main(["pretrain", "--data", str(data), "--model", "nt-demo", "--output-dir", str(out), *options, *FAST])
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     expected = 2 if message.startswith("--") else 1  # an option out of range: status 2, naming the flag
     assert code == expected and len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
@@ -128,7 +154,9 @@ def test_bad_input_is_one_error_before_any_work(capsys, genome, tmp_path, genome
 
 
 def test_from_scratch_dnabert2_needs_a_tokenizer(capsys, genome, tmp_path):
-    code = main(["pretrain", "--data", str(genome), "--config", "dnabert2", "-o", str(tmp_path / "out"), *FAST])
+    code = main(
+        ["pretrain", "--data", str(genome), "--architecture", "dnabert2", "--output-dir", str(tmp_path / "out"), *FAST]
+    )
     assert code == 1 and "needs a tokenizer: give --tokenizer DIR" in capsys.readouterr().err
 
 
@@ -141,7 +169,18 @@ def test_two_processes_on_the_cpu(genome, continued, tmp_path):
 
     out = tmp_path / "ddp"
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "multimolecule"]
-    command += ["pretrain", "--data", str(genome), "--model", "nt-demo", "-o", str(out), "--max-length", "24", *FAST]
+    command += [
+        "pretrain",
+        "--data",
+        str(genome),
+        "--model",
+        "nt-demo",
+        "--output-dir",
+        str(out),
+        "--max-length",
+        "24",
+        *FAST,
+    ]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -152,7 +191,7 @@ def test_two_processes_on_the_cpu(genome, continued, tmp_path):
 
 
 def test_from_scratch_from_a_config_folder(genome, tmp_path):
-    """`--config DIR` (a config.json, and the tokenizer beside it): that architecture, freshly initialised."""
+    """`--architecture DIR` (a config.json, and the tokenizer beside it): that architecture, freshly initialised."""
     from multimolecule.demo import demo_model_path
     from multimolecule.pretraining import PretrainConfig, build_from_config
 
