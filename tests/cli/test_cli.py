@@ -14,10 +14,13 @@ import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
+from transformers.testing_utils import CaptureLogger
+from transformers.utils import logging
 
 from multimolecule import api
 from multimolecule.cli import main
 from multimolecule.demo import EXAMPLE_FASTA, demo_model_path
+from multimolecule.modules import load_report
 
 from ..helpers import cli_error, fixture_dir, random_dna, run_cli
 
@@ -91,6 +94,18 @@ def test_embed_safetensors_per_base(capsys, tmp_path, model):
     assert [len(x) for x in per_base] == lengths  # one vector per base, windows stitched for the long records
     assert all(torch.isfinite(x).all() for x in [embeddings, *per_base])
     assert "wrote" in out
+
+
+@pytest.mark.parametrize("model", DEMOS)
+def test_embedding_models_load_without_a_warning(model):
+    """The engines' loader builds no pooler (DNABERT-2's would be random and is never used) and says nothing of
+    the masked-LM head it drops, as expected: a warning only where something is wrong."""
+    with (
+        CaptureLogger(load_report.logger) as ours,
+        CaptureLogger(logging.get_logger("transformers.modeling_utils")) as theirs,
+    ):
+        network, _ = api.load_model(model, task="feature-extraction")
+    assert ours.out == theirs.out == "" and getattr(network, "pooler", None) is None
 
 
 def test_embed_npy_npz_gzip_and_order(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import random
 import re
 from pathlib import Path
@@ -186,15 +187,26 @@ def test_two_processes_on_the_cpu(trained, gc_data, tmp_path):
     assert double["mcc"] == pytest.approx(single["mcc"], abs=0.2)
 
 
-def test_output_dir_is_protected_and_resumable(capsys, gc_data, trained, tmp_path):
+def test_output_dir_is_protected_and_resumable(capsys, gc_data, trained, tmp_path, monkeypatch):
     error = train_error(capsys, "train", "--data", gc_data, "--output-dir", trained, *FAST)
     assert "not empty; pass --resume" in error
     out = tmp_path / "out"
-    assert (
-        main(["train", "--data", str(gc_data), "--output-dir", str(out), "--max-steps", "4", "--eval-steps", "2", "-q"])
-        == 0
-    )
-    # continue the finished run up to step 8: the settings come back from OUT/train_config.yaml
+    monkeypatch.chdir(gc_data.parent)  # relative paths, in the data's folder
+    argv = [
+        "train",
+        "--data",
+        gc_data.name,
+        "--output-dir",
+        os.path.relpath(out),
+        "--max-steps",
+        "4",
+        "--eval-steps",
+        "2",
+    ]
+    assert main([*argv, "-q"]) == 0
+    # continue the finished run up to step 8, from another directory: the settings come back from
+    # OUT/train_config.yaml, whose paths are absolute
+    monkeypatch.chdir(tmp_path)
     assert main(["train", "--output-dir", str(out), "--resume", "--max-steps", "8"]) == 0
     steps = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()]
     assert max(steps) == 8 and steps.count(2) == 1  # steps 1 to 4 were not trained again
