@@ -51,22 +51,21 @@ def add_quiet(parser, default: bool | None = True) -> None:
 
 
 class Deprecated(argparse.Action):
-    """A hidden old spelling of an option: stores into the new option's `dest` and says, in one line on stderr,
-    which spelling replaces it. `count` is the number of values (0 for a flag, which stores `const`)."""
+    """A hidden old spelling of an option that takes one value: stores into the new option's `dest` and says, in
+    one line on stderr, which spelling replaces it."""
 
-    def __init__(self, option_strings, dest, use: str, count: int = 1, const=None, **kwargs):
-        kwargs.update(help=argparse.SUPPRESS, default=argparse.SUPPRESS)
-        super().__init__(option_strings, dest, nargs=count if count != 1 else None, const=const, **kwargs)
+    def __init__(self, option_strings, dest, use: str, **kwargs):
+        super().__init__(option_strings, dest, help=argparse.SUPPRESS, default=argparse.SUPPRESS, **kwargs)
         self.use = use
 
     def __call__(self, parser, namespace, values, option_string=None):
         deprecation(f"{parser.prog} {option_string}", self.use)
-        setattr(namespace, self.dest, self.const if self.nargs == 0 else values)
+        setattr(namespace, self.dest, values)
 
 
-def add_deprecated(parser, *flags: str, use: str, dest: str, count: int = 1, const=None, **kwargs) -> None:
+def add_deprecated(parser, *flags: str, use: str, dest: str, **kwargs) -> None:
     """An old spelling (`flags`) of the option `use`, kept working for existing scripts but not shown in help."""
-    parser.add_argument(*flags, action=Deprecated, dest=dest, use=use, count=count, const=const, **kwargs)
+    parser.add_argument(*flags, action=Deprecated, dest=dest, use=use, **kwargs)
 
 
 def deprecation(old: str, use: str) -> None:

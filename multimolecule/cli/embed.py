@@ -21,12 +21,17 @@ def add(commands) -> None:
     parser.add_argument("--reverse-complement", action="store_true", help="average with the reverse complement")
     add_batching(parser, unit="windows")
     parser.add_argument(
-        "--window-tokens", dest="window", type=int, help="tokens per window (default: the model's trained length)"
+        "--window-tokens",
+        dest="window",
+        type=int,
+        metavar="TOKENS",
+        help="tokens per window (default: the model's trained length)",
     )
     parser.add_argument(
         "--stride-tokens",
         dest="stride",
         type=int,
+        metavar="TOKENS",
         help="tokens between windows (default: half a window with --per-base, else a window)",
     )
     for old, new in (("--window", "window"), ("--stride", "stride")):  # tokens here, bases in score-variants

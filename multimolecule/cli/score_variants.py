@@ -20,7 +20,9 @@ def add_variant_scoring(parser: argparse.ArgumentParser) -> None:
         choices=SCORE_NAMES,
         help="a score to compute, repeatable (default llr): see docs/variants.md for each one's definition",
     )
-    parser.add_argument("--window", type=int, help="bases per window, centred on the variant (default: trained length)")
+    parser.add_argument(
+        "--window", type=int, metavar="BASES", help="bases per window, centred on the variant (default: trained length)"
+    )
     parser.add_argument("--layer", type=int, default=-1, help="hidden state of cosine/l2/dot (default -1, the last)")
     parser.add_argument("--reverse-complement", action="store_true", help="score both strands and average them")
     add_batching(parser, unit="windows")
