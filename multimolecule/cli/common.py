@@ -149,7 +149,8 @@ def option_spelling(error: OptionError, parser: argparse.ArgumentParser | None) 
     """The message of `error` with the setting it names spelt as the command's flag (`batch_size` ->
     `-b/--batch-size`), where the command has one."""
     message = str(error)
-    flags = {action.dest: "/".join(action.option_strings) for action in (parser._actions if parser else [])}
+    shown = [action for action in (parser._actions if parser else []) if action.help is not argparse.SUPPRESS]
+    flags = {action.dest: "/".join(action.option_strings) for action in shown}  # not the old spellings
     if error.option and message.startswith(error.option) and flags.get(error.option):
         return flags[error.option] + message[len(error.option) :]
     return message
