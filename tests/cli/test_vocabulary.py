@@ -123,3 +123,19 @@ def test_old_positional_spellings_still_work(capsys, tmp_path):
     assert code == 1 and "not found" in error and len(notes) == 2 and "--model-type TYPE" in notes[1]
     assert pretrain.architecture("dnabert2") and pretrain.architecture(str(tmp_path))  # the old `pretrain --config`
     assert not pretrain.architecture(str(tmp_path / "run.yaml")) and not pretrain.architecture(None)
+
+
+@pytest.mark.parametrize(
+    "command, setting, spelling",
+    [
+        ("embed", "window", "--window-tokens"),
+        ("train", "output_dir", "--output-dir"),
+        ("pretrain", "config", "--architecture"),
+    ],
+)
+def test_errors_name_the_new_spelling(command, setting, spelling):
+    from multimolecule.cli.common import option_spelling
+    from multimolecule.utils import OptionError
+
+    message = option_spelling(OptionError(f"{setting} must be something, got 0", setting), PARSERS[command])
+    assert message == f"{spelling} must be something, got 0"
