@@ -110,15 +110,15 @@ def main(argv: list[str] | None = None) -> None:
     args, extra = parser.parse_known_args(argv)  # anything else goes to `multimolecule pretrain`
     output = args.output or args.work / args.model
     train, held_out = write_genome(args.work)
-    model = ["--config", args.model]
+    model = ["--architecture", args.model]
     if args.model == "dnabert2":
         tokenizer = args.work / "dnabert2-bpe"
         run("train-tokenizer", "--data", train, "--vocab-size", args.vocab_size, "--max-token-length", MAX_TOKEN_LENGTH,
-            "-o", tokenizer, "--overwrite")  # fmt: skip
+            "--output-dir", tokenizer, "--overwrite")  # fmt: skip
         model += ["--tokenizer", str(tokenizer)]
     max_steps = MAX_STEPS[args.model] if args.max_steps is None else args.max_steps
     steps = ["--max-steps", str(max_steps), "--eval-steps", str(min(args.eval_steps, max_steps))]
-    run("pretrain", "--data", train, "--eval-data", held_out, *model, "-o", output, "--overwrite", *steps,
+    run("pretrain", "--data", train, "--eval-data", held_out, *model, "--output-dir", output, "--overwrite", *steps,
         *RECIPES[args.model], *extra)  # fmt: skip
     write_card(output, args.model)
     print(json.dumps(json.loads((output / "metrics.json").read_text()), indent=2))

@@ -2,11 +2,11 @@
 
     multimolecule fill-mask "ATGAAACGC<mask>ATTAGCACC"
     multimolecule embed sequences.fasta -o embeddings.safetensors --per-base
-    multimolecule convert path/to/DNABERT-2-117M converted/dnabert2
-    multimolecule info nt-demo
+    multimolecule convert -m path/to/DNABERT-2-117M --output-dir converted/dnabert2
+    multimolecule info -m nt-demo
     multimolecule train --data ecoli/sequence --output-dir finetuned
     multimolecule predict sequences.fasta --model finetuned -o predictions.csv
-    multimolecule train-tokenizer --data genomes/ -o bpe
+    multimolecule train-tokenizer --data genomes/ --output-dir bpe
     multimolecule pretrain --data genomes/ --model nt-demo --output-dir pretrained
     multimolecule score-variants variants.vcf.gz --reference genome.fa -o scores.tsv --score llr --score cosine
     multimolecule mutagenesis genes.fasta:1-100 -o ism.tsv --plot ism.png
@@ -17,11 +17,17 @@ stderr with exit status 1 (2 for bad arguments and option values); `--debug` sho
 A new command is a module here with `add(commands)` (its parser, made by `common.add_command`) and `run(args)`,
 listed in `COMMANDS`. Parsing imports neither torch nor transformers (`--help` answers at once); `run` imports
 the API when the command runs. Options are checked by the engines, once (see `common.option_spelling`).
+
+One vocabulary (docs/cli.md, checked by tests/cli/test_vocabulary.py): an option means the same, in the same unit
+and with the same default, in every command that has it; every command has `-m/--model` (but `train-tokenizer`,
+which has no model) and `-q/--quiet`; `-o/--output` names a file and `--output-dir` a folder; `--config` is a
+settings file. Old spellings stay as hidden aliases that say, in one line, what replaces them (`common.Deprecated`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -75,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exit:  # --help, --version, or a usage error already printed
         return exit.code if isinstance(exit.code, int) else 0
+    if getattr(args, "progress", None) is False:  # -q: no Hub download bars either
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
     try:
         with raise_on_sigterm():
             args.handler(args)

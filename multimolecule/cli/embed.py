@@ -6,7 +6,7 @@ import argparse
 
 from ..utils import InputError
 from ..utils.distributed import is_main_process
-from .common import MODEL_HELP, add_batching, add_command, add_overwrite, add_runtime
+from .common import add_batching, add_command, add_deprecated, add_model, add_overwrite, add_quiet, add_runtime
 
 
 def add(commands) -> None:
@@ -15,17 +15,29 @@ def add(commands) -> None:
     parser.add_argument("--example", action="store_true", help="embed the bundled example FASTA (E. coli DNA)")
     parser.add_argument("-o", "--output", required=True, help="output file: .safetensors, .npz or .npy")
     add_overwrite(parser)
-    parser.add_argument("-m", "--model", help=MODEL_HELP)
+    add_model(parser)
     parser.add_argument("--pooling", default="mean", help="per-sequence pooling: mean (default) or cls")
     parser.add_argument("--per-base", action="store_true", help="also write one vector per base")
     parser.add_argument("--reverse-complement", action="store_true", help="average with the reverse complement")
     add_batching(parser, unit="windows")
-    parser.add_argument("--window", type=int, help="tokens per window (default: the model's trained length)")
     parser.add_argument(
-        "--stride", type=int, help="tokens between windows (default: half a window with --per-base, else a window)"
+        "--window-tokens",
+        dest="window",
+        type=int,
+        metavar="TOKENS",
+        help="tokens per window (default: the model's trained length)",
     )
+    parser.add_argument(
+        "--stride-tokens",
+        dest="stride",
+        type=int,
+        metavar="TOKENS",
+        help="tokens between windows (default: half a window with --per-base, else a window)",
+    )
+    for old, new in (("--window", "window"), ("--stride", "stride")):  # tokens here, bases in score-variants
+        add_deprecated(parser, old, use=f"--{new}-tokens (--window counts bases elsewhere)", dest=new, type=int)
     parser.add_argument("--resume", action="store_true", help="keep finished shards and skip them when rerun")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_quiet(parser)
     add_runtime(parser)
 
 
@@ -47,7 +59,7 @@ def run(args: argparse.Namespace) -> None:
         batch_size=args.batch_size,
         device=args.device,
         dtype=args.dtype,
-        progress=not args.quiet,
+        progress=args.progress,
         overwrite=args.overwrite,
         max_tokens=args.max_tokens,
         window=args.window,

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from ..utils import InputError, atomic_output, check_overwrite
-from .common import add_batching, add_command, add_overwrite, add_runtime
+from .common import add_batching, add_command, add_model, add_overwrite, add_quiet, add_runtime
 
 
 def add(commands) -> None:
@@ -18,13 +18,13 @@ def add(commands) -> None:
         description="Score a model made by `multimolecule train` on labelled sequences in its training layout.",
     )
     parser.add_argument("file", nargs="?", help="a labelled table (CSV/TSV/JSON lines/Parquet)")
-    parser.add_argument("-m", "--model", required=True, help="the output directory of `multimolecule train`")
+    add_model(parser, "the output directory of `multimolecule train`", required=True)
     parser.add_argument("--data", metavar="DIR", help="a folder with train/dev/test tables (instead of FILE)")
     parser.add_argument("--split", default="test", help="which split of --data to score (default test)")
     parser.add_argument("-o", "--output", help="also write the metrics to this JSON file")
     add_overwrite(parser)
     add_batching(parser)
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_quiet(parser)
     add_runtime(parser)
 
 
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> None:
         args.batch_size,
         args.device,
         args.dtype,
-        not args.quiet,
+        args.progress,
         max_tokens=args.max_tokens,
     )
     if args.output:

@@ -7,16 +7,17 @@ import json
 
 from ..seqio import read_sequences, unique
 from ..utils import InputError
-from .common import MODEL_HELP, add_command, add_runtime
+from .common import add_command, add_model, add_quiet, add_runtime
 
 
 def add(commands) -> None:
     parser = add_command(commands, "fill-mask", run, help="predict the tokens at <mask> positions")
     parser.add_argument("sequences", nargs="*", metavar="SEQUENCE", help="DNA with one or more <mask>")
     parser.add_argument("-i", "--input", help="FASTA or one-sequence-per-line file of masked sequences")
-    parser.add_argument("-m", "--model", help=MODEL_HELP)
+    add_model(parser)
     parser.add_argument("-k", "--top-k", type=int, default=5, help="predictions per mask, at least 1 (default 5)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_quiet(parser)
     add_runtime(parser)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_batching, add_command, add_overwrite, add_runtime
+from .common import add_batching, add_command, add_model, add_overwrite, add_quiet, add_runtime
 
 
 def add(commands) -> None:
@@ -17,13 +17,13 @@ def add(commands) -> None:
         "(or values; per base for per-base models) for each sequence of a FASTA file or table.",
     )
     parser.add_argument("input", help="FASTA (plain or .gz), one sequence per line, or a table with a sequence column")
-    parser.add_argument("-m", "--model", required=True, help="the output directory of `multimolecule train`")
+    add_model(parser, "the output directory of `multimolecule train`", required=True)
     parser.add_argument(
         "-o", "--output", required=True, help="predictions file: .csv, .tsv or .jsonl (per base: .jsonl)"
     )
     add_overwrite(parser)
     add_batching(parser)
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_quiet(parser)
     add_runtime(parser)
 
 
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> None:
         args.batch_size,
         args.device,
         args.dtype,
-        not args.quiet,
+        args.progress,
         args.overwrite,
         max_tokens=args.max_tokens,
     )

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 
-from .common import MODEL_HELP, add_batching, add_command, add_overwrite, add_runtime
+from .common import MODEL_HELP, add_batching, add_command, add_model, add_overwrite, add_quiet, add_runtime
 
 SCORE_NAMES = ("llr", "pll", "cosine", "l2", "dot", "head")  # multimolecule.variants.SCORES, without importing it
 
 
 def add_variant_scoring(parser: argparse.ArgumentParser) -> None:
     """The options `score-variants` and `mutagenesis` share: the model, the scores, the window, batching."""
-    parser.add_argument("-m", "--model", help=MODEL_HELP + "; for --score head, a `multimolecule train` output")
+    add_model(parser, MODEL_HELP + "; for --score head, a `multimolecule train` output")
     parser.add_argument(
         "-s",
         "--score",
@@ -20,11 +20,13 @@ def add_variant_scoring(parser: argparse.ArgumentParser) -> None:
         choices=SCORE_NAMES,
         help="a score to compute, repeatable (default llr): see docs/variants.md for each one's definition",
     )
-    parser.add_argument("--window", type=int, help="bases per window, centred on the variant (default: trained length)")
+    parser.add_argument(
+        "--window", type=int, metavar="BASES", help="bases per window, centred on the variant (default: trained length)"
+    )
     parser.add_argument("--layer", type=int, default=-1, help="hidden state of cosine/l2/dot (default -1, the last)")
     parser.add_argument("--reverse-complement", action="store_true", help="score both strands and average them")
     add_batching(parser, unit="windows")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_quiet(parser)
     add_runtime(parser)
 
 
@@ -40,7 +42,7 @@ def scoring_options(args: argparse.Namespace) -> dict:
         "max_tokens": args.max_tokens,
         "device": args.device,
         "dtype": args.dtype,
-        "progress": not args.quiet,
+        "progress": args.progress,
         "overwrite": args.overwrite,
     }
 

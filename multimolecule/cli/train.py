@@ -6,7 +6,7 @@ import argparse
 
 from ..training.settings import SETTINGS
 from ..utils.distributed import is_main_process
-from .common import MODEL_HELP, add_command, add_settings, setting_names
+from .common import MODEL_HELP, add_command, add_deprecated, add_settings, setting_names
 
 DESCRIPTION = """Fine-tune a DNA language model on labelled sequences.
 
@@ -26,7 +26,7 @@ Settings come from defaults, then --config run.yaml, then the options below. Mul
   torchrun --nproc-per-node 4 -m multimolecule train --data DIR --output-dir OUT
 """
 
-SHORT_FLAGS = {"model": "-m", "output_dir": "-o", "batch_size": "-b"}
+SHORT_FLAGS = {"model": "-m", "batch_size": "-b"}
 METAVARS = {"data": "DIR", "train": "FILE", "dev": "FILE", "test": "FILE", "output_dir": "OUT", "max_length": "TOKENS"}
 METAVARS |= {"shifts": "BASES", "sequence_column": "NAME", "label_column": "NAME"}
 HELP = {"model": MODEL_HELP}  # the command line's wording, where it says more than the setting's
@@ -41,14 +41,17 @@ def add(commands) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_settings(parser, SETTINGS, "--config", SHORT_FLAGS, METAVARS, HELP)
+    add_settings(parser, SETTINGS, SHORT_FLAGS, METAVARS, HELP)
+    add_deprecated(parser, "-o", use="--output-dir (-o names output files)", dest="output_dir")
 
 
 def run(args: argparse.Namespace) -> None:
     from .. import api  # here, not at the top: `--help` imports no torch
 
     names = [name for name in setting_names(SETTINGS) if name not in ("data", "output_dir")]
-    metrics = api.train(args.data, args.output_dir, config=args.config, **{name: getattr(args, name) for name in names})
+    metrics = api.train(
+        args.data, args.output_dir, config=args.settings_file, **{name: getattr(args, name) for name in names}
+    )
     if is_main_process():
         for split, values in metrics.items():
             print(f"{split}: " + "  ".join(f"{name} {value:.4f}" for name, value in values.items()))

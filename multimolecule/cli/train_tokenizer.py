@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_command, add_overwrite
+from ..utils import OptionError
+from .common import add_command, add_deprecated, add_overwrite, add_quiet
 
 DESCRIPTION = (
     "Train a byte-pair-encoding tokenizer with DNABERT-2's layout (<unk> <cls> <eos> <pad> <mask> at ids 0-4, "
     "then A C G T, then the merges) on FASTA files or folders; it loads as DnaBert2Tokenizer and feeds "
-    "`multimolecule pretrain --config dnabert2 --tokenizer DIR`."
+    "`multimolecule pretrain --architecture dnabert2 --tokenizer DIR`."
 )
 
 
@@ -23,7 +24,8 @@ def add(commands) -> None:
     )
     parser.add_argument("--data", required=True, metavar="GENOMES", help="FASTA files or folders, comma-separated")
     parser.add_argument("--vocab-size", type=int, default=4096, help="tokens, specials included (default 4096)")
-    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to write the tokenizer to")
+    parser.add_argument("--output-dir", metavar="DIR", help="folder to write the tokenizer to (required)")
+    add_deprecated(parser, "-o", "--output", use="--output-dir (-o/--output name files)", dest="output_dir")
     parser.add_argument(
         "--max-token-length", type=int, default=32, help="longest token in bases (default 32, as DNABERT-2's)"
     )
@@ -31,12 +33,15 @@ def add(commands) -> None:
         "--max-bases", type=int, default=100_000_000, help="train on the first N bases (default 100,000,000)"
     )
     add_overwrite(parser)
+    add_quiet(parser)
 
 
 def run(args: argparse.Namespace) -> None:
+    if args.output_dir is None:
+        raise OptionError("give the folder to write the tokenizer to: --output-dir DIR")
     from .. import api  # here, not at the top: `--help` imports no torch
 
     result = api.train_tokenizer(
-        args.data, args.output, args.vocab_size, args.max_token_length, args.max_bases, overwrite=args.overwrite
+        args.data, args.output_dir, args.vocab_size, args.max_token_length, args.max_bases, overwrite=args.overwrite
     )
-    print(f"wrote {args.output}: a BPE tokenizer of {len(result)} tokens")
+    print(f"wrote {args.output_dir}: a BPE tokenizer of {len(result)} tokens")

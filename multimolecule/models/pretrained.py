@@ -17,6 +17,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.utils import logging
 
+from ..modules import load_report
 from ..utils import CheckpointError, InputError, check_device, resolve_dtype
 from .loading_utils import Checkpoint, resolve_name
 from .registry import from_pretrained, tokenizer_from_pretrained
@@ -26,15 +27,19 @@ TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
 
 @contextmanager
 def quiet_transformers() -> Iterator[None]:
-    """transformers' warnings and progress bars off inside the block (a new head's weights are reported missing,
-    as expected), as they were after it."""
+    """transformers' warnings and progress bars off inside the block, and our one-line note of the expected
+    differences (`modules.load_report`: a masked-LM head dropped, a new head's weights missing, as expected), as
+    they were after it."""
     verbosity, progress_bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
+    report_level = load_report.logger.level
     logging.set_verbosity_error()
     logging.disable_progress_bar()
+    load_report.logger.setLevel(logging.ERROR)
     try:
         yield
     finally:
         logging.set_verbosity(verbosity)
+        load_report.logger.setLevel(report_level)
         if progress_bars:
             logging.enable_progress_bar()
 
@@ -50,7 +55,9 @@ def load_model(
     for `task` (`"fill-mask"`, `"feature-extraction"`, `"sequence-prediction"`, ...: see `from_pretrained`).
 
     `device` None leaves the model where it loads (the CPU); `"auto"` picks the first accelerator. Other keyword
-    arguments go to `from_pretrained` (`num_labels`, `problem_type`, ...).
+    arguments go to `from_pretrained` (`num_labels`, `problem_type`, ...). The encoder of `"feature-extraction"`
+    is built without a pooler (`add_pooling_layer=False`): what uses it reads the hidden states, and DNABERT-2's
+    pooler would be random (its checkpoints have none).
 
     Example:
         >>> network, tokenizer = load_model("nt-demo", task="feature-extraction")
@@ -62,6 +69,8 @@ def load_model(
     torch_dtype = resolve_dtype(dtype)
     if Path(path).is_dir() and not any((Path(path) / name).is_file() for name in TOKENIZER_FILES):
         raise InputError(f"no tokenizer in {path}: expected {' or '.join(TOKENIZER_FILES)}")
+    if task == "feature-extraction":  # the engines read the hidden states: no (random, unused) pooler is built
+        kwargs.setdefault("add_pooling_layer", False)
     try:
         checkpoint = Checkpoint.resolve(path)  # once, for the tokenizer and the model
         with quiet_transformers():

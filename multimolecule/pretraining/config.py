@@ -66,7 +66,7 @@ def check_settings(config: PretrainConfig) -> None:
     if not config.output_dir:
         raise InputError("give an output directory (--output-dir)")
     if bool(config.model) == bool(config.config):
-        raise InputError("give either --model (continued pretraining) or --config (from scratch), not both")
+        raise InputError("give either --model (continued pretraining) or --architecture (from scratch), not both")
     for name in POSITIVE:
         check_positive(name, config[name])
     for name in NOT_NEGATIVE:

@@ -12,16 +12,18 @@ import json
 from pathlib import Path
 
 import torch
-from transformers import Trainer, TrainingArguments
+from transformers import TrainingArguments
 
 from ..models import MODELS, load_model
 from ..training.engine import (
     JsonLinesLog,
+    TiedWeightsTrainer,
     check_output_directory,
     checkpoint_to_resume,
     precision_arguments,
     prepare_output,
     save_final_model,
+    save_settings,
     say,
     shared_arguments,
     task_metrics,
@@ -33,6 +35,8 @@ from .config import TRAINED_LENGTHS, PretrainConfig, check_settings
 from .genomes import GenomeWindows, HeldOut, genome_files, scan_genomes
 from .masking import DataCollatorForMaskedDNA, MaskedWindows
 from .metrics import MaskedTokenMetrics, per_position_logits
+
+PATH_SETTINGS = ("data", "eval_data", "model", "config", "tokenizer", "output_dir")  # saved absolute
 
 SIZE_SETTINGS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
 
@@ -52,7 +56,7 @@ def build_from_config(config: PretrainConfig):
     else:
         file = path / "config.json" if path.is_dir() else path
         if not file.is_file():
-            raise InputError(f"--config {spec}: neither a model family ({', '.join(MODELS)}) nor a config.json")
+            raise InputError(f"--architecture {spec}: neither a model family ({', '.join(MODELS)}) nor a config.json")
         try:
             values = json.loads(file.read_text())
         except (OSError, ValueError) as error:
@@ -182,13 +186,13 @@ def run_pretraining(config: PretrainConfig) -> dict:
     synchronize()  # every process has checked OUT before the main one writes into it
     if is_main_process():
         prepare_output(output, config.resume, config.overwrite)
-        config.yaml(str(output / "pretrain_config.yaml"))
+        save_settings(config, output / "pretrain_config.yaml", PATH_SETTINGS)
     synchronize()
     if not config.progress:
         from transformers.utils import logging
 
         logging.disable_progress_bar()
-    trainer = Trainer(
+    trainer = TiedWeightsTrainer(
         model=model,
         args=args,
         train_dataset=train,

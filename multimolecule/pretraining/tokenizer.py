@@ -4,7 +4,7 @@ The layout is DNABERT-2's: a BPE model over the alphabet A/C/G/T, no normalizer,
 pre-tokenizer, the special tokens `[UNK] [CLS] [SEP] [PAD] [MASK]` at ids 0-4 and the four bases at 5-8, then
 the merges. It is trained under the original names and converted with `convert_tokenizer`, exactly as a published
 DNABERT-2 `tokenizer.json` is, so the result is a `DnaBert2Tokenizer` (`<unk> <cls> <eos> <pad> <mask>`, same
-ids) that `multimolecule pretrain --config dnabert2 --tokenizer DIR` builds a model for.
+ids) that `multimolecule pretrain --architecture dnabert2 --tokenizer DIR` builds a model for.
 """
 
 from __future__ import annotations

@@ -110,5 +110,6 @@ def check_settings(config: TrainConfig) -> None:
     for name in ("epochs", "learning_rate", "head_learning_rate"):
         check_above_zero(name, config[name])
     check_choice("pooling", config.pooling, ("mean", "cls"))
-    check_dtype("dtype", config.dtype)
+    if config.dtype != "auto":  # auto: bfloat16 on a GPU that has it, else float32 (`engine.precision_arguments`)
+        check_dtype("dtype", config.dtype)
     check_device("device", config.device)

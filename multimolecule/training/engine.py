@@ -6,6 +6,7 @@ processes; `Trainer` does the rest.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -26,6 +27,7 @@ from .tasks import Task
 
 HEAD_CLASSES = {"sequence": "SequencePrediction", "token": "TokenPrediction", "contact": "ContactPrediction"}
 RESULT_FILES = ("metrics.json", "task.json", "train_config.yaml", "log.jsonl")
+PATH_SETTINGS = ("data", "train", "dev", "test", "model", "output_dir")  # saved absolute (`save_settings`)
 
 
 def say(message: str, quiet: bool = False) -> None:
@@ -44,7 +46,20 @@ def head_module_names(model) -> list[str]:
     return [name for name, _ in model.named_children() if name != model.base_model_prefix]
 
 
-class FineTuningTrainer(Trainer):
+class TiedWeightsTrainer(Trainer):
+    """transformers' `Trainer`, told that a tied tensor is not missing: a checkpoint stores DNABERT-2's
+    `lm_head.decoder.weight` once, as the word embeddings, so reloading the best model at the end (which loads
+    with `strict=False`) found it "missing" and warned, although the tie restores it."""
+
+    def _issue_warnings_after_load(self, load_result) -> None:
+        model = self.accelerator.unwrap_model(self.model)
+        model = model.get_base_model() if hasattr(model, "get_base_model") else model
+        tied = set(getattr(model, "all_tied_weights_keys", None) or {})
+        missing = [key for key in load_result.missing_keys if key not in tied]
+        super()._issue_warnings_after_load(load_result._replace(missing_keys=missing))
+
+
+class FineTuningTrainer(TiedWeightsTrainer):
     """`Trainer` with a learning rate of its own for the new head, and base-level evaluation that keeps only the
     labelled positions of each batch (so base-pair predictions of any length can be gathered and scored)."""
 
@@ -313,7 +328,7 @@ def run_training(config: TrainConfig) -> dict:
     synchronize()  # every process has checked OUT before the main one writes into it
     if is_main_process():
         prepare_output(output, config.resume, config.overwrite)
-        config.yaml(str(output / "train_config.yaml"))
+        save_settings(config, output / "train_config.yaml", PATH_SETTINGS)
         write_json(output / "task.json", task.to_dict())
     synchronize()
     if not config.progress:
@@ -388,6 +403,32 @@ def save_final_model(model, tokenizer, output: Path) -> None:
     for file in files:
         os.replace(file, output / file.name)
     staging.rmdir()
+
+
+def save_settings(config, path: Path, names: tuple[str, ...]) -> None:
+    """`config` as YAML at `path`, with the settings `names` (paths, or comma-separated lists of them) made
+    absolute where they name something on this machine, so that `--resume` works from any directory. A demo
+    name or a Hub id is kept as it is.
+
+    Example:
+        >>> import tempfile, yaml
+        >>> from multimolecule.training import TrainConfig
+        >>> config = TrainConfig()
+        >>> config.data = "."
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     save_settings(config, Path(folder) / "run.yaml", ("data", "model"))
+        ...     saved = yaml.safe_load((Path(folder) / "run.yaml").read_text())
+        >>> saved["data"] == os.path.abspath("."), saved["model"], config.data
+        (True, 'dnabert2-demo', '.')
+    """
+    saved = copy.deepcopy(config)
+    for name in names:
+        if isinstance(saved[name], str):
+            parts = [
+                os.path.abspath(part) if part and os.path.exists(part) else part for part in saved[name].split(",")
+            ]
+            saved[name] = ",".join(parts)
+    saved.yaml(str(path))
 
 
 def write_json(path: Path, value) -> None:

@@ -66,7 +66,7 @@ SETTINGS: dict[str, dict[str, Setting]] = {
         "gradient_checkpointing": Setting(False, bool, "save memory, cost time"),
     },
     "hardware": {
-        "dtype": Setting("float32", str, "float16/bfloat16 (fp16, bf16): mixed precision where the device has it"),
+        "dtype": Setting("float32", str, "float16/bfloat16: mixed precision; auto: bfloat16 on a GPU that has it"),
         "device": Setting("auto", str, "auto, cpu, cuda, cuda:N or mps"),
         "threads": Setting(1, int, "CPU threads when training on the CPU; 0: torch's default, all cores"),
         "num_workers": Setting(0, int, "data loader worker processes"),

@@ -14,10 +14,13 @@ import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
+from transformers.testing_utils import CaptureLogger
+from transformers.utils import logging
 
 from multimolecule import api
 from multimolecule.cli import main
 from multimolecule.demo import EXAMPLE_FASTA, demo_model_path
+from multimolecule.modules import load_report
 
 from ..helpers import cli_error, fixture_dir, random_dna, run_cli
 
@@ -93,6 +96,18 @@ def test_embed_safetensors_per_base(capsys, tmp_path, model):
     assert "wrote" in out
 
 
+@pytest.mark.parametrize("model", DEMOS)
+def test_embedding_models_load_without_a_warning(model):
+    """The engines' loader builds no pooler (DNABERT-2's would be random and is never used) and says nothing of
+    the masked-LM head it drops, as expected: a warning only where something is wrong."""
+    with (
+        CaptureLogger(load_report.logger) as ours,
+        CaptureLogger(logging.get_logger("transformers.modeling_utils")) as theirs,
+    ):
+        network, _ = api.load_model(model, task="feature-extraction")
+    assert ours.out == theirs.out == "" and getattr(network, "pooler", None) is None
+
+
 def test_embed_npy_npz_gzip_and_order(tmp_path):
     sequences = {"long": random_dna(900, 1), "short": "ACGTTGCA", "mid": random_dna(200, 2)}
     fasta = tmp_path / "in.fa.gz"
@@ -153,15 +168,21 @@ def test_missing_model_directory_subprocess(tmp_path):
 
 
 def test_convert_errors(capsys, tmp_path):
-    assert re.search("not found", cli_error(capsys, "convert", str(tmp_path / "missing"), str(tmp_path / "out")))
+    assert re.search(
+        "not found",
+        cli_error(capsys, "convert", "-m", str(tmp_path / "missing"), "--output-dir", str(tmp_path / "out")),
+    )
     (tmp_path / "unknown").mkdir()
-    assert re.search("cannot tell", cli_error(capsys, "convert", str(tmp_path / "unknown"), str(tmp_path / "out")))
+    assert re.search(
+        "cannot tell",
+        cli_error(capsys, "convert", "-m", str(tmp_path / "unknown"), "--output-dir", str(tmp_path / "out")),
+    )
     assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("model", DEMOS)
 def test_info_demo(capsys, model):
-    code, out, _ = run_cli(capsys, "info", model)
+    code, out, _ = run_cli(capsys, "info", "-m", model)
     assert code == 0
     assert re.search(r"parameters\s+[\d,]+", out) and re.search(r"trained_length\s+\d+", out)
     details = api.info(model)
@@ -197,7 +218,7 @@ def nucleotide_transformer_layout(layout: str, root: Path) -> Path:
 def test_convert_nucleotide_transformer_layouts(capsys, tmp_path, layout, reported):
     source = nucleotide_transformer_layout(layout, tmp_path)
     assert api.detect_model(source) == "nucleotide_transformer"
-    code, out, err = run_cli(capsys, "convert", str(source), str(tmp_path / "out"))
+    code, out, err = run_cli(capsys, "convert", "-m", str(source), "--output-dir", str(tmp_path / "out"))
     assert code == 0, err
     assert f"converted the nucleotide_transformer {reported} checkpoint -> {tmp_path / 'out'}" in out
     details = api.info(str(tmp_path / "out"))

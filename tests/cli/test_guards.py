@@ -39,8 +39,8 @@ ENV = subprocess_env()
         (["embed", "--example", "-o", "{tmp}/e.npy", "--device", "mps"], "--device", "'mps'"),
         (["embed", "--example", "-o", "{tmp}/e.npy", "--dtype", "half"], "--dtype", "'half'"),
         (["embed", "--example", "-o", "{tmp}/e.npy", "--pooling", "max"], "--pooling", "'max'"),
-        (["convert", "{tmp}", "{tmp}/out", "--model", "esm"], "--model", "'esm'"),
-        (["info", "nt-demo", "--verbose"], "--verbose", ""),
+        (["convert", "-m", "{tmp}", "--output-dir", "{tmp}/out", "--model-type", "esm"], "--model-type", "'esm'"),
+        (["info", "-m", "nt-demo", "--verbose"], "--verbose", ""),
     ],
 )
 def test_every_option_is_checked(capsys, tmp_path, argv, option, value):
@@ -106,12 +106,12 @@ def test_convert_refuses_to_write_into_its_input(capsys, tmp_path):
             (source / file.name).write_bytes(file.read_bytes())
     before = sorted(p.name for p in source.iterdir())
     for output in (source, source / "converted", tmp_path, Path(os.path.relpath(source))):
-        line = cli_error(capsys, "convert", str(source), str(output), "--overwrite")
+        line = cli_error(capsys, "convert", "-m", str(source), "--output-dir", str(output), "--overwrite")
         assert "must not be, contain or lie inside the checkpoint" in line
     assert sorted(p.name for p in source.iterdir()) == before
     old = os.umask(0o022)
     try:
-        assert run_cli(capsys, "convert", str(source), str(tmp_path / "out"))[0] == 0
+        assert run_cli(capsys, "convert", "-m", str(source), "--output-dir", str(tmp_path / "out"))[0] == 0
     finally:
         os.umask(old)
     assert (tmp_path / "out").stat().st_mode & 0o777 == 0o755

@@ -30,7 +30,7 @@ def test_every_setting_is_an_option_with_its_default():
     parser = build_parser()
     args = parser.parse_args(["pretrain", "--data", "g.fa", "--mask-probability", "0.2", "-q", "--resume"])
     assert (args.data, args.mask_probability, args.progress, args.resume) == ("g.fa", 0.2, False, True)
-    assert args.batch_size is None and args.settings is None  # not given: the settings file or the default decides
+    assert args.batch_size is None and args.settings_file is None  # not given: the settings file or the default decides
     names = {name for section in SETTINGS.values() for name in section}
     assert names == set(PretrainConfig().keys()) and names <= set(vars(args))
     pretrain = next(a for a in parser._subparsers._group_actions[0].choices.values() if a.prog.endswith("pretrain"))

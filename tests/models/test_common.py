@@ -146,7 +146,10 @@ def test_converted_directory(converted):
 
 
 def test_conversion_through_the_command_lines(package, original, converted, tmp_path, capsys):
-    assert cli_main(["convert", str(original), str(tmp_path / "cli"), "--model", package.name]) == 0
+    assert (
+        cli_main(["convert", "-m", str(original), "--output-dir", str(tmp_path / "cli"), "--model-type", package.name])
+        == 0
+    )
     assert f"converted the {package.name} " in capsys.readouterr().out
     package.converter.main(["--checkpoint-path", str(original), "--output-path", str(tmp_path / "module")])
     assert f"converted the {package.name} " in capsys.readouterr().out
@@ -154,7 +157,9 @@ def test_conversion_through_the_command_lines(package, original, converted, tmp_
     for output in (tmp_path / "cli", tmp_path / "module"):
         tensors = load_file(output / "model.safetensors")
         assert tensors.keys() == expected.keys() and all(torch.equal(tensors[k], expected[k]) for k in tensors)
-    assert cli_main(["convert", str(original), str(tmp_path / "cli")]) == 1  # exists, no --overwrite
+    assert (
+        cli_main(["convert", "-m", str(original), "--output-dir", str(tmp_path / "cli")]) == 1
+    )  # exists, no --overwrite
     assert "output exists" in capsys.readouterr().err
     details = api.info(str(converted))
     assert details["model_type"] == package.name and details["format"] == "multimolecule"

@@ -22,7 +22,17 @@ def trained(tmp_path_factory):
     genome = "".join(rng.choice(motifs) if rng.random() < 0.5 else rng.choice("ACGT") for _ in range(6000))
     (folder / "genome.fa").write_text(">chr1\n" + genome[:20000] + "\n>chr2\n" + genome[20000:] + "NNNN\n")
     assert (
-        main(["train-tokenizer", "--data", str(folder / "genome.fa"), "--vocab-size", "200", "-o", str(folder / "bpe")])
+        main(
+            [
+                "train-tokenizer",
+                "--data",
+                str(folder / "genome.fa"),
+                "--vocab-size",
+                "200",
+                "--output-dir",
+                str(folder / "bpe"),
+            ]
+        )
         == 0
     )
     return folder / "bpe", genome
@@ -73,7 +83,15 @@ def test_a_vocabulary_too_small_for_the_alphabet_and_specials(capsys, tmp_path, 
     (tmp_path / "genome.fa").write_text(">chr1\nACGTACGT\n")
     assert (
         main(
-            ["train-tokenizer", "--data", str(tmp_path / "genome.fa"), "--vocab-size", "8", "-o", str(tmp_path / "out")]
+            [
+                "train-tokenizer",
+                "--data",
+                str(tmp_path / "genome.fa"),
+                "--vocab-size",
+                "8",
+                "--output-dir",
+                str(tmp_path / "out"),
+            ]
         )
         == 2
     )

@@ -38,3 +38,15 @@ def test_a_missing_or_broken_file(tmp_path, text: str | None, message: str) -> N
         path.write_text(text)
     with pytest.raises(InputError, match=message):
         resolve_config(path)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bf16", "auto"])
+def test_train_and_pretrain_take_the_same_dtypes(dtype: str) -> None:
+    from multimolecule.pretraining.config import check_settings as check_pretrain_settings
+    from multimolecule.training.config import check_settings
+
+    check_settings(resolve_config(None, {"dtype": dtype}))
+    check_pretrain_settings(
+        resolve_pretrain_config(None, {"dtype": dtype, "data": "g.fa", "model": "nt-demo", "output_dir": "o"})
+    )
+    assert TrainConfig().dtype == resolve_pretrain_config().dtype == "float32"  # the one default

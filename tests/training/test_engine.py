@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import random
 import re
 from pathlib import Path
@@ -111,18 +112,20 @@ def test_bad_setup_fails_before_training(capsys, tmp_path, gc_data):
     out = tmp_path / "out"
     assert "no dev split" in train_error(capsys, "train", "--train", gc_data / "train.csv", "--output-dir", out)
     assert "not found" in train_error(capsys, "train", "--data", tmp_path / "missing", "--output-dir", out)
-    error = train_error(capsys, "train", "--data", gc_data, "-o", out, "--label-column", "score")
+    error = train_error(capsys, "train", "--data", gc_data, "--output-dir", out, "--label-column", "score")
     assert "no column 'score'" in error
-    assert "model not found" in train_error(capsys, "train", "--data", gc_data, "-o", out, "-m", "no-such-model")
+    assert "model not found" in train_error(
+        capsys, "train", "--data", gc_data, "--output-dir", out, "-m", "no-such-model"
+    )
     (tmp_path / "run.yaml").write_text("learning_rat: 0.1\n")
-    error = train_error(capsys, "train", "--data", gc_data, "-o", out, "--config", tmp_path / "run.yaml")
+    error = train_error(capsys, "train", "--data", gc_data, "--output-dir", out, "--config", tmp_path / "run.yaml")
     assert "unknown setting(s) in" in error and "learning_rat" in error
     assert not out.exists()
 
 
 def test_a_head_that_does_not_fit_the_task(capsys, trained, tmp_path):
     per_base = gc_task(tmp_path / "per_base", per_base=True, sizes=(4, 2, 2))
-    error = train_error(capsys, "train", "--data", per_base, "-o", tmp_path / "out", "-m", trained, *FAST)
+    error = train_error(capsys, "train", "--data", per_base, "--output-dir", tmp_path / "out", "-m", trained, *FAST)
     assert "fine-tuned for another kind of task" in error
 
 
@@ -175,7 +178,7 @@ def test_two_processes_on_the_cpu(trained, gc_data, tmp_path):
 
     out = tmp_path / "ddp"
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "multimolecule"]
-    command += ["train", "--data", str(gc_data), "-o", str(out), "--batch-size", "16", *FAST]
+    command += ["train", "--data", str(gc_data), "--output-dir", str(out), "--batch-size", "16", *FAST]
     env = subprocess_env(OMP_NUM_THREADS="1")
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -184,13 +187,27 @@ def test_two_processes_on_the_cpu(trained, gc_data, tmp_path):
     assert double["mcc"] == pytest.approx(single["mcc"], abs=0.2)
 
 
-def test_output_dir_is_protected_and_resumable(capsys, gc_data, trained, tmp_path):
+def test_output_dir_is_protected_and_resumable(capsys, gc_data, trained, tmp_path, monkeypatch):
     error = train_error(capsys, "train", "--data", gc_data, "--output-dir", trained, *FAST)
     assert "not empty; pass --resume" in error
     out = tmp_path / "out"
-    assert main(["train", "--data", str(gc_data), "-o", str(out), "--max-steps", "4", "--eval-steps", "2", "-q"]) == 0
-    # continue the finished run up to step 8: the settings come back from OUT/train_config.yaml
-    assert main(["train", "-o", str(out), "--resume", "--max-steps", "8"]) == 0
+    monkeypatch.chdir(gc_data.parent)  # relative paths, in the data's folder
+    argv = [
+        "train",
+        "--data",
+        gc_data.name,
+        "--output-dir",
+        os.path.relpath(out),
+        "--max-steps",
+        "4",
+        "--eval-steps",
+        "2",
+    ]
+    assert main([*argv, "-q"]) == 0
+    # continue the finished run up to step 8, from another directory: the settings come back from
+    # OUT/train_config.yaml, whose paths are absolute
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--output-dir", str(out), "--resume", "--max-steps", "8"]) == 0
     steps = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()]
     assert max(steps) == 8 and steps.count(2) == 1  # steps 1 to 4 were not trained again
     assert (out / "checkpoints" / "checkpoint-8").is_dir()
@@ -204,7 +221,7 @@ def test_an_interrupted_run_resumes(gc_data, tmp_path):
     import time
 
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "multimolecule", "train", "--data", str(gc_data), "-o", str(out)]
+    command = [sys.executable, "-m", "multimolecule", "train", "--data", str(gc_data), "--output-dir", str(out)]
     command += ["--max-steps", "400", "--eval-steps", "2", "-q", "--device", "cpu"]
     env = subprocess_env()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -215,7 +232,7 @@ def test_an_interrupted_run_resumes(gc_data, tmp_path):
     process.wait()
     assert last_complete_checkpoint(out / "checkpoints") is not None  # which one depends on the kill's timing
     assert not (out / "config.json").exists() and not (out / "metrics.json").exists()
-    assert main(["train", "-o", str(out), "--resume", "--max-steps", "8"]) == 0
+    assert main(["train", "--output-dir", str(out), "--resume", "--max-steps", "8"]) == 0
     assert json.loads((out / "metrics.json").read_text())["test"]["accuracy"] >= 0
     assert (out / "config.json").exists()
 
@@ -395,6 +412,9 @@ def test_train_from_a_published_checkpoint(tmp_path, gc_data, fixture):
 
     original = fixture_dir(*fixture)
     out = tmp_path / "out"
-    assert main(["train", "--data", str(gc_data), "-o", str(out), "-m", str(original), "--max-steps", "2", "-q"]) == 0
+    assert (
+        main(["train", "--data", str(gc_data), "--output-dir", str(out), "-m", str(original), "--max-steps", "2", "-q"])
+        == 0
+    )
     model = AutoModelForSequencePrediction.from_pretrained(out)
     assert model.config.model_type == fixture[0] and model.config.num_labels == 2

@@ -197,7 +197,9 @@ class NucleotideTransformerModel(NucleotideTransformerPreTrainedModel):
 
     _keys_to_ignore_on_load_unexpected = [r"^lm_head\."]  # from a masked-LM or pre-training checkpoint
 
-    def __init__(self, config: NucleotideTransformerConfig):
+    def __init__(self, config: NucleotideTransformerConfig, add_pooling_layer: bool = False):
+        if add_pooling_layer:  # taken, as every encoder takes it, so that callers need not know the family
+            raise ValueError("the Nucleotide Transformer has no pooler (the originals have none)")
         super().__init__(config)
         self.embeddings = NucleotideTransformerEmbeddings(config)
         self.encoder = NucleotideTransformerEncoder(config)
