@@ -43,6 +43,7 @@ from .utils.progress import Progress, progress_bar
 from .utils.shards import SHARD_RECORDS, prepare_shards_everywhere, shard_directory, shard_ranges  # noqa: F401
 
 OUTPUT_SUFFIXES = (".safetensors", ".npy", ".npz")
+POOLINGS = ("mean", "mean-all", "cls")
 
 
 @dataclass(frozen=True)
@@ -401,6 +402,9 @@ class WindowEmbedder:
         hidden = hidden.last_hidden_state.float().cpu()  # (batch, tokens, hidden)
         if self.settings.pooling == "cls":
             pooled = hidden[:, 0]
+        elif self.settings.pooling == "mean-all":  # every real token, <cls> and <eos> included
+            mask = attention_mask[..., None].float()
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
         else:
             positions = torch.arange(input_ids.shape[1])[None, :]
             ends = attention_mask.sum(1, keepdim=True) - len(self.template[1])
@@ -440,7 +444,7 @@ def embed(
     inputs: Inputs,
     output: str | os.PathLike | None = None,
     model: str | None = None,
-    pooling: str = "mean",
+    pooling: str | None = None,
     per_base: bool = False,
     reverse_complement: bool = False,
     batch_size: int | None = None,
@@ -461,7 +465,9 @@ def embed(
         output: if given, the result is written there as it is computed (`.safetensors`, `.npz`, or `.npy`
             without `per_base`), atomically; an existing file is replaced only with `overwrite=True`. Per-base
             vectors are then read back from the file when indexed.
-        pooling: `"mean"` over the sequence's tokens (`<cls>`, `<eos>` and padding excluded) or `"cls"`.
+        pooling: `"mean"` over the sequence's tokens (`<cls>`, `<eos>` and padding excluded), `"mean-all"` over
+            every real token, `<cls>` and `<eos>` included (DNABERT-S's embedding), or `"cls"`. Default: the
+            model's `config.embedding_pooling` if it names one (`"mean-all"` for DNABERT-S), else `"mean"`.
         per_base: also return one vector per base: each base takes its token's vector (`expand_to_bases`).
         reverse_complement: average with the reverse complement's embeddings (per-base ones flipped back).
         batch_size: at most this many windows per forward pass (default: as many as `max_tokens` allows).
@@ -483,7 +489,8 @@ def embed(
         >>> result.embeddings.shape, [tuple(x.shape) for x in result.per_base]
         (torch.Size([2, 128]), [(23, 128), (6, 128)])
     """
-    check_choice("pooling", pooling, ("mean", "cls"))
+    if pooling is not None:
+        check_choice("pooling", pooling, POOLINGS)
     for name, value in (("batch_size", batch_size), ("max_tokens", max_tokens), ("window", window), ("stride", stride)):
         check_positive(name, value)
     if output is not None:
@@ -497,6 +504,8 @@ def embed(
     if world > 1 and device in (None, "auto") and torch.cuda.is_available():
         device = f"cuda:{local_rank}"
     encoder, tokenizer = cached_model(model, device, dtype, "feature-extraction")
+    pooling = pooling or getattr(encoder.config, "embedding_pooling", None) or "mean"
+    check_choice("pooling", pooling, POOLINGS)
     template = special_template(tokenizer)
     window = window or trained_window(tokenizer, encoder.config)
     body = window - len(template[0]) - len(template[1])

@@ -1,9 +1,16 @@
-"""Convert a DNABERT-2 checkpoint as `zhihan1996/DNABERT-2-117M` publishes it into the multimolecule layout.
+"""Convert a DNABERT-2 checkpoint as `zhihan1996/DNABERT-2-117M` or `zhihan1996/DNABERT-S` publishes it into the
+multimolecule layout.
 
     python -m multimolecule.models.dnabert2.convert_checkpoint --checkpoint-path SRC --output-path DST
 
 SRC holds `config.json`, `pytorch_model.bin` or `model.safetensors`, and `tokenizer.json`. DST receives
 `config.json`, `model.safetensors`, the tokenizer files and a `README.md`.
+
+DNABERT-S is DNABERT-2 continued with species-aware contrastive training, saved as a bare `BertModel`: the
+DNABERT-2 keys without `bert.`, a pooler that was never trained, no masked-LM head, `model_type: "bert"` and
+`pad_token_id: 0` (the tokenizer pads with 3; the config's value only set the embedding's `padding_idx`). It
+converts to the encoder (`DnaBert2Model`, pooler kept), whose `embed` default is DNABERT-S's embedding: the mean
+over every real token, `<cls>` and `<eos>` included.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from ..conversion_utils import (
 )
 from ..loading_utils import OriginalLayout
 from .configuration_dnabert2 import DnaBert2Config
-from .modeling_dnabert2 import DnaBert2ForPreTraining
+from .modeling_dnabert2 import DnaBert2ForPreTraining, DnaBert2Model
 from .tokenization_dnabert2 import DnaBert2Tokenizer
 
 # Original key (regular expression) -> our key. Used by the converter and, while loading an original directory, by
@@ -40,8 +47,8 @@ RENAMES = [
         r"model.encoder.layer.\1.attention.output.layer_norm.",
     ),
     (r"bert\.encoder\.layer\.(\d+)\.attention\.output\.dense\.", r"model.encoder.layer.\1.attention.output.dense."),
-    (r"bert\.encoder\.layer\.(\d+)\.mlp\.gated_layers\.", r"model.encoder.layer.\1.mlp.up_proj."),
-    (r"bert\.encoder\.layer\.(\d+)\.mlp\.wo\.", r"model.encoder.layer.\1.mlp.down_proj."),
+    (r"bert\.encoder\.layer\.(\d+)\.mlp\.gated_layers\.", r"model.encoder.layer.\1.mlp.gated_layers."),
+    (r"bert\.encoder\.layer\.(\d+)\.mlp\.wo\.", r"model.encoder.layer.\1.mlp.wo."),
     (r"bert\.encoder\.layer\.(\d+)\.mlp\.layernorm\.", r"model.encoder.layer.\1.mlp.layer_norm."),
     (r"cls\.predictions\.transform\.LayerNorm\.", "lm_head.transform.layer_norm."),
     (r"cls\.predictions\.transform\.dense\.", "lm_head.transform.dense."),
@@ -53,17 +60,44 @@ RENAMES = [
 SPLITS = {"attention.self.Wqkv": ("attention.self.query", "attention.self.key", "attention.self.value")}
 
 
+# DNABERT-S: the BertModel's own keys are DNABERT-2's without `bert.`; its pooler is ours.
+DNABERT_S_RENAMES = [(r"pooler\.dense\.", "model.pooler.dense.")]
+
+
 def is_original_config(config: dict) -> bool:
-    """Whether a parsed `config.json` is the original DNABERT-2's: a BERT with ALiBi (`alibi_starting_size`, or
-    the `bert_layers` remote code in `auto_map`)."""
+    """Whether a parsed `config.json` is an original of the DNABERT-2 architecture (DNABERT-2 or DNABERT-S): a BERT
+    with ALiBi (`alibi_starting_size`, or the `bert_layers` remote code in `auto_map`)."""
     return config.get("model_type") in (None, "bert") and (
         "alibi_starting_size" in config or "bert_layers" in str(config.get("auto_map", ""))
     )
 
 
+def is_dnabert_s_config(config: dict) -> bool:
+    """Whether a parsed `config.json` is DNABERT-S's: the DNABERT-2 architecture saved as a bare `BertModel`."""
+    return is_original_config(config) and config.get("architectures") == ["BertModel"]
+
+
+def is_dnabert2_config(config: dict) -> bool:
+    """Whether a parsed `config.json` is DNABERT-2's remote-code `BertForMaskedLM` (not DNABERT-S)."""
+    return is_original_config(config) and not is_dnabert_s_config(config)
+
+
+def rename_dnabert_s(name: str) -> str | None:
+    """A DNABERT-S tensor name -> ours (the DNABERT-2 table under the `bert.` prefix, and the pooler); None if
+    unknown.
+
+    Example:
+        >>> rename_dnabert_s("encoder.layer.0.mlp.wo.bias"), rename_dnabert_s("pooler.dense.weight")
+        ('model.encoder.layer.0.mlp.wo.bias', 'model.pooler.dense.weight')
+        >>> rename_dnabert_s("cls.predictions.bias") is None
+        True
+    """
+    return rename(name, DNABERT_S_RENAMES) or rename(f"bert.{name}", RENAMES)
+
+
 def detect(path: Path) -> bool:
-    """Whether `path` holds an original DNABERT-2 checkpoint, by its `config.json` (the converter then checks the
-    weights and `tokenizer.json`).
+    """Whether `path` holds an original DNABERT-2 or DNABERT-S checkpoint, by its `config.json` (the converter then
+    checks the weights and `tokenizer.json`).
 
     Example:
         >>> detect(Path("no/such/directory"))
@@ -96,11 +130,24 @@ def convert_config(original: dict, token_bases: list[str] | None = None) -> DnaB
     )
 
 
-def convert_state_dict(original: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Original `BertForMaskedLM` state dict -> ours. Unknown keys raise `ConversionError` with their names."""
+def convert_dnabert_s_config(original: dict, token_bases: list[str] | None = None) -> DnaBert2Config:
+    """DNABERT-S's `config.json` (parsed) -> our encoder's config: DNABERT-2's, with `<pad>` at the tokenizer's id
+    (not the config's 0) and DNABERT-S's embedding as `embed`'s default."""
+    config = convert_config(original, token_bases)
+    config.architectures = ["DnaBert2Model"]
+    config.embedding_pooling = "mean-all"
+    return config
+
+
+def convert_state_dict(
+    original: dict[str, torch.Tensor], rename_tensor: Callable[[str], str | None] | None = None
+) -> dict[str, torch.Tensor]:
+    """Original `BertForMaskedLM` state dict (or DNABERT-S's `BertModel` one, with `rename_tensor=rename_dnabert_s`)
+    -> ours. Unknown keys raise `ConversionError` with their names."""
+    rename_tensor = rename_tensor or (lambda name: rename(name, RENAMES))
     converted, unknown = {}, []
     for name, tensor in original.items():
-        new_name = rename(name, RENAMES)
+        new_name = rename_tensor(name)
         if new_name is None:
             unknown.append(name)
         else:
@@ -126,15 +173,31 @@ def read_config(original: dict, fetch: Callable[[str], str | None]) -> DnaBert2C
     return convert_config(original, token_bases=original_token_bases(tokenizer_path) if tokenizer_path else None)
 
 
+def read_dnabert_s_config(original: dict, fetch: Callable[[str], str | None]) -> DnaBert2Config:
+    """`read_config` for DNABERT-S."""
+    tokenizer_path = fetch("tokenizer.json")
+    token_bases = original_token_bases(tokenizer_path) if tokenizer_path else None
+    return convert_dnabert_s_config(original, token_bases=token_bases)
+
+
 # What `from_pretrained` needs to load an original directory or Hub repository as it is.
 ORIGINAL_LAYOUT = OriginalLayout(
     name="DNABERT-2 remote-code (zhihan1996/DNABERT-2-117M)",
     model_type=DnaBert2Config.model_type,
-    matches=is_original_config,
+    matches=is_dnabert2_config,
     convert_config=read_config,
     rename=lambda name, config: rename(name, RENAMES),
     splits=SPLITS,
 )
+DNABERT_S_LAYOUT = OriginalLayout(
+    name="DNABERT-S (zhihan1996/DNABERT-S, a bare BertModel)",
+    model_type=DnaBert2Config.model_type,
+    matches=is_dnabert_s_config,
+    convert_config=read_dnabert_s_config,
+    rename=lambda name, config: rename_dnabert_s(name),
+    splits=SPLITS,
+)
+ORIGINAL_LAYOUTS = (ORIGINAL_LAYOUT, DNABERT_S_LAYOUT)
 
 
 def convert_checkpoint(checkpoint_path: str | os.PathLike, output_path: str | os.PathLike) -> ConversionReport:
@@ -146,6 +209,14 @@ def convert_checkpoint(checkpoint_path: str | os.PathLike, output_path: str | os
     if not (checkpoint_path / "tokenizer.json").is_file():
         raise ConversionError(f"missing file: {checkpoint_path / 'tokenizer.json'}")
     tokenizer = DnaBert2Tokenizer.from_original(checkpoint_path / "tokenizer.json")
+    if is_dnabert_s_config(original_config):
+        config = convert_dnabert_s_config(original_config, token_bases=tokenizer.token_bases)
+        state_dict = convert_state_dict(load_state_dict(checkpoint_path), rename_dnabert_s)
+        state_dict = {name.removeprefix("model."): tensor for name, tensor in state_dict.items()}
+        save_converted(
+            DnaBert2Model(config), tokenizer, state_dict, output_path, "DNABERT-S", str(checkpoint_path), USAGE_S
+        )
+        return ConversionReport(Path(output_path), DnaBert2Config.model_type, "pytorch (DNABERT-S)")
     config = convert_config(original_config, token_bases=tokenizer.token_bases)
     state_dict = convert_state_dict(load_state_dict(checkpoint_path))
     model = DnaBert2ForPreTraining(config)
@@ -164,6 +235,23 @@ output = model(**tokenizer("ATCGATCGATCGATCG", return_tensors="pt"))
 predictor = pipeline("fill-mask", model="THIS_DIRECTORY")
 predictor("ATCG<mask>TGCA")
 ```"""
+
+
+USAGE_S = """```python
+import torch
+import multimolecule  # registers the models with transformers
+from transformers import AutoModel, AutoTokenizer
+
+tokenizer = AutoTokenizer.from_pretrained("THIS_DIRECTORY")
+model = AutoModel.from_pretrained("THIS_DIRECTORY")
+inputs = tokenizer(["ACGTAGCATCGGATCTATCTATCGAC", "TTGACAGCTAGCTCAG"], padding=True, return_tensors="pt")
+hidden = model(**inputs).last_hidden_state
+mask = inputs["attention_mask"][..., None]
+embedding = (hidden * mask).sum(1) / mask.sum(1)  # DNABERT-S's embedding: <cls> and <eos> included
+```
+
+DNABERT-S has no masked-language-model head: it embeds (`multimolecule embed` pools as above by default) and
+takes new prediction heads (`multimolecule train`); its pooler was never trained."""
 
 
 def main(argv: list[str] | None = None) -> None:
