@@ -290,7 +290,7 @@ OLD_NAMES = {
     "nucleotide_transformer": {
         "intermediate.dense.": "mlp.up_proj.",
         ".output.dense.": ".mlp.down_proj.",
-        r"layer_norm.": "mlp.layer_norm.",
+        "layer_norm.": "mlp.layer_norm.",
     },
 }
 
