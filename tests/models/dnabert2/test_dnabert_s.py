@@ -1,10 +1,13 @@
 """DNABERT-S, the second original layout of the DNABERT-2 family, against the original implementation's outputs
 (../shared/fixtures/dnabert2/dnabert_s_tiny_a): loaded as it is and converted, its tokenizer, its embedding as
-`embed` gives it by default, the refusals of the commands that need a masked-LM head, and new heads on it."""
+`embed` gives it by default, the refusals of the commands that need a masked-LM head, new heads on it, and by
+offline Hub id."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,7 @@ from multimolecule import DnaBert2ForSequencePrediction, DnaBert2ForTokenPredict
 from multimolecule.models.dnabert2.convert_checkpoint import DNABERT_S_LAYOUT, ORIGINAL_LAYOUT
 from multimolecule.models.loading_utils import find_layout
 
-from ...helpers import cli_error, fixture_dir, masked_max_diff, run_cli
+from ...helpers import cli_error, fixture_dir, masked_max_diff, run_cli, subprocess_env
 
 HIDDEN_ATOL = 1e-4
 
@@ -153,3 +156,41 @@ def test_prediction_heads_load_from_it(model_class, original, reference):
     with torch.no_grad():
         logits = model.eval()(reference["input_ids"], attention_mask=reference["attention_mask"]).logits
     assert logits.shape[-1] == 3 and torch.isfinite(logits).all()
+
+
+HUB_SCRIPT = """
+import json, sys
+import torch
+import multimolecule
+from multimolecule import api
+from safetensors.torch import load_file
+
+model_id, reference_path, texts = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+reference = load_file(reference_path)
+model = multimolecule.from_pretrained(model_id).eval()
+batch = multimolecule.tokenizer_from_pretrained(model_id)(texts, padding=True, return_tensors="pt")
+with torch.no_grad():
+    hidden = model(**batch).last_hidden_state
+mask = batch["attention_mask"][..., None]
+mean = (hidden * mask).sum(1) / mask.sum(1)
+embedded = api.embed(texts, model=model_id).embeddings
+print(json.dumps({
+    "class": type(model).__name__,
+    "ids": torch.equal(batch["input_ids"], reference["input_ids"]),
+    "mean": (mean - reference["mean_embedding"]).abs().max().item(),
+    "embed": (embedded - reference["mean_embedding"]).abs().max().item(),
+}))
+"""
+
+
+def test_loads_by_offline_hub_id(original, facts, tmp_path):
+    from ..test_loading_utils import hub_cache
+
+    hub_cache(tmp_path, "zhihan1996/DNABERT-S", original)
+    env = subprocess_env(HF_HUB_CACHE=str(tmp_path), HF_HUB_OFFLINE="1")
+    argv = ["zhihan1996/DNABERT-S", str(original / "reference.safetensors"), json.dumps(facts["batch"]["dna"])]
+    done = subprocess.run([sys.executable, "-c", HUB_SCRIPT, *argv], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["class"] == "DnaBert2Model" and result["ids"]
+    assert result["mean"] < HIDDEN_ATOL and result["embed"] < HIDDEN_ATOL
