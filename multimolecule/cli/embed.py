@@ -16,7 +16,11 @@ def add(commands) -> None:
     parser.add_argument("-o", "--output", required=True, help="output file: .safetensors, .npz or .npy")
     add_overwrite(parser)
     add_model(parser)
-    parser.add_argument("--pooling", default="mean", help="per-sequence pooling: mean (default) or cls")
+    parser.add_argument(
+        "--pooling",
+        help="per-sequence pooling: mean (without <cls>/<eos>), mean-all (with them) or cls; default: the model's "
+        "(mean-all for DNABERT-S, else mean)",
+    )
     parser.add_argument("--per-base", action="store_true", help="also write one vector per base")
     parser.add_argument("--reverse-complement", action="store_true", help="average with the reverse complement")
     add_batching(parser, unit="windows")

@@ -26,13 +26,15 @@ from ..utils.runner import Shard, ShardedJob, check_job_output, digest, item_dig
 from .outputs import Embeddings, EmbeddingWriter, MemoryWriter, check_embedding_output, stored_result
 from .windows import EmbedSettings, WindowEmbedder, default_stride
 
+POOLINGS = ("mean", "mean-all", "cls")
+
 
 @torch.no_grad()
 def embed(
     inputs: Inputs,
     output: str | os.PathLike | None = None,
     model: str | None = None,
-    pooling: str = "mean",
+    pooling: str | None = None,
     per_base: bool = False,
     reverse_complement: bool = False,
     batch_size: int | None = None,
@@ -53,7 +55,9 @@ def embed(
         output: if given, the result is written there as it is computed (`.safetensors`, `.npz`, or `.npy`
             without `per_base`), atomically; an existing file is replaced only with `overwrite=True`. Per-base
             vectors are then read back from the file when indexed.
-        pooling: `"mean"` over the sequence's tokens (`<cls>`, `<eos>` and padding excluded) or `"cls"`.
+        pooling: `"mean"` over the sequence's tokens (`<cls>`, `<eos>` and padding excluded), `"mean-all"` over
+            every real token, `<cls>` and `<eos>` included (DNABERT-S's embedding), or `"cls"`. Default: the
+            model's `config.embedding_pooling` if it names one (`"mean-all"` for DNABERT-S), else `"mean"`.
         per_base: also return one vector per base: each base takes its token's vector (`expand_to_bases`).
         reverse_complement: average with the reverse complement's embeddings (per-base ones flipped back).
         batch_size: at most this many windows per forward pass (default: as many as `max_tokens` allows).
@@ -76,7 +80,8 @@ def embed(
         >>> result.embeddings.shape, [tuple(x.shape) for x in result.per_base]
         (torch.Size([2, 128]), [(23, 128), (6, 128)])
     """
-    check_choice("pooling", pooling, ("mean", "cls"))
+    if pooling is not None:
+        check_choice("pooling", pooling, POOLINGS)
     for name, value in (("batch_size", batch_size), ("max_tokens", max_tokens), ("window", window), ("stride", stride)):
         check_positive(name, value)
     if output is not None:
@@ -88,6 +93,8 @@ def embed(
     if job.world > 1 and device in (None, "auto") and torch.cuda.is_available():
         device = f"cuda:{job.local_rank}"
     encoder, tokenizer = cached_model(model, device, dtype, "feature-extraction")
+    pooling = pooling or getattr(encoder.config, "embedding_pooling", None) or "mean"
+    check_choice("pooling", pooling, POOLINGS)
     template = special_template(tokenizer)
     window = window or trained_window(tokenizer, encoder.config)
     body = window - len(template[0]) - len(template[1])

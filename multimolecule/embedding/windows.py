@@ -177,6 +177,9 @@ class WindowEmbedder:
         hidden = hidden.last_hidden_state.float().cpu()  # (batch, tokens, hidden)
         if self.settings.pooling == "cls":
             pooled = hidden[:, 0]
+        elif self.settings.pooling == "mean-all":  # every real token, <cls> and <eos> included
+            mask = attention_mask[..., None].float()
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
         else:
             positions = torch.arange(input_ids.shape[1])[None, :]
             ends = attention_mask.sum(1, keepdim=True) - len(self.template[1])

@@ -131,9 +131,9 @@ def rename(name: str, renames: list[tuple[str, str]]) -> str | None:
     """`name` rewritten by the first `(pattern, replacement)` whose pattern matches at its start; None if none does.
 
     Example:
-        >>> renames = [(r"bert\\.encoder\\.layer\\.(\\d+)\\.mlp\\.wo\\.", r"layer.\\1.down_proj.")]
+        >>> renames = [(r"bert\\.encoder\\.layer\\.(\\d+)\\.mlp\\.wo\\.", r"layer.\\1.output.dense.")]
         >>> rename("bert.encoder.layer.3.mlp.wo.bias", renames)
-        'layer.3.down_proj.bias'
+        'layer.3.output.dense.bias'
     """
     for pattern, replacement in renames:
         new_name, count = re.subn(f"^(?:{pattern})", replacement, name, count=1)

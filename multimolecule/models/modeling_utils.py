@@ -10,6 +10,9 @@ bias (`alibi_slopes`, `attention_bias`), rotary positions (`position_embeddings`
 from __future__ import annotations
 
 import copy
+import re
+from dataclasses import replace
+from functools import partial
 
 import torch
 from torch import nn
@@ -147,6 +150,10 @@ class MultiMoleculePreTrainedModel(ExpectedDifferencesMixin, LoadingStages, Runt
     # flash-attn 2's varlen kernel takes ALiBi slopes: transformers falls back to it if another version is asked for
     _compatible_flash_implementations = ["flash_attention_2"]
     _input_embed_layer = "word_embeddings"
+    # Tensor names that checkpoints saved by earlier versions of the package use -> today's:
+    # (regular expression, replacement) pairs, searched anywhere in a name and applied while any checkpoint loads.
+    # Never reversed: `save_pretrained` writes today's names.
+    _renamed_weights: tuple[tuple[str, str], ...] = ()
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module):
@@ -182,8 +189,13 @@ class MultiMoleculePreTrainedModel(ExpectedDifferencesMixin, LoadingStages, Runt
         return output
 
     def prepare_weight_loading(self, checkpoint_files: list[str] | None, load_config):
-        """Check that the weights files are readable; map an original layout onto ours while loading."""
-        return loading_utils.weight_conversions(self, checkpoint_files, load_config)
+        """Check that the weights files are readable; map an original layout, or the names of an earlier version
+        (`_renamed_weights`), onto ours while loading."""
+        load_config = loading_utils.weight_conversions(self, checkpoint_files, load_config)
+        if not self._renamed_weights:
+            return load_config
+        renaming = loading_utils.FunctionRenaming(partial(renamed_weight, self._renamed_weights))
+        return replace(load_config, weight_mapping=[*(load_config.weight_mapping or []), renaming])
 
     def check_loaded_weights(self, loading_info, ignore_mismatched_sizes: bool) -> None:
         """Refuse what would load silently wrong (see `loading_utils.check_loading`)."""
@@ -211,3 +223,20 @@ class MultiMoleculePreTrainedModel(ExpectedDifferencesMixin, LoadingStages, Runt
         attention_mask = resolve_attention_mask(input_ids, attention_mask, inputs_embeds, self.config.pad_token_id)
         embeddings = self.embeddings(input_ids, attention_mask, inputs_embeds, **embedding_inputs)
         return self.encoder(embeddings, attention_mask, output_attentions, output_hidden_states)
+
+
+def renamed_weight(renames: tuple[tuple[str, str], ...], name: str) -> str | None:
+    """`name` under today's module names when `renames` (a class's `_renamed_weights`) knows it, else None.
+
+    Example:
+        >>> from multimolecule import NucleotideTransformerModel
+        >>> renamed_weight(NucleotideTransformerModel._renamed_weights, "model.encoder.layer.3.mlp.up_proj.weight")
+        'model.encoder.layer.3.intermediate.dense.weight'
+        >>> renamed_weight(NucleotideTransformerModel._renamed_weights, "encoder.layer.3.output.dense.weight") is None
+        True
+    """
+    for pattern, replacement in renames:
+        new_name, count = re.subn(pattern, replacement, name, count=1)
+        if count:
+            return new_name
+    return None

@@ -2,7 +2,8 @@
 
 `load_model(model, device, dtype, task)`: the name resolved and checked (`resolve_name(..., check=True)`), the
 tokenizer and the model for `task` loaded (`from_pretrained`, any family, our layout or an original one), moved
-to `device`, in eval mode; anything that cannot load is an `InputError` with one line naming the model.
+to `device`, in eval mode; anything that cannot load is an `InputError` with one line naming the model, and so
+is a checkpoint without a masked-LM head (DNABERT-S, a fine-tuned model) for the tasks that need one.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from .loading_utils import Checkpoint, resolve_name
 from .registry import from_pretrained, tokenizer_from_pretrained
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
+# The tasks that use the masked-language-model head: a checkpoint without one is refused for them, not given a
+# random head.
+MASKED_LM_TASKS = ("fill-mask", "pretraining")
 
 
 @contextmanager
@@ -71,13 +75,21 @@ def load_model(
         raise InputError(f"no tokenizer in {path}: expected {' or '.join(TOKENIZER_FILES)}")
     if task == "feature-extraction":  # the engines read the hidden states: no (random, unused) pooler is built
         kwargs.setdefault("add_pooling_layer", False)
+    masked_lm = task in MASKED_LM_TASKS
     try:
         checkpoint = Checkpoint.resolve(path)  # once, for the tokenizer and the model
         with quiet_transformers():
             tokenizer = tokenizer_from_pretrained(checkpoint)
-            network = from_pretrained(checkpoint, task=task, dtype=torch_dtype, **kwargs)
+            network = from_pretrained(checkpoint, task=task, dtype=torch_dtype, output_loading_info=masked_lm, **kwargs)
     except (OSError, ValueError, KeyError, RuntimeError, CheckpointError) as error:
         raise InputError(f"cannot load model {model or path}: {error}") from error
+    if masked_lm:
+        network, loading_info = network
+        if any(key.startswith("lm_head.") for key in loading_info["missing_keys"]):
+            raise InputError(
+                f"{model or path} has no masked-language-model head: it cannot predict masked tokens (fill-mask, the "
+                f"llr and pll scores, pretrain --model); embed with it, or train a prediction head on it"
+            )
     return (network.to(target) if target is not None else network).eval(), tokenizer
 
 

@@ -79,6 +79,15 @@ class ModelPackage:
         """How `from_pretrained` loads the original PyTorch layout as it is (the converter's `ORIGINAL_LAYOUT`)."""
         return getattr(self.converter, "ORIGINAL_LAYOUT", None)
 
+    @property
+    def original_layouts(self) -> tuple[OriginalLayout, ...]:
+        """Every original layout `from_pretrained` loads as it is: the converter's `ORIGINAL_LAYOUTS` where a
+        family has several (DNABERT-2 and DNABERT-S), else its one `ORIGINAL_LAYOUT`."""
+        layouts = getattr(self.converter, "ORIGINAL_LAYOUTS", None)
+        if layouts is None:
+            layouts = (self.original_layout,) if self.original_layout is not None else ()
+        return tuple(layouts)
+
 
 MODELS: dict[str, ModelPackage] = {}
 
@@ -86,8 +95,8 @@ MODELS: dict[str, ModelPackage] = {}
 def register_model(package: ModelPackage) -> ModelPackage:
     """Add a model package to `MODELS` and its classes to the transformers Auto classes and ours."""
     register(package.config, package.tokenizer, **package.model_classes)
-    if package.original_layout is not None:
-        register_layout(package.original_layout)
+    for layout in package.original_layouts:
+        register_layout(layout)
     MODELS[package.name] = package
     return package
 

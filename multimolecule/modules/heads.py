@@ -6,7 +6,7 @@ it, plus a learned vector for the base's own nucleotide and one for its offset i
 
 The heads are named `classifier` in every model (as transformers and PEFT expect) and their layers have names
 of their own (`projection`, `out_proj`, `query_proj`, `key_proj`), so LoRA target names of the backbone
-(`query`, `key`, `value`, `dense`, `up_proj`, `down_proj`) never match a head.
+(`query`, `key`, `value`, `dense`, DNABERT-2's `gated_layers` and `wo`) never match a head.
 """
 
 from __future__ import annotations

@@ -90,31 +90,31 @@ class Linear(nn.Linear):
         return F.linear(input, self.weight, self.bias)
 
 
-def gated_activation(up_proj: nn.Module, hidden_states: torch.Tensor, activation: str) -> torch.Tensor:
-    """`act(gate) * value` for `gate, value = up_proj(hidden_states).chunk(2, dim=-1)`: (..., intermediate).
+def gated_activation(dense: nn.Module, hidden_states: torch.Tensor, activation: str) -> torch.Tensor:
+    """`act(gate) * value` for `gate, value = dense(hidden_states).chunk(2, dim=-1)`: (..., intermediate).
 
     With a plain `Linear` (no bias, no hooks) on the oneDNN path, `gate` is one matmul with `act` fused in and
-    `value` a second with the product fused in; anything else (a PEFT-wrapped `up_proj`, one with hooks such as
-    accelerate's offload hook, which loads the weight only when `up_proj` is called, training, a GPU) runs
-    `up_proj` as it is.
+    `value` a second with the product fused in; anything else (a PEFT-wrapped `dense`, one with hooks such as
+    accelerate's offload hook, which loads the weight only when `dense` is called, training, a GPU) runs
+    `dense` as it is.
 
     Example:
-        >>> up_proj = Linear(8, 2 * 16, bias=False)
+        >>> dense = Linear(8, 2 * 16, bias=False)
         >>> inputs = torch.randn(3, 8)
-        >>> gate, value = F.linear(inputs, up_proj.weight).chunk(2, dim=-1)
+        >>> gate, value = F.linear(inputs, dense.weight).chunk(2, dim=-1)
         >>> with torch.inference_mode():
-        ...     torch.allclose(gated_activation(up_proj, inputs, "gelu"), F.gelu(gate) * value, atol=1e-6)
+        ...     torch.allclose(gated_activation(dense, inputs, "gelu"), F.gelu(gate) * value, atol=1e-6)
         True
     """
     if (
-        type(up_proj) is Linear
-        and up_proj.bias is None
+        type(dense) is Linear
+        and dense.bias is None
         and activation in onednn.ONEDNN_ACTIVATIONS
-        and not has_hooks(up_proj)
-        and uses_onednn(hidden_states, up_proj.weight)
+        and not has_hooks(dense)
+        and uses_onednn(hidden_states, dense.weight)
     ):
-        gate_weight, value_weight = up_proj.weight.chunk(2)  # 2 x (intermediate, hidden), contiguous rows
+        gate_weight, value_weight = dense.weight.chunk(2)  # 2 x (intermediate, hidden), contiguous rows
         gate = onednn.linear(hidden_states, gate_weight, None, activation)
         return onednn.linear_mul(hidden_states, gate, value_weight)
-    gate, value = up_proj(hidden_states).chunk(2, dim=-1)
+    gate, value = dense(hidden_states).chunk(2, dim=-1)
     return ACT2FN[activation](gate) * value

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-# LoRA adapters go into the attention projections and the feed-forward layers of both model families (Linear
-# layers named so in every layer of DnaBert2 and the Nucleotide Transformer), matched by PEFT as name suffixes.
-LORA_TARGET_MODULES = ["query", "key", "value", "up_proj", "down_proj"]
+# LoRA adapters go into every Linear layer of the encoder, named as in the originals and matched by PEFT as name
+# suffixes: the attention projections (`query`, `key`, `value`) and output (`attention.output.dense`) of both model
+# families, the Nucleotide Transformer's feed-forward (`intermediate.dense`, `output.dense`: ESM's names) and
+# DNABERT-2's (`mlp.gated_layers`, `mlp.wo`: the original's names).
+LORA_TARGET_MODULES = ["query", "key", "value", "dense", "gated_layers", "wo"]
 
 
 class Setting(NamedTuple):

@@ -164,8 +164,7 @@ if __name__ == "__main__":
     from multimolecule.models.registry import MODELS
     from multimolecule.models.remote_code import sha256  # the planted files stand for the published code
 
-    for layout in (package.original_layout for package in MODELS.values()):
-        if layout is not None:
-            for path in Path(planted).glob("*.py"):
-                layout.remote_code[sha256(str(path))] = "planted for the test"
+    for layout in (layout for package in MODELS.values() for layout in package.original_layouts):
+        for path in Path(planted).glob("*.py"):
+            layout.remote_code[sha256(str(path))] = "planted for the test"
     main(*names, output_dir)

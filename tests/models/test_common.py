@@ -42,7 +42,7 @@ from multimolecule.api import special_template
 from multimolecule.cli import main as cli_main
 from multimolecule.demo import demo_model_path
 from multimolecule.models.configuration_utils import MultiMoleculeConfig
-from multimolecule.models.conversion_utils import ConversionReport
+from multimolecule.models.conversion_utils import ConversionReport, load_state_dict
 from multimolecule.models.modeling_utils import MultiMoleculePreTrainedModel
 from multimolecule.models.registry import MODELS, ModelPackage, register_model
 
@@ -236,12 +236,67 @@ def test_gradient_checkpointing_gives_the_same_gradients(package, converted, tok
     assert torch.allclose(gradients(True), gradients(False), atol=1e-6)
 
 
-def test_peft_targets_are_named_linear_layers(package, converted):
-    modules = dict(load(package, "model", converted).named_modules())
-    for name in ("query", "key", "value"):
-        assert isinstance(modules[f"encoder.layer.0.attention.self.{name}"], torch.nn.Linear), name
-    for name in ("attention.output.dense", "mlp.up_proj", "mlp.down_proj"):
-        assert isinstance(modules[f"encoder.layer.0.{name}"], torch.nn.Linear), name
+# PEFT target lists published for the originals: LoRA on `query,value` (DNABERT-2's finetune/train.py, the NT
+# notebooks), on `query,value,key,dense` (DNABERT-2's run_nt.sh), and IA3 on `value,key,dense` with `dense` as its
+# feed-forward modules.
+PEFT_LISTS = [
+    ("lora", ["query", "value"], None),
+    ("lora", ["query", "value", "key", "dense"], None),
+    ("ia3", ["value", "key", "dense"], ["dense"]),
+]
+
+
+def original_linear_layers(package: ModelPackage, original: Path) -> dict[str, str | None]:
+    """The Linear layers of the original's module tree, read from its checkpoint's keys: {the original's module
+    name: ours, by the converter's table}. A 2-D `weight` outside the embeddings is a Linear's. A fused tensor
+    the converter splits (DNABERT-2's `Wqkv`, rows Q | K | V, which PEFT cannot target by `query` or `value`)
+    stands for the BERT Linears it holds (`query`, `key`, `value`), the names DNABERT-2's own train.py targets."""
+    layout = package.original_layout
+    layers = {}
+    for key, tensor in load_state_dict(original).items():
+        if not key.endswith(".weight") or tensor.ndim != 2 or "embeddings" in key:
+            continue
+        module, ours = key.removesuffix(".weight"), layout.rename(key, None)
+        ours = ours.removesuffix(".weight") if ours is not None else None
+        fused = next((fused for fused in layout.splits if ours is not None and ours.endswith(fused)), None)
+        if fused is None:
+            layers[module] = ours
+            continue
+        for part in layout.splits[fused]:
+            layers[module.rsplit(".", 1)[0] + "." + part.rsplit(".", 1)[1]] = ours.replace(fused, part)
+    return layers
+
+
+@pytest.mark.parametrize(("method", "targets", "feedforward"), PEFT_LISTS)
+def test_peft_lists_of_the_originals_adapt_the_same_layers(package, original, converted, method, targets, feedforward):
+    """The Linear layers PEFT adapts in our masked LM are those it would adapt in the original's, and IA3 takes
+    the same ones as feed-forward; every encoder Linear has the original's module path."""
+    peft = pytest.importorskip("peft")
+    from peft.tuners.tuners_utils import BaseTunerLayer, check_target_module_exists
+
+    if method == "lora":
+        peft_config = peft.LoraConfig(r=2, target_modules=targets)
+    else:
+        peft_config = peft.IA3Config(target_modules=targets, feedforward_modules=feedforward)
+    feedforward_config = peft.LoraConfig(r=2, target_modules=feedforward or [])
+
+    layers = original_linear_layers(package, original)
+    expected = {
+        layers[name]: bool(feedforward) and bool(check_target_module_exists(feedforward_config, name))
+        for name in layers
+        if check_target_module_exists(peft_config, name)
+    }
+    model = peft.get_peft_model(load(package, "masked_lm", converted), peft_config)
+    adapted = {
+        name.removeprefix("base_model.model."): getattr(module, "is_feedforward", False)
+        for name, module in model.named_modules()
+        if isinstance(module, BaseTunerLayer)
+    }
+    assert adapted == expected
+    assert any(".encoder." in name for name in adapted)
+    for name, ours in layers.items():  # the encoder's module paths are the original's, past the prefix
+        if ".encoder." in name:
+            assert ours.split(".", 1)[1] == name.split(".", 1)[1], (name, ours)
 
 
 # A sequence's outputs do not depend on its batch, nor on the attention backend

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from transformers import AutoModel, BertConfig, BertModel, pipeline
 
 import multimolecule
@@ -37,7 +37,7 @@ from multimolecule import (
     api,
 )
 from multimolecule.demo import demo_model_path
-from multimolecule.models import CheckpointError
+from multimolecule.models import MODELS, CheckpointError
 from multimolecule.models.dnabert2.convert_checkpoint import convert_checkpoint as convert_dnabert2
 from multimolecule.models.nucleotide_transformer.convert_checkpoint import convert_checkpoint as convert_nt
 
@@ -284,11 +284,53 @@ def test_hub_ids_load_offline_from_the_cache(dnabert2_original, nt_original, dna
 
 # ------------------------------------------------------------------------------ the older multimolecule layout
 
+# The feed-forward names of the published multimolecule layout and of checkpoints saved by earlier versions.
+OLD_NAMES = {
+    "dnabert2": {"mlp.gated_layers.": "mlp.up_proj.", "mlp.wo.": "mlp.down_proj."},
+    "nucleotide_transformer": {
+        "intermediate.dense.": "mlp.up_proj.",
+        ".output.dense.": ".mlp.down_proj.",
+        "layer_norm.": "mlp.layer_norm.",
+    },
+}
+
+
+def with_old_names(source: Path, destination: Path, model_type: str) -> Path:
+    """A copy of the converted directory `source` whose encoder layers carry the old feed-forward names."""
+    shutil.copytree(source, destination)
+    renamed = {}
+    for key, tensor in load_file(source / "model.safetensors").items():
+        if ".encoder.layer." in key and "attention." not in key:
+            for new, old in OLD_NAMES[model_type].items():
+                key = key.replace(new, old)
+        renamed[key] = tensor
+    save_file(renamed, destination / "model.safetensors", metadata={"format": "pt"})
+    return destination
+
+
+@pytest.mark.parametrize("model_type", ["dnabert2", "nucleotide_transformer"])
+def test_checkpoints_with_the_old_feed_forward_names_load(model_type, dnabert2_converted, nt_converted, tmp_path):
+    """Renamed while loading, the same numbers; saving writes today's names."""
+    converted = {"dnabert2": dnabert2_converted, "nucleotide_transformer": nt_converted}[model_type]
+    old = with_old_names(converted, tmp_path / "old", model_type)
+    assert any("mlp.up_proj" in key for key in load_file(old / "model.safetensors"))
+    model_class = MODELS[model_type].masked_lm
+    batch = MODELS[model_type].tokenizer.from_pretrained(converted)(DNA, padding=True, return_tensors="pt")
+    assert_same_model(model_class, old, converted, batch)
+    model_class.from_pretrained(old).save_pretrained(tmp_path / "saved")
+    assert set(load_file(tmp_path / "saved" / "model.safetensors")) == set(load_file(converted / "model.safetensors"))
+
+
+def test_bundled_demos_carry_todays_names():
+    for name in ("dnabert2-demo", "nt-demo"):
+        keys = set(load_file(demo_model_path(name) / "model.safetensors"))
+        assert not any("up_proj" in key or "down_proj" in key for key in keys), name
+
 
 def test_older_multimolecule_layout_gets_the_tokenizers_pad_id(dnabert2_converted, tmp_path):
-    """Its config says pad_token_id 0 (and unk 3) while its tokenizer pads with 3 (and has <unk> at 0)."""
-    upstream = tmp_path / "upstream"
-    shutil.copytree(dnabert2_converted, upstream)
+    """Its config says pad_token_id 0 (and unk 3) while its tokenizer pads with 3 (and has <unk> at 0); its
+    feed-forward layers are `mlp.up_proj` and `mlp.down_proj`."""
+    upstream = with_old_names(dnabert2_converted, tmp_path / "upstream", "dnabert2")
     config = json.loads((upstream / "config.json").read_text())
     config.update(pad_token_id=0, unk_token_id=3, null_token_id=5, head=None, lm_head=None, is_decoder=False)
     config["architectures"] = ["DnaBert2ForMaskedLM"]
@@ -348,14 +390,14 @@ def test_refuses_partial_and_unknown_tensors(dnabert2_copy):
     torch.save(state_dict, dnabert2_copy / "pytorch_model.bin")
     with pytest.raises(CheckpointError) as error:
         DnaBert2ForMaskedLM.from_pretrained(dnabert2_copy)
-    assert "lacks part of model.encoder: model.encoder.layer.1.mlp.down_proj.bias" in str(error.value)
+    assert "lacks part of model.encoder: model.encoder.layer.1.mlp.wo.bias" in str(error.value)
     assert "does not have: bert.encoder.extra.weight" in str(error.value)
 
 
 def test_refuses_a_config_that_does_not_match_the_weights(dnabert2_copy):
     config = json.loads((dnabert2_copy / "config.json").read_text())
     (dnabert2_copy / "config.json").write_text(json.dumps({**config, "intermediate_size": 96}))
-    with pytest.raises(CheckpointError, match=r"does not match the weights' shapes: .*down_proj\.weight"):
+    with pytest.raises(CheckpointError, match=r"does not match the weights' shapes: .*mlp\.wo\.weight"):
         DnaBert2ForMaskedLM.from_pretrained(dnabert2_copy)
 
 

@@ -49,10 +49,9 @@ def plant_original(source: Path, destination: Path) -> Path:
 
 def known(monkeypatch, directory: Path) -> None:
     """Let the planted files stand for the published remote code (their sha256 in the layouts' lists)."""
-    for package in MODELS.values():
-        if package.original_layout is not None:
-            for path in directory.glob("*.py"):
-                monkeypatch.setitem(package.original_layout.remote_code, sha256(str(path)), "planted for the test")
+    for layout in (layout for package in MODELS.values() for layout in package.original_layouts):
+        for path in directory.glob("*.py"):
+            monkeypatch.setitem(layout.remote_code, sha256(str(path)), "planted for the test")
 
 
 @pytest.fixture

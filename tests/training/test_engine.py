@@ -293,8 +293,11 @@ def test_lora_keeps_the_head_trained_and_saves_a_merged_model(tmp_path, gc_data)
     query = "model.encoder.layer.0.attention.self.query.weight"
     assert not torch.equal(model.state_dict()[query], demo.state_dict()[query])  # adapters were trained and merged
     assert not any("lora" in key for key in model.state_dict())
-    output = "model.encoder.layer.0.attention.output.dense.weight"
-    assert torch.equal(model.state_dict()[output], demo.state_dict()[output])  # not a LoRA target: frozen
+    for name in ("mlp.gated_layers", "mlp.wo", "attention.output.dense"):  # every Linear of the encoder: a target
+        key = f"model.encoder.layer.0.{name}.weight"
+        assert not torch.equal(model.state_dict()[key], demo.state_dict()[key]), name
+    norm = "model.encoder.layer.0.attention.output.layer_norm.weight"
+    assert torch.equal(model.state_dict()[norm], demo.state_dict()[norm])  # not a LoRA target: frozen
     results = api.predict(["GCGCGGCCGCGGCGCCGC" * 3, "ATATTATAATTTATAAAT" * 3], out)
     assert results == api.predict(["GCGCGGCCGCGGCGCCGC" * 3, "ATATTATAATTTATAAAT" * 3], out)  # deterministic
 

@@ -25,6 +25,9 @@ class DnaBert2Config(MultiMoleculeConfig):
         alibi_starting_size: Length the original pre-computed its ALiBi bias for; kept for compatibility, unused.
         query_chunk_size: Query rows per attention block on packed batches (memory linear in the length).
         head_pooling: How `DnaBert2ForSequencePrediction` pools a sequence: `"cls"` or `"mean"` (over real tokens).
+        embedding_pooling: How `multimolecule embed` pools a sequence when not told: `"mean-all"` (every real
+            token, `<cls>` and `<eos>` included) for DNABERT-S, whose published embedding it is; None: `embed`'s
+            own default (`"mean"`).
         classifier_dropout: Dropout of the prediction heads; `hidden_dropout` when unset.
         contact_head_dim: Width of the bilinear form of the contact head, per label.
         token_lengths: Bases covered by each token id (0 for special tokens), used by the base-resolution
@@ -55,6 +58,7 @@ class DnaBert2Config(MultiMoleculeConfig):
     type_vocab_size: int = 2
     position_embedding_type: str = "alibi"
     alibi_starting_size: int = 512
+    embedding_pooling: str | None = None
     unk_token_id: int | None = 0
     cls_token_id: int | None = 1
     bos_token_id: int | None = 1

@@ -21,8 +21,13 @@ from ...modules import (
 from ...modules.attention import AttentionKernel
 from ...modules.linear import gated_activation
 from ...modules.packing import PackedBatch
+from ...modules.prediction import FROM_MASKED_LM
 from ..modeling_utils import MultiMoleculeEncoder, MultiMoleculePreTrainedModel
 from .configuration_dnabert2 import DnaBert2Config
+
+# The prediction heads pool for themselves: the pooler of an encoder checkpoint (DNABERT-S, a saved
+# `DnaBert2Model`) is dropped, like a masked-LM checkpoint's head.
+FROM_ENCODER = [*FROM_MASKED_LM, r"^model\.pooler\."]
 
 
 class DnaBert2Embeddings(nn.Module):
@@ -75,19 +80,20 @@ class DnaBert2Attention(nn.Module):
 
 
 class DnaBert2Mlp(nn.Module):
-    """`layer_norm(down_proj(act(gate) * value) + x)` where `gate, value = up_proj(x).chunk(2)`."""
+    """`layer_norm(wo(act(gate) * value) + x)` where `gate, value = gated_layers(x).chunk(2)`: the original's
+    `mlp.gated_layers` and `mlp.wo`, under its names."""
 
     def __init__(self, config: DnaBert2Config):
         super().__init__()
-        self.up_proj = Linear(config.hidden_size, 2 * config.intermediate_size, bias=False)
-        self.down_proj = Linear(config.intermediate_size, config.hidden_size)
+        self.gated_layers = Linear(config.hidden_size, 2 * config.intermediate_size, bias=False)
+        self.wo = Linear(config.intermediate_size, config.hidden_size)
         self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.hidden_act = config.hidden_act
         self.dropout = nn.Dropout(config.hidden_dropout)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        gated = gated_activation(self.up_proj, hidden_states, self.hidden_act)  # (batch, length, intermediate)
-        output = self.down_proj(self.dropout(gated))
+        gated = gated_activation(self.gated_layers, hidden_states, self.hidden_act)  # (batch, length, intermediate)
+        output = self.wo(self.dropout(gated))
         return self.layer_norm(output + hidden_states)
 
 
@@ -146,6 +152,13 @@ class DnaBert2Pooler(nn.Module):
 class DnaBert2PreTrainedModel(MultiMoleculePreTrainedModel):
     config_class = DnaBert2Config
     _no_split_modules = ["DnaBert2Layer"]
+    _load_notes = {"model": "the pooler of an encoder checkpoint; the heads pool for themselves"}
+    # The feed-forward names of checkpoints saved by multimolecule (and of the published multimolecule layout)
+    # before the module tree followed the original's.
+    _renamed_weights = (
+        (r"(encoder\.layer\.\d+\.mlp\.)up_proj\.", r"\1gated_layers."),
+        (r"(encoder\.layer\.\d+\.mlp\.)down_proj\.", r"\1wo."),
+    )
 
     def build_backbone(self, config) -> DnaBert2Model:
         """The backbone of the prediction models."""
@@ -257,6 +270,8 @@ class DnaBert2ForSequencePrediction(SequencePredictionMixin, DnaBert2PreTrainedM
         torch.Size([1, 2])
     """
 
+    _keys_to_ignore_on_load_unexpected = FROM_ENCODER
+
 
 class DnaBert2ForTokenPrediction(TokenPredictionMixin, DnaBert2PreTrainedModel):
     """DNABERT-2 with a per-base head: one output per base of the text, whatever the BPE tokens.
@@ -271,6 +286,8 @@ class DnaBert2ForTokenPrediction(TokenPredictionMixin, DnaBert2PreTrainedModel):
         torch.Size([1, 4, 2])
     """
 
+    _keys_to_ignore_on_load_unexpected = FROM_ENCODER
+
 
 class DnaBert2ForContactPrediction(ContactPredictionMixin, DnaBert2PreTrainedModel):
     """DNABERT-2 with a base-pair head: one output per pair of bases of the text.
@@ -284,3 +301,5 @@ class DnaBert2ForContactPrediction(ContactPredictionMixin, DnaBert2PreTrainedMod
         >>> output.logits.shape
         torch.Size([1, 4, 4, 2])
     """
+
+    _keys_to_ignore_on_load_unexpected = FROM_ENCODER

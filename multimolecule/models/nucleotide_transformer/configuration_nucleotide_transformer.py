@@ -10,8 +10,8 @@ class NucleotideTransformerConfig(MultiMoleculeConfig):
     r"""Configuration of a Nucleotide Transformer; the defaults are nucleotide-transformer-v2-100m-multi-species.
 
     Both generations are pre-LayerNorm ESM-style encoders with a final LayerNorm:
-    - v2 (the defaults): rotary positions, a gated feed-forward layer `down_proj(silu(x1) * x2)` where
-      `x1, x2 = up_proj(x).chunk(2)` (the FIRST half goes through SiLU), biases only if `add_bias_fnn`.
+    - v2 (the defaults): rotary positions, a gated feed-forward layer `output.dense(silu(x1) * x2)` where
+      `x1, x2 = intermediate.dense(x).chunk(2)` (the FIRST half goes through SiLU), biases only if `add_bias_fnn`.
     - v1: learned absolute position embeddings as ESM indexes them (positions start at `pad_token_id + 1`,
       padding keeps position `pad_token_id`), a GELU feed-forward layer with biases:
       `position_embedding_type="absolute", hidden_act="gelu", use_glu=False, add_bias_fnn=True`.

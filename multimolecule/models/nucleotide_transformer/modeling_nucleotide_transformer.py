@@ -102,35 +102,46 @@ class NucleotideTransformerAttention(nn.Module):
         return hidden_states + self.output(context), weights
 
 
-class NucleotideTransformerMlp(nn.Module):
-    """`x + down_proj(ffn(layer_norm(x)))`: `act(h1) * h2` for `h1, h2 = up_proj(h).chunk(2)` with `use_glu`,
-    else `act(up_proj(h))`."""
+class NucleotideTransformerIntermediate(nn.Module):
+    """ESM's `intermediate`: `act(h1) * h2` for `h1, h2 = dense(x).chunk(2)` with `use_glu`, else `act(dense(x))`."""
 
     def __init__(self, config: NucleotideTransformerConfig):
         super().__init__()
         self.use_glu = config.use_glu
-        up_size = 2 * config.intermediate_size if config.use_glu else config.intermediate_size
-        self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.up_proj = Linear(config.hidden_size, up_size, bias=config.add_bias_fnn)
-        self.down_proj = Linear(config.intermediate_size, config.hidden_size, bias=config.add_bias_fnn)
+        width = 2 * config.intermediate_size if config.use_glu else config.intermediate_size
+        self.dense = Linear(config.hidden_size, width, bias=config.add_bias_fnn)
         self.hidden_act = config.hidden_act
         self.activation = ACT2FN[config.hidden_act]
-        self.dropout = nn.Dropout(config.hidden_dropout)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        normed = self.layer_norm(hidden_states)
         if self.use_glu:
-            projected = gated_activation(self.up_proj, normed, self.hidden_act)  # (batch, length, intermediate)
-        else:
-            projected = self.activation(self.up_proj(normed))
-        return hidden_states + self.dropout(self.down_proj(projected))
+            return gated_activation(self.dense, hidden_states, self.hidden_act)  # (batch, length, intermediate)
+        return self.activation(self.dense(hidden_states))
+
+
+class NucleotideTransformerOutput(nn.Module):
+    """ESM's `output`: `x + dropout(dense(h))`."""
+
+    def __init__(self, config: NucleotideTransformerConfig):
+        super().__init__()
+        self.dense = Linear(config.intermediate_size, config.hidden_size, bias=config.add_bias_fnn)
+        self.dropout = nn.Dropout(config.hidden_dropout)
+
+    def forward(self, hidden_states: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        return residual + self.dropout(self.dense(hidden_states))
 
 
 class NucleotideTransformerLayer(GradientCheckpointingLayer):
+    """Pre-LayerNorm attention, then `x + output(intermediate(layer_norm(x)))`. The module tree is ESM's
+    (`attention.self.{query,key,value}`, `attention.output.dense`, `intermediate.dense`, `output.dense`), so PEFT
+    target lists written for the original adapt the same layers."""
+
     def __init__(self, config: NucleotideTransformerConfig):
         super().__init__()
         self.attention = NucleotideTransformerAttention(config)
-        self.mlp = NucleotideTransformerMlp(config)
+        self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.intermediate = NucleotideTransformerIntermediate(config)
+        self.output = NucleotideTransformerOutput(config)
 
     def forward(
         self,
@@ -148,7 +159,7 @@ class NucleotideTransformerLayer(GradientCheckpointingLayer):
             position_embeddings=position_embeddings,
             packed_batch=packed_batch,
         )
-        return self.mlp(hidden_states), weights
+        return self.output(self.intermediate(self.layer_norm(hidden_states)), hidden_states), weights
 
 
 class NucleotideTransformerEncoder(MultiMoleculeEncoder):
@@ -167,6 +178,12 @@ class NucleotideTransformerEncoder(MultiMoleculeEncoder):
 class NucleotideTransformerPreTrainedModel(MultiMoleculePreTrainedModel):
     config_class = NucleotideTransformerConfig
     _no_split_modules = ["NucleotideTransformerLayer"]
+    # The feed-forward names of checkpoints saved by multimolecule before the module tree followed ESM's.
+    _renamed_weights = (
+        (r"(encoder\.layer\.\d+\.)mlp\.up_proj\.", r"\1intermediate.dense."),
+        (r"(encoder\.layer\.\d+\.)mlp\.down_proj\.", r"\1output.dense."),
+        (r"(encoder\.layer\.\d+\.)mlp\.layer_norm\.", r"\1layer_norm."),
+    )
 
     def build_backbone(self, config) -> NucleotideTransformerModel:
         """The backbone of the prediction models."""

@@ -19,7 +19,7 @@ def test_converter_output(converted):
     assert config["model_type"] == "dnabert2" and config["position_embedding_type"] == "alibi"
     keys = set(load_file(converted / "model.safetensors"))
     assert "model.encoder.layer.0.attention.self.query.weight" in keys
-    assert "model.encoder.layer.1.mlp.up_proj.weight" in keys
+    assert "model.encoder.layer.1.mlp.gated_layers.weight" in keys
     assert not any("Wqkv" in key or "LayerNorm" in key for key in keys)
 
 
@@ -54,7 +54,7 @@ def test_converter_lists_unknown_and_missing_tensors(broken_copy, tmp_path):
         {k: v.contiguous() for k, v in state_dict.items() if k != "cls.predictions.decoder.weight"},
         broken_copy / "model.safetensors",
     )
-    with pytest.raises(ConversionError, match=r"unfilled: model\.encoder\.layer\.1\.mlp\.down_proj\.bias"):
+    with pytest.raises(ConversionError, match=r"unfilled: model\.encoder\.layer\.1\.mlp\.wo\.bias"):
         convert_checkpoint(broken_copy, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
