@@ -1,4 +1,5 @@
-"""Every model family, registered once: a new family is a folder and one `register_model` call here."""
+"""Every model family, registered once: a new family is a folder (declaring its `PACKAGE`) and one
+`register_model(<family>.PACKAGE)` line here."""
 
 from ..utils.errors import CheckpointError, CheckpointShapeError, ConversionError
 from . import dnabert2, nucleotide_transformer
@@ -26,32 +27,8 @@ from .registry import (
 )
 from .tokenization_utils import DnaTokenizerFast
 
-register_model(
-    ModelPackage(
-        title="DNABERT-2",
-        config=dnabert2.DnaBert2Config,
-        tokenizer=dnabert2.DnaBert2Tokenizer,
-        model=dnabert2.DnaBert2Model,
-        masked_lm=dnabert2.DnaBert2ForMaskedLM,
-        pretraining=dnabert2.DnaBert2ForPreTraining,
-        sequence_prediction=dnabert2.DnaBert2ForSequencePrediction,
-        token_prediction=dnabert2.DnaBert2ForTokenPrediction,
-        contact_prediction=dnabert2.DnaBert2ForContactPrediction,
-    )
-)
-register_model(
-    ModelPackage(
-        title="Nucleotide Transformer",
-        config=nucleotide_transformer.NucleotideTransformerConfig,
-        tokenizer=nucleotide_transformer.NucleotideTransformerTokenizer,
-        model=nucleotide_transformer.NucleotideTransformerModel,
-        masked_lm=nucleotide_transformer.NucleotideTransformerForMaskedLM,
-        pretraining=nucleotide_transformer.NucleotideTransformerForPreTraining,
-        sequence_prediction=nucleotide_transformer.NucleotideTransformerForSequencePrediction,
-        token_prediction=nucleotide_transformer.NucleotideTransformerForTokenPrediction,
-        contact_prediction=nucleotide_transformer.NucleotideTransformerForContactPrediction,
-    )
-)
+register_model(dnabert2.PACKAGE)
+register_model(nucleotide_transformer.PACKAGE)
 
 __all__ = [
     "MODELS",

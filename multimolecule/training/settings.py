@@ -10,7 +10,6 @@ from typing import Any, NamedTuple
 
 # LoRA adapters go into the attention projections and the feed-forward layers of both model families (Linear
 # layers named so in every layer of DnaBert2 and the Nucleotide Transformer), matched by PEFT as name suffixes.
-LORA_TARGET_MODULES = ["query", "key", "value", "up_proj", "down_proj"]
 
 
 class Setting(NamedTuple):
@@ -62,7 +61,7 @@ SETTINGS: dict[str, dict[str, Setting]] = {
         "lora_rank": Setting(8, int, "LoRA rank"),
         "lora_alpha": Setting(16, int, "LoRA scaling"),
         "lora_dropout": Setting(0.05, float, "LoRA dropout"),
-        "lora_target_modules": Setting(LORA_TARGET_MODULES, list, "layers that get LoRA adapters"),
+        "lora_target_modules": Setting(None, list, "layers that get LoRA adapters (default: the model family's)"),
         "gradient_checkpointing": Setting(False, bool, "save memory, cost time"),
     },
     "hardware": {

@@ -1,3 +1,6 @@
+"""The Nucleotide Transformer: config, tokenizer, models, converter, and `PACKAGE` (what it declares)."""
+
+from ..registry import ModelPackage
 from .configuration_nucleotide_transformer import NucleotideTransformerConfig
 from .modeling_nucleotide_transformer import (
     NucleotideTransformerForContactPrediction,
@@ -21,3 +24,20 @@ __all__ = [
     "NucleotideTransformerPreTrainedModel",
     "NucleotideTransformerTokenizer",
 ]
+
+# The Nucleotide Transformer was pre-trained on 1,000-token sequences (its model card).
+PACKAGE = ModelPackage(
+    title="Nucleotide Transformer",
+    config=NucleotideTransformerConfig,
+    tokenizer=NucleotideTransformerTokenizer,
+    model=NucleotideTransformerModel,
+    masked_lm=NucleotideTransformerForMaskedLM,
+    pretraining=NucleotideTransformerForPreTraining,
+    sequence_prediction=NucleotideTransformerForSequencePrediction,
+    token_prediction=NucleotideTransformerForTokenPrediction,
+    contact_prediction=NucleotideTransformerForContactPrediction,
+    trained_length=1000,
+    demo="nt-demo",
+    fixtures=("nucleotide_transformer/nt_v2_tiny_a",),
+    doc="nucleotide_transformer.md",
+)
