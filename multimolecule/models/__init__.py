@@ -2,10 +2,11 @@
 `register_model(<family>.PACKAGE)` line here."""
 
 from ..utils.errors import CheckpointError, CheckpointShapeError, ConversionError
-from . import dnabert2, nucleotide_transformer
+from . import dnabert2, ntv3, nucleotide_transformer
 from .auto import AutoModelForContactPrediction, AutoModelForSequencePrediction, AutoModelForTokenPrediction
 from .dnabert2 import *  # noqa: F403
 from .loading_utils import fetch, resolve_name  # noqa: F401  (fetch: for the engines, not in __all__)
+from .ntv3 import *  # noqa: F403
 from .nucleotide_transformer import *  # noqa: F403
 from .pretrained import (  # noqa: F401  (for the engines and the API, not in __all__: the one loader and its helpers)
     cached_model,
@@ -29,6 +30,7 @@ from .tokenization_utils import DnaTokenizerFast
 
 register_model(dnabert2.PACKAGE)
 register_model(nucleotide_transformer.PACKAGE)
+register_model(ntv3.PACKAGE)
 
 __all__ = [
     "MODELS",
@@ -49,4 +51,5 @@ __all__ = [
     "tokenizer_from_pretrained",
     *dnabert2.__all__,
     *nucleotide_transformer.__all__,
+    *ntv3.__all__,
 ]
