@@ -21,7 +21,7 @@ from ..utils import CheckpointError, InputError, check_device, resolve_dtype
 from .loading_utils import resolve_name
 from .registry import from_pretrained, tokenizer_from_pretrained
 
-TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json")
 
 
 @contextmanager
