@@ -89,9 +89,8 @@ def add_setting(group, name: str, setting, short_flag: str | None, metavar: str 
     elif setting.type is bool:
         group.add_argument(*flags, dest=name, action="store_true", default=None, help=text)
     elif setting.type is list:
-        group.add_argument(
-            *flags, dest=name, nargs="+", metavar="NAME", help=f"{text} (default: {' '.join(setting.default)})"
-        )
+        shown = "" if setting.default is None else f" (default: {' '.join(setting.default)})"
+        group.add_argument(*flags, dest=name, nargs="+", metavar="NAME", help=text + shown)
     else:
         shown = "" if setting.default is None else f" (default: {setting.default})"
         metavar = metavar or TYPE_METAVARS.get(setting.type)

@@ -45,6 +45,7 @@ class NucleotideTransformerV3Config(MultiMoleculeConfig):
         keep_target_center_fraction: The central fraction of the input the track heads predict for.
 
     Example:
+        >>> import torch
         >>> from multimolecule import NucleotideTransformerV3Config, NucleotideTransformerV3Model
         >>> config = NucleotideTransformerV3Config(hidden_size=16, embed_dim=32, num_downsamples=2,
         ...                                        num_hidden_layers=1, num_attention_heads=4, head_dim=8)

@@ -11,7 +11,7 @@ from .modeling_nucleotide_transformer import (
     NucleotideTransformerModel,
     NucleotideTransformerPreTrainedModel,
 )
-from .tokenization_nucleotide_transformer import NucleotideTransformerTokenizer
+from .tokenization_nucleotide_transformer import MODEL_MAX_LENGTH, NucleotideTransformerTokenizer
 
 __all__ = [
     "NucleotideTransformerConfig",
@@ -25,7 +25,6 @@ __all__ = [
     "NucleotideTransformerTokenizer",
 ]
 
-# The Nucleotide Transformer was pre-trained on 1,000-token sequences (its model card).
 PACKAGE = ModelPackage(
     title="Nucleotide Transformer",
     config=NucleotideTransformerConfig,
@@ -36,7 +35,7 @@ PACKAGE = ModelPackage(
     sequence_prediction=NucleotideTransformerForSequencePrediction,
     token_prediction=NucleotideTransformerForTokenPrediction,
     contact_prediction=NucleotideTransformerForContactPrediction,
-    trained_length=1000,
+    trained_length=MODEL_MAX_LENGTH,  # 1,000 tokens: the one source, also of the config and tokenizer defaults
     demo="nt-demo",
     fixtures=("nucleotide_transformer/nt_v2_tiny_a",),
     doc="nucleotide_transformer.md",
