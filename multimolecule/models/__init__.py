@@ -21,6 +21,7 @@ from .registry import (
     ModelPackage,
     detect_model_type,
     from_pretrained,
+    get_model,
     package_of,
     pipeline,
     register_model,

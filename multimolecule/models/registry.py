@@ -96,8 +96,14 @@ class ModelPackage:
 
     @property
     def name(self) -> str:
-        """The `model_type`, which is also the package's folder name."""
+        """The `model_type`, the key of `MODELS`."""
         return self.config.model_type
+
+    @property
+    def folder(self) -> str:
+        """The package's folder under `multimolecule/models/`: the `model_type`, or a short name for it (`ntv3`:
+        the original's own `model_type` is `ntv3`, so ours must differ for its checkpoints to be told apart)."""
+        return self.config.__module__.split(".")[-2]
 
     @property
     def model_classes(self) -> ModelClasses:
@@ -148,15 +154,21 @@ def register_model(package: ModelPackage) -> ModelPackage:
 
 
 def get_model(model_type: str) -> ModelPackage:
-    """The registered package of `model_type`; `KeyError` naming the registered ones otherwise.
+    """The registered package of `model_type` (or of its folder name); `KeyError` naming the registered ones
+    otherwise.
 
     Example:
         >>> get_model("nucleotide_transformer").title
         'Nucleotide Transformer'
+        >>> get_model("ntv3").name
+        'nucleotide_transformer_v3'
     """
-    if model_type not in MODELS:
-        raise KeyError(f"unknown model {model_type!r}; choose one of {', '.join(MODELS)}")
-    return MODELS[model_type]
+    if model_type in MODELS:
+        return MODELS[model_type]
+    for package in MODELS.values():
+        if package.folder == model_type:
+            return package
+    raise KeyError(f"unknown model {model_type!r}; choose one of {', '.join(MODELS)}")
 
 
 def detect_model_type(path: str | os.PathLike) -> str | None:

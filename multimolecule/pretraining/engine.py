@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from transformers import Trainer, TrainingArguments
 
-from ..models import MODELS, load_model
+from ..models import MODELS, get_model, load_model
 from ..training.engine import (
     JsonLinesLog,
     check_output_directory,
@@ -47,8 +47,8 @@ def build_from_config(config: PretrainConfig):
     folder holding one; the sizes of `config` override the file's, and the vocabulary follows the tokenizer."""
     spec = str(config.config)
     path = Path(spec).expanduser()
-    if spec in MODELS:
-        package, values, folder = MODELS[spec], {}, None
+    if spec in MODELS or spec in {package.folder for package in MODELS.values()}:
+        package, values, folder = get_model(spec), {}, None
     else:
         file = path / "config.json" if path.is_dir() else path
         if not file.is_file():

@@ -123,7 +123,7 @@ def test_parity_each_sequence_alone(package, original, converted, attn_implement
 
 
 def test_package_layout(package):
-    folder = package.config.__module__.rsplit(".", 2)[-2]
+    folder = package.folder
     assert folder == package.name and issubclass(package.config, MultiMoleculeConfig)
     for model_class in package.model_classes.values():
         assert issubclass(model_class, MultiMoleculePreTrainedModel) and model_class.config_class is package.config
