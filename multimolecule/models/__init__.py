@@ -21,7 +21,7 @@ from .registry import (
     ModelPackage,
     detect_model_type,
     from_pretrained,
-    get_model,
+    get_model,  # noqa: F401  (for the engines: a family by model_type or folder name)
     package_of,
     pipeline,
     register_model,
