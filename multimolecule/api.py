@@ -36,7 +36,7 @@ from .seqio import Inputs, read_sequences, revcomp
 from .training.config import resolve_config
 from .utils import InputError, OptionError, check_overwrite, check_positive
 from .utils.batching import default_max_tokens
-from .variants import ModelContext, Scorer, VariantScores, run_mutagenesis, run_score_variants
+from .variants import ModelContext, Scorer, VariantScores, predict_tracks, run_mutagenesis, run_score_variants
 from .variants.plot import check_plot, plot_mutagenesis
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
     "load_model",
     "mutagenesis",
     "predict",
+    "predict_tracks",
     "pretrain",
     "read_sequences",
     "resolve_name",

@@ -36,6 +36,7 @@ from . import (
     info,
     mutagenesis,
     predict,
+    predict_tracks,
     pretrain,
     score_variants,
     train,
@@ -55,6 +56,7 @@ COMMANDS = (
     train_tokenizer,
     score_variants,
     mutagenesis,
+    predict_tracks,
 )
 
 

@@ -30,8 +30,8 @@ def add_command(commands, name: str, run, **kwargs) -> argparse.ArgumentParser:
 
 
 def model_types() -> list[str]:
-    """The registered model types (`multimolecule.models.MODELS`), read from the package folders, which are named
-    after them, so that parsing the arguments does not import the models."""
+    """The registered model families (`multimolecule.models.MODELS`) by folder name (the `model_type`, or a short
+    name for it: `ntv3`), read from the package folders so that parsing the arguments does not import the models."""
     models = Path(__file__).resolve().parent.parent / "models"
     return sorted(folder.name for folder in models.iterdir() if (folder / "convert_checkpoint.py").is_file())
 

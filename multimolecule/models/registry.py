@@ -29,7 +29,16 @@ from .loading_utils import OriginalLayout, describe, fetch_json, find_layout, re
 
 # The roles of a family's model classes. Only the encoder (`model`) is required: a family without a masked-LM head
 # registers, and whatever needs the missing role refuses it in one line (`ModelPackage.role`).
-ROLES = ("model", "masked_lm", "pretraining", "sequence_prediction", "token_prediction", "contact_prediction")
+ROLES = (
+    "model",
+    "masked_lm",
+    "pretraining",
+    "sequence_prediction",
+    "token_prediction",
+    "contact_prediction",
+    "track_prediction",
+)
+AUTO_ROLES = ROLES[:-1]  # the roles with an Auto class (`auto.register`)
 ROLE_NAMES = {
     "model": "encoder",
     "masked_lm": "masked-LM head",
@@ -37,6 +46,7 @@ ROLE_NAMES = {
     "sequence_prediction": "sequence-prediction head",
     "token_prediction": "per-base prediction head",
     "contact_prediction": "contact-prediction head",
+    "track_prediction": "functional-track head",
 }
 
 
@@ -60,8 +70,9 @@ class ModelPackage:
         title: The family's name, for messages and docs.
         config, tokenizer: Its config and tokenizer classes.
         model: The encoder (required).
-        masked_lm, pretraining, sequence_prediction, token_prediction, contact_prediction: The other roles, each
-            optional: a command that needs a missing one refuses the family in one line.
+        masked_lm, pretraining, sequence_prediction, token_prediction, contact_prediction, track_prediction: The
+            other roles, each optional: a command that needs a missing one refuses the family in one line.
+            `track_prediction` is a species-conditioned model with functional-track heads (`predict-tracks`).
         trained_length: Tokens per window (specials included) of the family's published pretraining, given to a
             model built from scratch (`pretrain --config <family>`).
         lora_targets: Module names that get LoRA adapters by default (`train --lora`).
@@ -88,6 +99,7 @@ class ModelPackage:
     sequence_prediction: type[PreTrainedModel] | None = None
     token_prediction: type[PreTrainedModel] | None = None
     contact_prediction: type[PreTrainedModel] | None = None
+    track_prediction: type[PreTrainedModel] | None = None
     trained_length: int | None = None
     lora_targets: tuple[str, ...] = ("query", "key", "value", "up_proj", "down_proj")
     demo: str | None = None
@@ -146,7 +158,8 @@ MODELS: dict[str, ModelPackage] = {}
 
 def register_model(package: ModelPackage) -> ModelPackage:
     """Add a model package to `MODELS` and its classes to the transformers Auto classes and ours."""
-    register(package.config, package.tokenizer, **dict(package.model_classes))
+    classes = package.model_classes
+    register(package.config, package.tokenizer, **{role: classes[role] for role in AUTO_ROLES if role in classes})
     if package.original_layout is not None:
         register_layout(package.original_layout)
     MODELS[package.name] = package

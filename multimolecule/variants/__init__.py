@@ -4,7 +4,7 @@
 - `genome`: random access to a FASTA reference (plain, gzip or bgzip).
 - `scores`: the windows and the scores (`llr`, `pll`, `cosine`, `l2`, `dot`, `head`), defined in its docstring.
 - `engine`: `score_variants`' shards, `torchrun` and `resume`; `mutagenesis`: every SNV of a region;
-  `plot`: the mutagenesis picture.
+  `plot`: the mutagenesis picture; `tracks`: a region's functional tracks from a model with track heads.
 """
 
 from .engine import VariantScores, run_score_variants
@@ -12,6 +12,7 @@ from .genome import Genome, Sequences
 from .io import STATUSES, Change, Variant, locate, normalise, read_variants
 from .mutagenesis import parse_target, run_mutagenesis
 from .scores import SCORES, ModelContext, Scorer, Site, window_site
+from .tracks import Tracks, predict_tracks
 
 __all__ = [
     "SCORES",
@@ -22,11 +23,13 @@ __all__ = [
     "Scorer",
     "Sequences",
     "Site",
+    "Tracks",
     "Variant",
     "VariantScores",
     "locate",
     "normalise",
     "parse_target",
+    "predict_tracks",
     "read_variants",
     "run_mutagenesis",
     "run_score_variants",

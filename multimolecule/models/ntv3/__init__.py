@@ -33,6 +33,7 @@ PACKAGE = ModelPackage(
     masked_lm=NucleotideTransformerV3ForMaskedLM,
     sequence_prediction=NucleotideTransformerV3ForSequencePrediction,
     token_prediction=NucleotideTransformerV3ForTokenPrediction,
+    track_prediction=NucleotideTransformerV3ForTrackPrediction,
     trained_length=8192,
     lora_targets=("query", "key", "value", "output", "up_proj", "down_proj"),
     fixtures=("ntv3/ntv3_tiny_a", "ntv3/ntv3_post_tiny_a"),
