@@ -34,7 +34,7 @@ from .pretraining.tokenizer import train_bpe_tokenizer
 from .seqio import Inputs, read_sequences, revcomp
 from .training.config import resolve_config
 from .utils import InputError, OptionError
-from .variants import VariantScores, score_variants, variant_scorer
+from .variants import VariantScores, predict_tracks, score_variants, variant_scorer
 from .variants.mutagenesis import mutagenesis
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "load_model",
     "mutagenesis",
     "predict",
+    "predict_tracks",
     "pretrain",
     "read_sequences",
     "resolve_name",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from .models import MODELS, detect_model_type, fetch, resolve_name
+from .models import MODELS, detect_model_type, fetch, get_model, resolve_name
 from .models.conversion_utils import ConversionReport
 from .utils import InputError, check_choice, check_overwrite, read_json_if_present
 
@@ -42,9 +42,10 @@ def convert(
 ) -> ConversionReport:
     """Convert an original checkpoint directory into a multimolecule one with the model's own converter.
 
-    `model` is a registered `model_type` (`"dnabert2"`, `"nucleotide_transformer"`); detected from the files when
-    omitted (`detect_model`). The output directory is written atomically; an existing one is replaced only with
-    `overwrite=True`. Returns the converter's `ConversionReport` (`output_path`, `layout`, `dropped` tensors).
+    `model` is a registered `model_type` (`"dnabert2"`, `"nucleotide_transformer"`) or its folder (`"ntv3"`);
+    detected from the files when omitted (`detect_model`). The output directory is written atomically; an existing
+    one is replaced only with `overwrite=True`. Returns the converter's `ConversionReport` (`output_path`,
+    `layout`, `dropped` tensors).
 
     Example:
         >>> from multimolecule.api import convert
@@ -56,10 +57,10 @@ def convert(
     source, target = Path(checkpoint).resolve(), Path(output).resolve()
     if target == source or source in target.parents or target in source.parents:
         raise InputError(f"the output {output} must not be, contain or lie inside the checkpoint {checkpoint}")
-    check_choice("model", model, list(MODELS))
+    check_choice("model", model, [*MODELS, *(package.folder for package in MODELS.values())])
     model = model or detect_model(checkpoint)
     check_overwrite(output, overwrite)
-    return MODELS[model].convert(checkpoint, output)
+    return get_model(model).convert(checkpoint, output)
 
 
 # ----------------------------------------------------------------------------------------------------- info

@@ -42,6 +42,7 @@ from . import (
     info,
     mutagenesis,
     predict,
+    predict_tracks,
     pretrain,
     score_variants,
     train,
@@ -61,6 +62,7 @@ COMMANDS = (
     train_tokenizer,
     score_variants,
     mutagenesis,
+    predict_tracks,
 )
 
 

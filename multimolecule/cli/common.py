@@ -31,8 +31,8 @@ def add_command(commands, name: str, run, **kwargs) -> argparse.ArgumentParser:
 
 
 def model_types() -> list[str]:
-    """The registered model types (`multimolecule.models.MODELS`), read from the package folders, which are named
-    after them, so that parsing the arguments does not import the models."""
+    """The registered model families (`multimolecule.models.MODELS`) by folder name (the `model_type`, or a short
+    name for it: `ntv3`), read from the package folders so that parsing the arguments does not import the models."""
     models = Path(__file__).resolve().parent.parent / "models"
     return sorted(folder.name for folder in models.iterdir() if (folder / "convert_checkpoint.py").is_file())
 
@@ -131,9 +131,8 @@ def add_setting(group, name: str, setting, flags: list[str], metavar: str | None
     elif setting.type is bool:
         group.add_argument(*flags, dest=name, action="store_true", default=None, help=text)
     elif setting.type is list:
-        group.add_argument(
-            *flags, dest=name, nargs="+", metavar="NAME", help=f"{text} (default: {' '.join(setting.default)})"
-        )
+        shown = "" if setting.default is None else f" (default: {' '.join(setting.default)})"
+        group.add_argument(*flags, dest=name, nargs="+", metavar="NAME", help=text + shown)
     else:
         shown = "" if setting.default is None else f" (default: {setting.default})"
         metavar = metavar or TYPE_METAVARS.get(setting.type)

@@ -53,13 +53,13 @@ def register(
     config_class: type[PretrainedConfig],
     tokenizer_class: type[PreTrainedTokenizerBase],
     model: type[PreTrainedModel],
-    masked_lm: type[PreTrainedModel],
-    pretraining: type[PreTrainedModel],
-    sequence_prediction: type[PreTrainedModel],
-    token_prediction: type[PreTrainedModel],
-    contact_prediction: type[PreTrainedModel],
+    masked_lm: type[PreTrainedModel] | None = None,
+    pretraining: type[PreTrainedModel] | None = None,
+    sequence_prediction: type[PreTrainedModel] | None = None,
+    token_prediction: type[PreTrainedModel] | None = None,
+    contact_prediction: type[PreTrainedModel] | None = None,
 ) -> None:
-    """Register one model family with the transformers Auto classes and ours.
+    """Register one model family with the transformers Auto classes and ours (the roles it has).
 
     `exist_ok=True` everywhere: should transformers one day ship a model of the same `model_type`, ours still
     loads our checkpoints instead of failing at import.
@@ -76,4 +76,5 @@ def register(
         (AutoModelForTokenPrediction, token_prediction),
         (AutoModelForContactPrediction, contact_prediction),
     ):
-        auto_class.register(config_class, model_class, exist_ok=True)
+        if model_class is not None:
+            auto_class.register(config_class, model_class, exist_ok=True)

@@ -21,9 +21,9 @@ from transformers.utils import logging
 from ..modules import load_report
 from ..utils import CheckpointError, InputError, check_device, resolve_dtype
 from .loading_utils import Checkpoint, resolve_name
-from .registry import from_pretrained, tokenizer_from_pretrained
+from .registry import MODELS, from_pretrained, tokenizer_from_pretrained
 
-TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json")
 # The tasks that use the masked-language-model head: a checkpoint without one is refused for them, not given a
 # random head.
 MASKED_LM_TASKS = ("fill-mask", "pretraining")
@@ -111,9 +111,12 @@ def cached_model(model: str | None, device: str | None, dtype: str | None, task:
 
 def trained_window(tokenizer: PreTrainedTokenizerBase, config) -> int:
     """Tokens per window, `<cls>` and `<eos>` included: the tokenizer's `model_max_length` (the trained length)
-    if set, else `config.max_position_embeddings`, else 512."""
+    if set, else the family's declared `trained_length`, else `config.max_position_embeddings`, else 512."""
     if 4 <= tokenizer.model_max_length < 1_000_000:
         return int(tokenizer.model_max_length)
+    package = MODELS.get(getattr(config, "model_type", None))
+    if package is not None and package.trained_length is not None:
+        return package.trained_length
     return int(getattr(config, "max_position_embeddings", None) or 512)
 
 

@@ -27,38 +27,111 @@ from .auto import register
 from .conversion_utils import ConversionReport
 from .loading_utils import Checkpoint, OriginalLayout, describe, register_layout
 
+# The roles of a family's model classes. Only the encoder (`model`) is required: a family without a masked-LM head
+# registers, and whatever needs the missing role refuses it in one line (`ModelPackage.role`).
+ROLES = (
+    "model",
+    "masked_lm",
+    "pretraining",
+    "sequence_prediction",
+    "token_prediction",
+    "contact_prediction",
+    "track_prediction",
+)
+AUTO_ROLES = ROLES[:-1]  # the roles with an Auto class (`auto.register`)
+ROLE_NAMES = {
+    "model": "encoder",
+    "masked_lm": "masked-LM head",
+    "pretraining": "pre-training head",
+    "sequence_prediction": "sequence-prediction head",
+    "token_prediction": "per-base prediction head",
+    "contact_prediction": "contact-prediction head",
+    "track_prediction": "functional-track head",
+}
+
+
+class ModelClasses(dict):
+    """A family's model classes by role; a role the family lacks raises `CheckpointError` with one line."""
+
+    def __init__(self, title: str, classes: dict[str, type[PreTrainedModel]]):
+        super().__init__(classes)
+        self.title = title
+
+    def __missing__(self, role: str):
+        raise CheckpointError(f"{self.title} has no {ROLE_NAMES.get(role, role)}")
+
 
 @dataclass(frozen=True)
 class ModelPackage:
-    """One model family: its config, tokenizer, model classes and (by the folder layout) its converter.
+    """One model family: its config, tokenizer, model classes and (by the folder layout) its converter, and what
+    else the family knows, declared here so that nothing outside its folder names it.
+
+    Args:
+        title: The family's name, for messages and docs.
+        config, tokenizer: Its config and tokenizer classes.
+        model: The encoder (required).
+        masked_lm, pretraining, sequence_prediction, token_prediction, contact_prediction, track_prediction: The
+            other roles, each optional: a command that needs a missing one refuses the family in one line.
+            `track_prediction` is a species-conditioned model with functional-track heads (`predict-tracks`).
+        trained_length: Tokens per window (specials included) of the family's published pretraining, given to a
+            model built from scratch (`pretrain --config <family>`).
+        lora_targets: Module names that get LoRA adapters by default (`train --lora`).
+        demo: The name of the family's bundled demo model (`multimolecule/demo`), if it has one.
+        fixtures: Original checkpoints with reference outputs, as paths under `../shared/fixtures` (the first is
+            the one the shared contract tests convert).
+        doc: The family's documentation page, relative to `docs/`.
 
     Example:
         >>> from multimolecule.models.registry import get_model
         >>> package = get_model("dnabert2")
         >>> package.name, package.model.__name__, package.converter.__name__
         ('dnabert2', 'DnaBert2Model', 'multimolecule.models.dnabert2.convert_checkpoint')
+        >>> package.trained_length, package.fixtures[0]
+        (128, 'dnabert2/tiny_a')
     """
 
     title: str
     config: type[PretrainedConfig]
     tokenizer: type[PreTrainedTokenizerBase]
     model: type[PreTrainedModel]
-    masked_lm: type[PreTrainedModel]
-    pretraining: type[PreTrainedModel]
-    sequence_prediction: type[PreTrainedModel]
-    token_prediction: type[PreTrainedModel]
-    contact_prediction: type[PreTrainedModel]
+    masked_lm: type[PreTrainedModel] | None = None
+    pretraining: type[PreTrainedModel] | None = None
+    sequence_prediction: type[PreTrainedModel] | None = None
+    token_prediction: type[PreTrainedModel] | None = None
+    contact_prediction: type[PreTrainedModel] | None = None
+    track_prediction: type[PreTrainedModel] | None = None
+    trained_length: int | None = None
+    lora_targets: tuple[str, ...] = ("query", "key", "value", "dense")  # BERT/ESM: attention, feed-forward
+    demo: str | None = None
+    fixtures: tuple[str, ...] = ()
+    doc: str | None = None
 
     @property
     def name(self) -> str:
-        """The `model_type`, which is also the package's folder name."""
+        """The `model_type`, the key of `MODELS`."""
         return self.config.model_type
 
     @property
-    def model_classes(self) -> dict[str, type[PreTrainedModel]]:
-        """Every model class, by its role: model, masked_lm, pretraining, sequence/token/contact_prediction."""
-        roles = ("model", "masked_lm", "pretraining", "sequence_prediction", "token_prediction", "contact_prediction")
-        return {role: getattr(self, role) for role in roles}
+    def folder(self) -> str:
+        """The package's folder under `multimolecule/models/`: the `model_type`, or a short name for it (`ntv3`:
+        the original's own `model_type` is `ntv3`, so ours must differ for its checkpoints to be told apart)."""
+        return self.config.__module__.split(".")[-2]
+
+    @property
+    def model_classes(self) -> ModelClasses:
+        """The model classes the family has, by role (`ROLES`); asking for a missing role raises `CheckpointError`
+        naming it."""
+        classes = {role: getattr(self, role) for role in ROLES if getattr(self, role) is not None}
+        return ModelClasses(self.title, classes)
+
+    def role(self, role: str) -> type[PreTrainedModel]:
+        """The model class of `role`; `CheckpointError` in one line when the family has none.
+
+        Example:
+            >>> get_model("dnabert2").role("masked_lm").__name__
+            'DnaBert2ForMaskedLM'
+        """
+        return self.model_classes[role]
 
     @property
     def converter(self) -> ModuleType:
@@ -94,7 +167,8 @@ MODELS: dict[str, ModelPackage] = {}
 
 def register_model(package: ModelPackage) -> ModelPackage:
     """Add a model package to `MODELS` and its classes to the transformers Auto classes and ours."""
-    register(package.config, package.tokenizer, **package.model_classes)
+    classes = package.model_classes
+    register(package.config, package.tokenizer, **{role: classes[role] for role in AUTO_ROLES if role in classes})
     for layout in package.original_layouts:
         register_layout(layout)
     MODELS[package.name] = package
@@ -102,15 +176,21 @@ def register_model(package: ModelPackage) -> ModelPackage:
 
 
 def get_model(model_type: str) -> ModelPackage:
-    """The registered package of `model_type`; `KeyError` naming the registered ones otherwise.
+    """The registered package of `model_type` (or of its folder name); `KeyError` naming the registered ones
+    otherwise.
 
     Example:
         >>> get_model("nucleotide_transformer").title
         'Nucleotide Transformer'
+        >>> get_model("ntv3").name
+        'nucleotide_transformer_v3'
     """
-    if model_type not in MODELS:
-        raise KeyError(f"unknown model {model_type!r}; choose one of {', '.join(MODELS)}")
-    return MODELS[model_type]
+    if model_type in MODELS:
+        return MODELS[model_type]
+    for package in MODELS.values():
+        if package.folder == model_type:
+            return package
+    raise KeyError(f"unknown model {model_type!r}; choose one of {', '.join(MODELS)}")
 
 
 def detect_model_type(path: str | os.PathLike) -> str | None:

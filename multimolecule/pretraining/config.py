@@ -12,10 +12,6 @@ from ..training.config import resolve_config
 from ..utils import InputError, OptionError, check_above_zero, check_device, check_dtype, check_positive
 from .settings import SETTINGS
 
-# Tokens per window (specials included) of each family's published pretraining, for a model built from scratch:
-# DNABERT-2 was pre-trained on 128-token sequences (its paper), the Nucleotide Transformer on 1,000 (its card).
-TRAINED_LENGTHS = {"dnabert2": 128, "nucleotide_transformer": 1000}
-
 
 class PretrainConfig(chanfig.Config):
     """Every setting of `multimolecule pretrain`, with its default (`SETTINGS`).

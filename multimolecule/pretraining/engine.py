@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from transformers import TrainingArguments
 
-from ..models import MODELS, load_model
+from ..models import MODELS, get_model, load_model
 from ..training.engine import (
     JsonLinesLog,
     TiedWeightsTrainer,
@@ -31,7 +31,7 @@ from ..training.engine import (
 )
 from ..utils import InputError
 from ..utils.distributed import close_process_group_at_exit, is_main_process, synchronize
-from .config import TRAINED_LENGTHS, PretrainConfig, check_settings
+from .config import PretrainConfig, check_settings
 from .genomes import GenomeWindows, HeldOut, genome_files, scan_genomes
 from .masking import DataCollatorForMaskedDNA, MaskedWindows
 from .metrics import MaskedTokenMetrics, per_position_logits
@@ -51,8 +51,8 @@ def build_from_config(config: PretrainConfig):
     folder holding one; the sizes of `config` override the file's, and the vocabulary follows the tokenizer."""
     spec = str(config.config)
     path = Path(spec).expanduser()
-    if spec in MODELS:
-        package, values, folder = MODELS[spec], {}, None
+    if spec in MODELS or spec in {package.folder for package in MODELS.values()}:
+        package, values, folder = get_model(spec), {}, None
     else:
         file = path / "config.json" if path.is_dir() else path
         if not file.is_file():
@@ -85,11 +85,11 @@ def build_from_config(config: PretrainConfig):
     try:
         vocabulary = {"vocab_size": len(tokenizer), "token_bases": tokenizer.token_bases}
         model_config = package.config(**{**keep, **dropout, **sizes, **specials, **vocabulary})
-        model = package.masked_lm(model_config)
+        model = package.role("masked_lm")(model_config)
     except (TypeError, ValueError) as error:
         raise InputError(f"cannot build a {package.title} model from {spec}: {error}") from error
-    if not tokenizer_is_sized(tokenizer):
-        tokenizer.model_max_length = TRAINED_LENGTHS[package.name]
+    if not tokenizer_is_sized(tokenizer) and package.trained_length is not None:
+        tokenizer.model_max_length = package.trained_length  # the family's published pretraining length
     return model, tokenizer
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
+from ..models.dnabert2 import PACKAGE
 from ..models.dnabert2.tokenization_dnabert2 import SPECIAL_TOKENS, DnaBert2Tokenizer
 from ..utils import OptionError, atomic_output, check_positive
 from .genomes import SEGMENTS, HeldOut, genome_files, read_contigs, scan_genomes
@@ -47,12 +48,13 @@ def train_bpe_tokenizer(
     vocab_size: int = 4096,
     max_token_length: int = 32,
     max_bases: int | None = 100_000_000,
-    model_max_length: int = 128,
+    model_max_length: int | None = None,
     overwrite: bool = False,
 ) -> DnaBert2Tokenizer:
     """Train a BPE vocabulary of `vocab_size` tokens (the 5 specials and 4 bases included) on the genomes `data`
     (FASTA files or folders; the first `max_bases` A/C/G/T bases, None for all), tokens at most
-    `max_token_length` bases long, and save it as a `DnaBert2Tokenizer` in `output`. A genome with fewer
+    `max_token_length` bases long, and save it as a `DnaBert2Tokenizer` in `output` (`model_max_length`: the
+    family's trained length when None). A genome with fewer
     distinct merges than asked for gives a smaller vocabulary (its `len`).
 
     Example:
@@ -86,6 +88,8 @@ def train_bpe_tokenizer(
         tokenizer.train_from_iterator(chunks(files, max_bases), trainer=trainer)
         original = staging / "tokenizer.json"  # in the original's layout, then converted as a published one is
         tokenizer.save(str(original))
-        tokenizer = DnaBert2Tokenizer.from_original(original, model_max_length=model_max_length)
+        tokenizer = DnaBert2Tokenizer.from_original(
+            original, model_max_length=model_max_length or PACKAGE.trained_length
+        )
         tokenizer.save_pretrained(staging)
     return tokenizer

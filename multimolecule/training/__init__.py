@@ -20,7 +20,7 @@ from ..utils.lazy import lazy_exports
 MODULES = {
     "collator": ("DataCollatorForBaseLevelLabels", "pad_labels", "pad_logits_to_labels"),
     "config": ("TrainConfig", "resolve_config"),
-    "settings": ("LORA_TARGET_MODULES", "SETTINGS"),
+    "settings": ("SETTINGS",),
     "data": ("ShiftedViews", "Splits", "encode_rows", "read_splits"),
     "metrics": ("TaskMetrics", "build_metrics"),
     "tasks": ("Task", "infer_task"),

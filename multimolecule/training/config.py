@@ -9,7 +9,7 @@ from pathlib import Path
 import chanfig
 
 from ..utils import InputError, check_above_zero, check_choice, check_device, check_dtype, check_positive
-from .settings import LORA_TARGET_MODULES, SETTINGS  # noqa: F401  (LORA_TARGET_MODULES: the public name)
+from .settings import SETTINGS
 
 
 class TrainConfig(chanfig.Config):

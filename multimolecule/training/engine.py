@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
-from ..models import load_model, package_of, resolve_name, trained_window
+from ..models import MODELS, load_model, package_of, resolve_name, trained_window
 from ..utils import InputError, check_device, check_dtype
 from ..utils.distributed import close_process_group_at_exit, is_main_process, synchronize, world_size
 from .collator import IGNORE_INDEX, DataCollatorForBaseLevelLabels
@@ -154,7 +154,8 @@ def load_model_for(task: Task, model: str, pooling: str = "mean"):
 
 
 def add_lora(model, config: TrainConfig):
-    """Wrap `model` with PEFT LoRA adapters on `config.lora_target_modules`; the head is trained in full."""
+    """Wrap `model` with PEFT LoRA adapters on `config.lora_target_modules` (default: the family's `lora_targets`);
+    the head is trained in full."""
     try:
         from peft import LoraConfig, get_peft_model
     except ImportError as error:
@@ -163,7 +164,7 @@ def add_lora(model, config: TrainConfig):
         r=config.lora_rank,
         lora_alpha=config.lora_alpha,
         lora_dropout=config.lora_dropout,
-        target_modules=list(config.lora_target_modules),
+        target_modules=list(config.lora_target_modules or MODELS[model.config.model_type].lora_targets),
         modules_to_save=head_module_names(model),
     )
     try:

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-# LoRA adapters go into every Linear layer of the encoder, named as in the originals and matched by PEFT as name
-# suffixes: the attention projections (`query`, `key`, `value`) and output (`attention.output.dense`) of both model
-# families, the Nucleotide Transformer's feed-forward (`intermediate.dense`, `output.dense`: ESM's names) and
-# DNABERT-2's (`mlp.gated_layers`, `mlp.wo`: the original's names).
-LORA_TARGET_MODULES = ["query", "key", "value", "dense", "gated_layers", "wo"]
+# LoRA adapters go, by default, into the Linear layers the model family declares (`ModelPackage.lora_targets`),
+# named as in the originals and matched by PEFT as name suffixes.
 
 
 class Setting(NamedTuple):
@@ -64,7 +61,7 @@ SETTINGS: dict[str, dict[str, Setting]] = {
         "lora_rank": Setting(8, int, "LoRA rank"),
         "lora_alpha": Setting(16, int, "LoRA scaling"),
         "lora_dropout": Setting(0.05, float, "LoRA dropout"),
-        "lora_target_modules": Setting(LORA_TARGET_MODULES, list, "layers that get LoRA adapters"),
+        "lora_target_modules": Setting(None, list, "layers that get LoRA adapters (default: the model family's)"),
         "gradient_checkpointing": Setting(False, bool, "save memory, cost time"),
     },
     "hardware": {

@@ -5,7 +5,8 @@
 - `scores`: the windows and the scores (`llr`, `pll`, `cosine`, `l2`, `dot`, `head`), defined in its docstring.
 - `engine`: `score_variants` (the scorer of a masked LM or of a fine-tuned model, `variant_scorer`), its shards,
   `torchrun` and `resume` through the one sharded-job runner (`multimolecule.utils.runner`); `mutagenesis`:
-  every SNV of a region; `plot`: the mutagenesis picture.
+  every SNV of a region; `plot`: the mutagenesis picture; `tracks`: a region's functional tracks from a model with
+  track heads.
 """
 
 from .engine import VariantScores, run_score_variants, score_variants, variant_scorer
@@ -13,6 +14,7 @@ from .genome import Genome, Sequences
 from .io import STATUSES, Change, Variant, locate, normalise, read_variants
 from .mutagenesis import parse_target, run_mutagenesis
 from .scores import SCORES, ModelContext, Scorer, Site, window_site
+from .tracks import Tracks, predict_tracks
 
 __all__ = [
     "SCORES",
@@ -23,11 +25,13 @@ __all__ = [
     "Scorer",
     "Sequences",
     "Site",
+    "Tracks",
     "Variant",
     "VariantScores",
     "locate",
     "normalise",
     "parse_target",
+    "predict_tracks",
     "read_variants",
     "run_mutagenesis",
     "run_score_variants",

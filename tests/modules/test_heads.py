@@ -27,9 +27,9 @@ from multimolecule import (
     NucleotideTransformerTokenizer,
 )
 from multimolecule.demo import EXAMPLE_FASTA, demo_model_path
+from multimolecule.models import MODELS
 from multimolecule.modules import locate_bases
 from multimolecule.seqio import read_sequences
-from multimolecule.training import LORA_TARGET_MODULES
 
 DEMOS = ["dnabert2-demo", "nt-demo"]
 WINDOW = 48
@@ -215,8 +215,11 @@ def test_lora_trains_and_saves_the_head(demo, task_type, windows, tmp_path):
     tokenizer = AutoTokenizer.from_pretrained(path)
     batch = tokenizer(windows[:4], padding=True, return_tensors="pt")
     labels = torch.tensor([0, 1, 1, 0]) if task_type == "SEQ_CLS" else torch.tensor([gc(t) for t in windows[:4]])
-    lora = peft.LoraConfig(task_type=task_type, r=4, target_modules=LORA_TARGET_MODULES)
-    model = peft.get_peft_model(model_class.from_pretrained(path, num_labels=2), lora)
+    network = model_class.from_pretrained(path, num_labels=2)
+    lora = peft.LoraConfig(
+        task_type=task_type, r=4, target_modules=list(MODELS[network.config.model_type].lora_targets)
+    )
+    model = peft.get_peft_model(network, lora)
     trainable = [name for name, parameter in model.named_parameters() if parameter.requires_grad]
     assert any(".classifier." in name for name in trainable)
     assert all("lora_" in name or ".classifier." in name for name in trainable), trainable

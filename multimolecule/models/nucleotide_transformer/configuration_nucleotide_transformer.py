@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..configuration_utils import MultiMoleculeConfig
-from .tokenization_nucleotide_transformer import STANDARD_VOCAB_SIZE, standard_token_bases
+from .tokenization_nucleotide_transformer import MODEL_MAX_LENGTH, STANDARD_VOCAB_SIZE, standard_token_bases
 
 
 class NucleotideTransformerConfig(MultiMoleculeConfig):
@@ -75,7 +75,7 @@ class NucleotideTransformerConfig(MultiMoleculeConfig):
     use_glu: bool = True
     add_bias_fnn: bool = False
     max_position_embeddings: int = 2050
-    trained_length: int = 1000
+    trained_length: int = MODEL_MAX_LENGTH
     position_embedding_type: str = "rotary"
     emb_layer_norm_before: bool = False
     token_dropout: bool = False
