@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import importlib
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
@@ -80,6 +81,9 @@ class ModelPackage:
         fixtures: Original checkpoints with reference outputs, as paths under `../shared/fixtures` (the first is
             the one the shared contract tests convert).
         doc: The family's documentation page, relative to `docs/`.
+        original_classes: The originals' remote-code classes (as their `auto_map` names them) whose role is not the
+            one transformers' Auto class of that name gives ours: {class name: role}. NTv3's post-trained
+            `AutoModel` is the species-conditioned model with track heads: `{"NTv3PostTrained": "track_prediction"}`.
 
     Example:
         >>> from multimolecule.models.registry import get_model
@@ -102,6 +106,7 @@ class ModelPackage:
     track_prediction: type[PreTrainedModel] | None = None
     trained_length: int | None = None
     lora_targets: tuple[str, ...] = ("query", "key", "value", "dense")  # BERT/ESM: attention, feed-forward
+    original_classes: Mapping[str, str] = field(default_factory=dict)
     demo: str | None = None
     fixtures: tuple[str, ...] = ()
     doc: str | None = None

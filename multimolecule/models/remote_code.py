@@ -122,7 +122,7 @@ def native_loader(auto_class: type, name_or_path: Any, kwargs: Mapping[str, Any]
     if how is None:
         return None
     package = MODELS[checkpoint.model_type]
-    target = native_class(auto_class, package)
+    target = native_class(auto_class, package, checkpoint)
     if target is None:
         return None
     logger.info_once(
@@ -141,13 +141,18 @@ def native_loader(auto_class: type, name_or_path: Any, kwargs: Mapping[str, Any]
     return load
 
 
-def native_class(auto_class: type, package: ModelPackage) -> type | None:
-    """Our class that `auto_class` gives for `package`: its config, its tokenizer, or the model class registered
-    with that Auto class (None if none is, e.g. `AutoModelForCausalLM`)."""
+def native_class(auto_class: type, package: ModelPackage, checkpoint: Checkpoint) -> type | None:
+    """Our class that `auto_class` gives for `package`: its config, its tokenizer, the class of the role the family
+    declares for the original class the checkpoint's `auto_map` names for `auto_class` (`original_classes`), or the
+    model class registered with that Auto class (None if none is, e.g. `AutoModelForCausalLM`)."""
     if issubclass(auto_class, AutoConfig):
         return package.config
     if issubclass(auto_class, AutoTokenizer):
         return package.tokenizer
+    reference = (checkpoint.config_dict.get("auto_map") or {}).get(auto_class.__name__)
+    role = package.original_classes.get(reference.rsplit(".", 1)[-1]) if isinstance(reference, str) else None
+    if role is not None and role in package.model_classes:
+        return package.model_classes[role]
     return registered_model_class(auto_class, package.config)
 
 

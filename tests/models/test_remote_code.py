@@ -243,3 +243,42 @@ def test_client_flows_by_offline_hub_id(dnabert2, nt, tmp_path):
     assert result["lora_adapted"] == [4, 4] and result["lora_trained"] == [True, True]
     assert len(result["fill_top"]) == 3 and result["per_base"] == [len(client_flows.DNA), 64]
     assert result["remote_modules"] == []
+
+
+# ---------------------------------------------------------------------------------------- the new families too
+
+
+def test_dnabert_s_readme_gives_its_embedding(tmp_path, monkeypatch):
+    directory = plant_original(fixture_dir("dnabert2", "dnabert_s_tiny_a"), tmp_path / "dnabert_s")
+    known(monkeypatch, directory)
+    batch = reference("dnabert2", "dnabert_s_tiny_a")
+    model = AutoModel.from_pretrained(directory, trust_remote_code=True)
+    assert isinstance(model, DnaBert2Model) and isinstance(AutoTokenizer.from_pretrained(directory), DnaBert2Tokenizer)
+    with torch.no_grad():
+        hidden = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])[0]
+    mask = batch["attention_mask"][..., None].float()
+    mean = (hidden * mask).sum(1) / mask.sum(1)  # the DNABERT-S embedding
+    assert (mean - batch["mean_embedding"]).abs().max().item() <= HIDDEN_ATOL
+    assert no_remote_module_imported()
+
+
+def test_ntv3_pre_and_post_trained_by_auto_classes(tmp_path, monkeypatch):
+    pre = plant_original(fixture_dir("ntv3", "ntv3_tiny_a"), tmp_path / "pre")
+    post = plant_original(fixture_dir("ntv3", "ntv3_post_tiny_a"), tmp_path / "post")
+    known(monkeypatch, pre)
+    known(monkeypatch, post)
+    model = AutoModelForMaskedLM.from_pretrained(pre, trust_remote_code=True).eval()
+    assert type(model).__name__ == "NucleotideTransformerV3ForMaskedLM"
+    assert type(AutoTokenizer.from_pretrained(pre, trust_remote_code=True)).__name__ == (
+        "NucleotideTransformerV3Tokenizer"
+    )
+    batch = reference("ntv3", "ntv3_tiny_a")
+    with torch.no_grad():
+        assert (model(batch["input_ids"]).logits - batch["logits"]).abs().max().item() <= 5e-4
+    tracks = AutoModel.from_pretrained(post, trust_remote_code=True).eval()  # the original's AutoModel: with tracks
+    assert type(tracks).__name__ == "NucleotideTransformerV3ForTrackPrediction"
+    batch = reference("ntv3", "ntv3_post_tiny_a")
+    with torch.no_grad():
+        output = tracks(batch["input_ids"], species_ids=batch["human.species_ids"])
+    assert (output.tracks - batch["human.bigwig_tracks_logits"]).abs().max().item() <= 5e-4
+    assert no_remote_module_imported()

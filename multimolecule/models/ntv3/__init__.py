@@ -38,4 +38,5 @@ PACKAGE = ModelPackage(
     lora_targets=("query", "key", "value", "output", "up_proj", "down_proj"),
     fixtures=("ntv3/ntv3_tiny_a", "ntv3/ntv3_post_tiny_a"),
     doc="ntv3.md",
+    original_classes={"NTv3PostTrained": "track_prediction"},  # its AutoModel: the conditioned model, with tracks
 )

@@ -180,6 +180,18 @@ def read_config(original: dict, fetch: Callable[[str], str | None]) -> Nucleotid
 
 
 # What `from_pretrained` needs to load an original directory or Hub repository as it is.
+# The published remote code of `InstaDeepAI/ntv3_base_model`, which every NTv3 checkpoint's `auto_map` names: sha256
+# -> file, as recorded with the fixtures made by it (../shared/fixtures/ntv3/ntv3_tiny_a/reference.json,
+# original_code; ../shared/reference/ntv3.md, "Which copy of the remote code is the hub's"). transformers' Auto
+# classes load a checkpoint natively only if every remote-code file it carries is one of these (`models.remote_code`).
+REMOTE_CODE = {
+    "c2b664c0992ecd9bdf0400c9eb992bf1d7da21fcbf4217a76c9c74c49187a404": "ntv3_base_model modeling_ntv3_pretrained.py",
+    "e210b5ec18ebe626d8dd91b408a83fc20afc59bf6c5382084ee91b9b8be69df3": "ntv3_base_model config (pre-trained)",
+    "212742daff3a58ed0c08cb1cfaf96b21a82ef1cbd0008d28d7deaf9b3f429130": "ntv3_base_model config (post-trained)",
+    "bfaee82835abc31bd4786b035d2f9dc65be7118661948ecd95573ea3a71062af": "ntv3_base_model modeling_ntv3_posttrained.py",
+    "59e507620a65cebaab59e977c8f2840ff2f208f0f1a6ec38ece6b53cb3eebda3": "ntv3_base_model tokenization_ntv3.py",
+}
+
 ORIGINAL_LAYOUT = OriginalLayout(
     name="NTv3 (InstaDeep remote-code layout)",
     model_type=NucleotideTransformerV3Config.model_type,
@@ -187,6 +199,7 @@ ORIGINAL_LAYOUT = OriginalLayout(
     convert_config=read_config,
     rename=lambda name, config: rename(name),
     unused=lambda name, config: is_unused(name),
+    remote_code=REMOTE_CODE,
 )
 
 
