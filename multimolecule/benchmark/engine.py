@@ -226,7 +226,7 @@ def run_benchmark(
                 metrics, details = baselines.fit_and_score(features, targets, task.metric, todo[0], threads)
                 seconds = time.perf_counter() - started
                 for seed in todo:
-                    record(output, task, mode, seed, metrics, seconds, bar, details)
+                    record(output, task, mode, seed, metrics, seconds, bar, details | {"slot": f"{slot + 1}/{slots}"})
                 continue
             for seed in todo:
                 started = time.perf_counter()
@@ -236,7 +236,8 @@ def run_benchmark(
                 fixed |= {"threads": threads}
                 run = train_settings(task, mode, common, per_task, fixed)
                 metrics = run_train_unit(task, mode, seed, folder, run, resume)
-                record(output, task, mode, seed, metrics, time.perf_counter() - started, bar)
+                seconds = time.perf_counter() - started
+                record(output, task, mode, seed, metrics, seconds, bar, {"slot": f"{slot + 1}/{slots}"})
     finally:
         bar.close()
     return report.merge(output, settings)
@@ -248,7 +249,8 @@ def unfinished(output: Path, task: BenchmarkTask, mode: str, seeds: list[int]) -
 
 
 def record(output: Path, task, mode: str, seed: int, metrics: dict, seconds: float, bar, details=None) -> None:
-    """Write a finished unit's `result.json` (its test metrics, seconds, and `details` such as the chosen C)."""
+    """Write a finished unit's `result.json`: its test metrics, seconds, and `details` (the process's slot, `i/n`
+    over shards and ranks; the regression's chosen C)."""
     unit = {"task": task.name, "mode": mode, "seed": seed, "metrics": metrics, "seconds": round(seconds, 3)}
     unit |= {"details": details} if details else {}
     report.write_json(report.unit_folder(output, task.name, mode, seed) / report.RESULT, unit)

@@ -160,5 +160,5 @@ def merge(output: Path, settings: dict) -> dict:
     planned = {(t["name"], m, s) for t in tasks for m in settings["modes"] for s in settings["seeds"]}
     finished = sum((u["task"], u["mode"], u["seed"]) in planned for u in units)
     write_summary(output, rows, settings, len(planned), finished)
-    plot_summary(output, rows, f"{settings['suite']}: {Path(str(settings['model'])).name}")
+    plot_summary(output, rows, f"{Path(settings['suite']).name}: {Path(str(settings['model'])).name}")
     return {row["name"]: row["modes"] for row in rows}
