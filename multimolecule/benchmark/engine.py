@@ -221,15 +221,16 @@ def run_benchmark(
         for task, mode, todo in pending:
             bar.start(task.name, mode)
             if mode in ("kmer", "probe"):  # one fit: lbfgs on fixed features does not depend on the seed
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 features, targets = features_of(task, mode, model, embed_options)
                 metrics, details = baselines.fit_and_score(features, targets, task.metric, todo[0], threads)
                 seconds = time.perf_counter() - started
+                details |= {"slot": f"{slot + 1}/{slots}", "cpu_seconds": round(time.process_time() - cpu, 3)}
                 for seed in todo:
-                    record(output, task, mode, seed, metrics, seconds, bar, details | {"slot": f"{slot + 1}/{slots}"})
+                    record(output, task, mode, seed, metrics, seconds, bar, details)
                 continue
             for seed in todo:
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 folder = report.unit_folder(output, task.name, mode, seed)
                 fixed = {"data": str(task.folder), "output_dir": str(folder), "model": model, "seed": seed}
                 fixed |= {"lora": mode == "lora", "device": device, "dtype": dtype or "float32", "progress": False}
@@ -237,7 +238,8 @@ def run_benchmark(
                 run = train_settings(task, mode, common, per_task, fixed)
                 metrics = run_train_unit(task, mode, seed, folder, run, resume)
                 seconds = time.perf_counter() - started
-                record(output, task, mode, seed, metrics, seconds, bar, {"slot": f"{slot + 1}/{slots}"})
+                details = {"slot": f"{slot + 1}/{slots}", "cpu_seconds": round(time.process_time() - cpu, 3)}
+                record(output, task, mode, seed, metrics, seconds, bar, details)
     finally:
         bar.close()
     return report.merge(output, settings)
@@ -249,8 +251,8 @@ def unfinished(output: Path, task: BenchmarkTask, mode: str, seeds: list[int]) -
 
 
 def record(output: Path, task, mode: str, seed: int, metrics: dict, seconds: float, bar, details=None) -> None:
-    """Write a finished unit's `result.json`: its test metrics, seconds, and `details` (the process's slot, `i/n`
-    over shards and ranks; the regression's chosen C)."""
+    """Write a finished unit's `result.json`: its test metrics, wall-clock seconds, and `details` (the process's
+    slot, `i/n` over shards and ranks; its CPU seconds; the regression's chosen C and dev score)."""
     unit = {"task": task.name, "mode": mode, "seed": seed, "metrics": metrics, "seconds": round(seconds, 3)}
     unit |= {"details": details} if details else {}
     report.write_json(report.unit_folder(output, task.name, mode, seed) / report.RESULT, unit)

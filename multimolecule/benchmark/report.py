@@ -125,7 +125,7 @@ def plot_summary(output: Path, rows: list[dict], title: str) -> Path | None:
         return None
     colours = {"finetune": "#1b7837", "lora": "#5aae61", "probe": "#2166ac", "kmer": "#bababa"}
     height = 0.8 / len(modes)
-    figure, axes = plt.subplots(figsize=(8, 1.0 + 0.45 * len(rows) * max(1, len(modes) / 2)))
+    figure, axes = plt.subplots(figsize=(9, 1.2 + 0.45 * len(rows) * max(1, len(modes) / 2)))
     for i, mode in enumerate(modes):
         positions = [t + (i - (len(modes) - 1) / 2) * height for t in range(len(rows))]
         means = [row["modes"].get(mode, {}).get("mean", float("nan")) for row in rows]
@@ -140,7 +140,7 @@ def plot_summary(output: Path, rows: list[dict], title: str) -> Path | None:
     axes.axvline(0, color="black", linewidth=0.5)
     axes.set_xlabel("test score x 100 (mean ± sd over seeds)")
     axes.set_title(title)
-    axes.legend(loc="lower right", fontsize="small")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")  # outside: never over a bar
     figure.tight_layout()
     path = output / "summary.png"
     temporary = path.with_name(f".summary.{os.getpid()}.png")
