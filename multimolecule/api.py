@@ -7,6 +7,7 @@
 - `train(data, output_dir, ...)`, `evaluate(model, data, ...)`, `predict(inputs, model, ...)`: fine-tuning.
 - `pretrain(data, output_dir, ...)`, `train_tokenizer(data, output, ...)`: masked-LM pretraining on genomes.
 - `score_variants(variants, reference, ...)`, `mutagenesis(target, ...)`: variant effect (docs/variants.md).
+- `benchmark(suite, output_dir, ...)`: GUE, the NT tasks, Genomic Benchmarks (docs/benchmark.md).
 
 `model` is a directory, a Hugging Face Hub id, or a bundled demo (`"dnabert2-demo"`, the default, or
 `"nt-demo"`), in the multimolecule layout or as the original authors published it (`zhihan1996/DNABERT-2-117M`,
@@ -16,7 +17,7 @@ one-line message.
 
 This module is the facade: it re-exports the engines' entry points (`fill_mask`, `embed`, `convert`, `info`,
 `score_variants`, `mutagenesis`) and holds one-line entry functions; the work is done in
-`multimolecule.fill_mask`, `embedding`, `checkpoints`, `training`, `pretraining` and `variants` (see
+`multimolecule.fill_mask`, `embedding`, `checkpoints`, `training`, `pretraining`, `benchmark` and `variants` (see
 docs/architecture.md).
 """
 
@@ -42,6 +43,7 @@ __all__ = [
     "InputError",
     "OptionError",
     "VariantScores",
+    "benchmark",
     "convert",
     "detect_model",
     "embed",
@@ -200,3 +202,54 @@ def train_tokenizer(
         1024
     """
     return train_bpe_tokenizer(data, output, vocab_size, max_token_length, max_bases, overwrite=overwrite)
+
+
+def benchmark(
+    suite: str,
+    output_dir: str | os.PathLike,
+    model: str | None = None,
+    data: str | os.PathLike | None = None,
+    modes: str | Sequence[str] | None = None,
+    seeds: str | Sequence[int] = (42, 1, 2),
+    tasks: Sequence[str] | None = None,
+    config: str | os.PathLike | None = None,
+    shard: str | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    device: str | None = "auto",
+    dtype: str | None = None,
+    max_tokens: int | None = None,
+    batch_size: int | None = None,
+    progress: bool = False,
+    threads: int = 1,
+) -> dict:
+    """Benchmark `model` on a task suite; returns {task: {mode: {"mean", "sd", "seeds"}}}, test scores x 100.
+
+    Args:
+        suite: `"gue"` (`data`: the GUE folder as downloaded), `"nt"` (the revised Nucleotide Transformer tasks
+            through `datasets`: `data` a Hub id, by default
+            `InstaDeepAI/nucleotide_transformer_downstream_tasks_revised`, or a local copy),
+            `"genomic-benchmarks"` (`data`: its folder layout), or a folder of GUE-layout tasks.
+        output_dir: `results.csv` (task, mode, seed, metric, value), `summary.md`, `summary.png`, `settings.json`
+            and `runs/<task>/<mode>/seed-<seed>/` (each `train` run's output directory).
+        modes: any of `"finetune"` (the default), `"lora"`, `"probe"`; the `kmer` baseline is always run.
+        seeds: one run per seed (`"42,1,2"`); the papers' metric per task (MCC; F1 for GUE's Covid task;
+            accuracy for Genomic Benchmarks).
+        tasks: run only these tasks (or groups such as `"EMP"`).
+        config: a YAML/JSON file of `train` settings for every task, with a `tasks:` mapping for one task's own.
+        shard: `"i/n"`, the i-th of n slices of the tasks; under `torchrun` each rank takes its own tasks too.
+        resume: skip every finished task x mode x seed (and continue unfinished training) and merge.
+        threads: CPU threads (the model on the CPU, the regressions, training); 0: all cores.
+
+    Example:
+        >>> from multimolecule.api import benchmark
+        >>> table = benchmark("gue", "bench", data="GUE", modes="probe", tasks=["EMP/H3"])  # doctest: +SKIP
+        >>> sorted(table["EMP/H3"])  # doctest: +SKIP
+        ['kmer', 'probe']
+    """
+    from .benchmark.engine import run_benchmark  # here, not at the top: see `train`
+
+    return run_benchmark(
+        suite, output_dir, model, None if data is None else str(data), modes, seeds, tasks, config, shard, resume,
+        overwrite, device, dtype, max_tokens, batch_size, progress, threads,
+    )  # fmt: skip

@@ -123,33 +123,15 @@ def local_kmer_frequencies(sequence: str, ks=(1, 2, 3, 4), half_width: int = 50)
     return torch.cat(parts, 1)
 
 
-def fit_logistic_regression(x, y, x_dev, y_dev, num_classes: int) -> torch.nn.Linear:
-    """Multinomial logistic regression on standardised features, L2 strength chosen on dev MCC."""
-    from torchmetrics.functional import matthews_corrcoef
+def fit_logistic_regression(x, y, x_dev, y_dev):
+    """Logistic regression on standardised features (scikit-learn, as in `multimolecule benchmark`'s kmer and probe
+    modes: `multimolecule.benchmark.baselines`), its L2 strength chosen on dev MCC; returns the class predictor."""
+    from multimolecule.benchmark.baselines import fit_logistic_regression as fit
 
-    mean, std = x.mean(0), x.std(0).clamp(min=1e-6)
-    best = None
-    for l2 in (1e-4, 1e-3, 1e-2, 1e-1):
-        torch.manual_seed(SEED)
-        model = torch.nn.Linear(x.shape[1], num_classes)
-        optimizer = torch.optim.LBFGS(model.parameters(), max_iter=300, line_search_fn="strong_wolfe")
-        inputs = (x - mean) / std
-
-        def closure(optimizer=optimizer, model=model, inputs=inputs, l2=l2):
-            optimizer.zero_grad()
-            loss = torch.nn.functional.cross_entropy(model(inputs), y) + l2 * model.weight.square().sum()
-            loss.backward()
-            return loss
-
-        optimizer.step(closure)
-        with torch.no_grad():
-            predicted = model((x_dev - mean) / std).argmax(1)
-        mcc = float(matthews_corrcoef(predicted, y_dev, task="multiclass", num_classes=num_classes))
-        if best is None or mcc > best[0]:
-            best = (mcc, l2, model)
-    mcc, l2, model = best
-    print(f"  L2 {l2:g} chosen on dev (dev MCC {mcc:.3f})")
-    return lambda features: model((features - mean) / std)
+    features, targets = {"train": x.numpy(), "dev": x_dev.numpy()}, {"train": y.numpy(), "dev": y_dev.numpy()}
+    predict, strength, mcc = fit(features, targets, "mcc", SEED)
+    print(f"  C {strength:g} chosen on dev (dev MCC {mcc:.3f})")
+    return lambda inputs: torch.as_tensor(predict(inputs.numpy()))
 
 
 def token_frequencies(sequences: list[str], tokenizer) -> torch.Tensor:
@@ -190,9 +172,8 @@ def sequence_baselines(data: Path, tokenizers: list[Path] = ()) -> dict:
     for name, (description, featurise) in featurisers.items():
         features = {s: torch.stack(list(featurise(seqs))) for s, (seqs, _) in splits.items()}
         print(f"sequence level: {description}")
-        predict = fit_logistic_regression(features["train"], targets["train"], features["dev"], targets["dev"], 3)
-        with torch.no_grad():
-            predicted = predict(features["test"]).argmax(1)
+        predict = fit_logistic_regression(features["train"], targets["train"], features["dev"], targets["dev"])
+        predicted = predict(features["test"])
         results[name] = float(matthews_corrcoef(predicted, targets["test"], task="multiclass", num_classes=3))
         print(f"  test MCC {results[name]:.3f}")
     return results
@@ -213,9 +194,8 @@ def baseline(data: Path, tokenizers: list[Path] = ()) -> dict:
             x, y = x[keep], y[keep]
         features[split], targets[split] = x, y
     print("base level: 1- to 4-mer frequencies of the 101 bp around each base")
-    predict = fit_logistic_regression(features["train"], targets["train"], features["dev"], targets["dev"], 3)
-    with torch.no_grad():
-        predicted = predict(features["test"]).argmax(1)
+    predict = fit_logistic_regression(features["train"], targets["train"], features["dev"], targets["dev"])
+    predicted = predict(features["test"])
     results["base"] = float(matthews_corrcoef(predicted, targets["test"], task="multiclass", num_classes=3))
     print(f"  test MCC {results['base']:.3f}")
     return results

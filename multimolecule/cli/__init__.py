@@ -10,6 +10,7 @@
     multimolecule pretrain --data genomes/ --model nt-demo --output-dir pretrained
     multimolecule score-variants variants.vcf.gz --reference genome.fa -o scores.tsv --score llr --score cosine
     multimolecule mutagenesis genes.fasta:1-100 -o ism.tsv --plot ism.png
+    multimolecule benchmark gue --data GUE --model zhihan1996/DNABERT-2-117M -o bench --mode probe
 
 Without `--model`, the bundled DNABERT-2 demo model is used. Errors are reported as one `error: ...` line on
 stderr with exit status 1 (2 for bad arguments and option values); `--debug` shows the traceback instead.
@@ -35,6 +36,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..utils import OptionError, raise_on_sigterm
 from . import (
+    benchmark,
     convert,
     embed,
     evaluate,
@@ -62,6 +64,7 @@ COMMANDS = (
     train_tokenizer,
     score_variants,
     mutagenesis,
+    benchmark,
     predict_tracks,
 )
 
