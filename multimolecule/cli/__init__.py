@@ -10,7 +10,7 @@
     multimolecule pretrain --data genomes/ --model nt-demo --output-dir pretrained
     multimolecule score-variants variants.vcf.gz --reference genome.fa -o scores.tsv --score llr --score cosine
     multimolecule mutagenesis genes.fasta:1-100 -o ism.tsv --plot ism.png
-    multimolecule benchmark gue --data GUE --model zhihan1996/DNABERT-2-117M -o bench --mode probe
+    multimolecule benchmark gue --data GUE --model zhihan1996/DNABERT-2-117M --output-dir bench --mode probe
 
 Without `--model`, the bundled DNABERT-2 demo model is used. Errors are reported as one `error: ...` line on
 stderr with exit status 1 (2 for bad arguments and option values); `--debug` shows the traceback instead.

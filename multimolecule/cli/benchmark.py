@@ -38,7 +38,7 @@ def add(commands) -> None:
     )
     parser.add_argument("suite", metavar="SUITE", help="gue, nt, genomic-benchmarks, or a folder of tasks")
     parser.add_argument("-m", "--model", help=MODEL_HELP)
-    parser.add_argument("-o", "--output-dir", metavar="OUT", required=True, help="where the results go")
+    parser.add_argument("--output-dir", metavar="OUT", required=True, help="where the results go")
     parser.add_argument("--data", metavar="DIR", help="the suite's folder (gue, genomic-benchmarks), or nt's source")
     parser.add_argument(
         "--mode",
@@ -49,7 +49,12 @@ def add(commands) -> None:
     )
     parser.add_argument("--seeds", default="42,1,2", help="comma-separated seeds, one run each (default: 42,1,2)")
     parser.add_argument("--task", dest="tasks", action="append", metavar="NAME", help="only this task or group")
-    parser.add_argument("--config", metavar="FILE", help="YAML/JSON of train settings, with tasks: for one task's")
+    parser.add_argument(
+        "--config",
+        dest="settings_file",
+        metavar="FILE",
+        help="a YAML/JSON file of settings: train settings for every task, with tasks: for one task's",
+    )
     parser.add_argument("--shard", metavar="I/N", help="run the I-th of N slices of the tasks (1/4 ... 4/4)")
     parser.add_argument("--resume", action="store_true", help="skip finished task x mode x seed units and merge")
     add_overwrite(parser)
@@ -71,7 +76,7 @@ def run(args: argparse.Namespace) -> None:
         modes=args.modes,
         seeds=args.seeds,
         tasks=args.tasks,
-        config=args.config,
+        config=args.settings_file,
         shard=args.shard,
         resume=args.resume,
         overwrite=args.overwrite,

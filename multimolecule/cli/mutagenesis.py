@@ -19,7 +19,7 @@ def add(commands) -> None:
         "a FASTA's first record unless --record), each in a window centred on it; optionally plot them.",
     )
     parser.add_argument("target", metavar="SEQUENCE_OR_FASTA[:start-end]", help="DNA, or a FASTA file, and a region")
-    parser.add_argument("--record", help="the FASTA record to mutate (default: the first)")
+    parser.add_argument("--record", help="the FASTA record (default: the first)")
     parser.add_argument("-o", "--output", help="scores as TSV (one row per SNV)")
     parser.add_argument("--plot", help="picture of the first score: .png, .svg or .pdf")
     add_overwrite(parser)

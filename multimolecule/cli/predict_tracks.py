@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import MODEL_HELP, add_command, add_overwrite, add_runtime
+from .common import add_command, add_model, add_overwrite, add_quiet, add_runtime
 
 
 def add(commands) -> None:
@@ -18,7 +18,7 @@ def add(commands) -> None:
         "post-trained NTv3), from windows whose predicted centres tile the region.",
     )
     parser.add_argument("target", metavar="SEQUENCE_OR_FASTA[:start-end]", help="DNA, or a FASTA file, and a region")
-    parser.add_argument("-m", "--model", required=True, help=MODEL_HELP)
+    add_model(parser, required=True)
     parser.add_argument("--species", required=True, help="the species to condition on (one of the model's)")
     parser.add_argument("--tracks", help="comma-separated track names (default: all of the species')")
     parser.add_argument("--record", help="the FASTA record (default: the first)")
@@ -27,6 +27,7 @@ def add(commands) -> None:
     parser.add_argument("-o", "--output", required=True, help="TSV: record, position, one column per track")
     add_overwrite(parser)
     add_runtime(parser)
+    add_quiet(parser)
 
 
 def run(args: argparse.Namespace) -> None:

@@ -32,7 +32,9 @@ SHARED = {
     "comma-separated (`pretrain`, `train-tokenizer`)",
     "--reverse-complement": "also run the reverse-complement strand and average the two",
     "--json": "print JSON instead of a table",
-    "--pooling": "the per-sequence vector: `mean` of the sequence's tokens or the `<cls>` token's",
+    "--record": "the record of a FASTA file to read (default: the first)",
+    "--pooling": "the per-sequence vector: `mean` of the sequence's tokens, `mean-all` of every token (`<cls>` and "
+    "`<eos>` too) or the `<cls>` token's",
     "--max-length": "tokens per sequence or window, `<cls>`/`<eos>` included (default: the trained length)",
     "--config": "a YAML/JSON file of settings (any option, with `_`); options given on the command line win",
     "--max-steps": "optimiser steps to stop after",
@@ -64,6 +66,7 @@ BY_COMMAND = {
     "--warmup-ratio": "`train`: 0.1; `pretrain`: 0.06",
     "--eval-steps": "`train`: every epoch; `pretrain`: a tenth of `--max-steps`",
     "--logging-steps": "`train`: 10; `pretrain`: 50",
+    "--pooling": "`embed`: the model's (`mean-all` for DNABERT-S, else `mean`); `train`: `mean`",
 }
 
 

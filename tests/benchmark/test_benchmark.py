@@ -76,7 +76,9 @@ def test_kmer_frequencies_count_every_k():
 
 def test_folder_suite_probe_and_kmer(data, tmp_path, capsys):
     out = tmp_path / "out"
-    code, stdout, err = run_cli(capsys, "benchmark", data["folder"], "-o", out, "--mode", "probe", "--seeds", "42,1")
+    code, stdout, err = run_cli(
+        capsys, "benchmark", data["folder"], "--output-dir", out, "--mode", "probe", "--seeds", "42,1"
+    )
     assert code == 0, err
     rows = read_csv(out / "results.csv")
     assert list(rows[0]) == ["task", "mode", "seed", "metric", "value"]
@@ -134,11 +136,18 @@ def test_resume_skips_finished_units_and_merges(data, tmp_path, capsys):
     folder = tmp_path / "suite"
     shutil.copytree(data["folder"] / "crp", folder / "crp")
     shutil.copytree(data["folder"] / "splice5", folder / "splice5")
-    assert run_cli(capsys, "benchmark", folder, "-o", out, "--mode", "probe", "--seeds", "42", "--shard", "1/2")[0] == 0
+    assert (
+        run_cli(capsys, "benchmark", folder, "--output-dir", out, "--mode", "probe", "--seeds", "42", "--shard", "1/2")[
+            0
+        ]
+        == 0
+    )
     assert {r["task"] for r in read_csv(out / "results.csv")} == {"crp"}
     assert "2 of 4 task x mode x seed units finished" in (out / "summary.md").read_text()
     first = (out / "runs" / "crp" / "kmer" / "seed-42" / "result.json").stat().st_mtime_ns
-    code, _, err = run_cli(capsys, "benchmark", folder, "-o", out, "--mode", "probe", "--seeds", "42", "--resume")
+    code, _, err = run_cli(
+        capsys, "benchmark", folder, "--output-dir", out, "--mode", "probe", "--seeds", "42", "--resume"
+    )
     assert code == 0, err
     assert (out / "runs" / "crp" / "kmer" / "seed-42" / "result.json").stat().st_mtime_ns == first  # not rerun
     assert {r["task"] for r in read_csv(out / "results.csv")} == {"crp", "splice5"}
@@ -148,7 +157,7 @@ def test_resume_skips_finished_units_and_merges(data, tmp_path, capsys):
 def test_finetune_writes_the_train_output(data, tmp_path, capsys):
     out, config = tmp_path / "out", tmp_path / "config.yaml"
     config.write_text("max_steps: 2\neval_steps: 2\ntasks:\n  crp:\n    batch_size: 4\n")
-    code, _, err = run_cli(capsys, "benchmark", data["folder"], "-o", out, "--task", "crp", "--seeds", "7",
+    code, _, err = run_cli(capsys, "benchmark", data["folder"], "--output-dir", out, "--task", "crp", "--seeds", "7",
                            "--config", config, "--device", "cpu")  # fmt: skip
     assert code == 0, err
     run = out / "runs" / "crp" / "finetune" / "seed-7"
@@ -169,7 +178,7 @@ def test_torchrun_ranks_take_their_own_tasks(data, tmp_path):
     for task in ("crp", "splice5"):
         shutil.copytree(data["folder"] / task, folder / task)
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "multimolecule"]
-    command += ["benchmark", str(folder), "-o", str(out), "--mode", "probe", "--seeds", "42", "--quiet"]
+    command += ["benchmark", str(folder), "--output-dir", str(out), "--mode", "probe", "--seeds", "42", "--quiet"]
     finished = subprocess.run(command, env=subprocess_env(OMP_NUM_THREADS="1"), capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr[-2000:]
     slots = {}
@@ -210,7 +219,7 @@ def bad(tmp_path, data, case):
 )
 def test_bad_input_is_one_line_before_any_training(data, tmp_path, capsys, case):
     argv, message = bad(tmp_path, data, case)
-    line = cli_error(capsys, "benchmark", *argv, "-o", tmp_path / "out", "--mode", "probe")
+    line = cli_error(capsys, "benchmark", *argv, "--output-dir", tmp_path / "out", "--mode", "probe")
     assert message in line, line
     assert not (tmp_path / "out" / "runs").exists()
 

@@ -53,7 +53,7 @@ def test_the_option_names_mean_one_thing():
             assert action.metavar != "DIR" or option != "--output", command
             if option == "--config":
                 assert action.dest == "settings_file" and "settings" in action.help
-    assert set(OPTIONS["--output-dir"]) == {"convert", "train", "pretrain", "train-tokenizer"}
+    assert set(OPTIONS["--output-dir"]) == {"convert", "train", "pretrain", "train-tokenizer", "benchmark"}
 
 
 @pytest.mark.parametrize("command", sorted(PARSERS))
