@@ -143,11 +143,6 @@ def fetch(name: str, filename: str, kwargs: Mapping[str, Any]) -> str | None:
     return fetch_file(name, filename, **download)
 
 
-def fetch_json(name: str, filename: str, kwargs: Mapping[str, Any]) -> dict | None:
-    """`filename` of `name` parsed, None if absent; `CheckpointError` if it is not valid JSON."""
-    return read_json(fetch(name, filename, kwargs), f"{filename} of {name}")
-
-
 # ------------------------------------------------------------------------------------------- original layouts
 
 
