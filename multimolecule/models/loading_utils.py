@@ -10,6 +10,9 @@
   transformers' loading-time weight conversion fed with the converter's own tables. Nothing from the directory
   is executed and nothing is written; the result equals converting first.
 
+A checkpoint is resolved once per load into a `Checkpoint` (where it is, its parsed `config.json`, its layout and
+family, the files fetched so far), which the tokenizer, the config and the weight loading share.
+
 Loading is strict where a silent mistake would give wrong numbers: tensors whose shapes differ from the config,
 a model part only partly present in the checkpoint, or an original tensor nobody knows raise `CheckpointError`
 naming them. Whole parts that are absent (a new prediction head, a pooler) are initialised as usual.
