@@ -42,9 +42,10 @@ def convert(
 ) -> ConversionReport:
     """Convert an original checkpoint directory into a multimolecule one with the model's own converter.
 
-    `model` is a registered `model_type` (`"dnabert2"`, `"nucleotide_transformer"`) or its folder (`"ntv3"`); detected from the files when
-    omitted (`detect_model`). The output directory is written atomically; an existing one is replaced only with
-    `overwrite=True`. Returns the converter's `ConversionReport` (`output_path`, `layout`, `dropped` tensors).
+    `model` is a registered `model_type` (`"dnabert2"`, `"nucleotide_transformer"`) or its folder (`"ntv3"`);
+    detected from the files when omitted (`detect_model`). The output directory is written atomically; an existing
+    one is replaced only with `overwrite=True`. Returns the converter's `ConversionReport` (`output_path`,
+    `layout`, `dropped` tensors).
 
     Example:
         >>> from multimolecule.api import convert
