@@ -45,3 +45,18 @@ def test_refuses_what_it_does_not_implement(pre, tmp_path, change, message):
     (copy / "config.json").write_text(json.dumps({**config, **change}))
     with pytest.raises(ConversionError, match=message):
         convert_checkpoint(copy, tmp_path / "out")
+
+
+def test_converted_directories_load_through_the_transformers_auto_classes(converted, pre_reference):
+    import torch
+    from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoTokenizer
+
+    from multimolecule import NucleotideTransformerV3Model, NucleotideTransformerV3Tokenizer
+
+    assert AutoConfig.from_pretrained(converted["post"]).species == ["human", "mouse"]
+    assert isinstance(AutoTokenizer.from_pretrained(converted["pre"]), NucleotideTransformerV3Tokenizer)
+    assert isinstance(AutoModel.from_pretrained(converted["pre"]), NucleotideTransformerV3Model)
+    model = AutoModelForMaskedLM.from_pretrained(converted["pre"]).eval()
+    with torch.no_grad():
+        logits = model(pre_reference["input_ids"]).logits
+    assert (logits - pre_reference["logits"]).abs().max() < 5e-4
