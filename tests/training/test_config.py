@@ -50,3 +50,13 @@ def test_train_and_pretrain_take_the_same_dtypes(dtype: str) -> None:
         resolve_pretrain_config(None, {"dtype": dtype, "data": "g.fa", "model": "nt-demo", "output_dir": "o"})
     )
     assert TrainConfig().dtype == resolve_pretrain_config().dtype == "float32"  # the one default
+
+
+def test_a_resumed_run_reads_the_settings_it_saved(tmp_path) -> None:
+    resolve_config(None, {"epochs": 3, "lora": True}).yaml(str(tmp_path / "train_config.yaml"))
+    resolve_pretrain_config(None, {"max_steps": 7}).yaml(str(tmp_path / "pretrain_config.yaml"))
+    resumed = resolve_config(None, {"output_dir": str(tmp_path), "resume": True, "epochs": 4})
+    assert (resumed.epochs, resumed.lora) == (4, True)  # saved, then the overrides
+    assert resolve_config(None, {"output_dir": str(tmp_path)}).epochs == TrainConfig().epochs  # not resumed
+    pretrain = resolve_pretrain_config(None, {"output_dir": str(tmp_path), "resume": True, "data": ["a.fa", "b"]})
+    assert (pretrain.max_steps, pretrain.data) == (7, "a.fa,b")
