@@ -34,7 +34,7 @@ from .pretraining.config import resolve_pretrain_config
 from .pretraining.tokenizer import train_bpe_tokenizer
 from .seqio import Inputs, read_sequences, revcomp
 from .training.config import resolve_config
-from .utils import InputError, OptionError, check_overwrite, check_positive
+from .utils import InputError, OptionError, check_apart, check_overwrite, check_positive
 from .utils.batching import default_max_tokens
 from .variants import ModelContext, Scorer, VariantScores, run_mutagenesis, run_score_variants
 from .variants.plot import check_plot, plot_mutagenesis
@@ -263,6 +263,8 @@ def score_variants(
         'ok'
     """
     check_positive("window", window)
+    if output is not None:
+        check_apart(output, [variants, reference])
     scorer = variant_scorer(model, score, layer, reverse_complement, max_tokens, batch_size, device, dtype)
     window = window or scorer.context.default_bases()
     settings = {"model": str(model or DEFAULT_MODEL), "scores": scorer.scores, "window": window, "layer": layer}
@@ -299,6 +301,7 @@ def mutagenesis(
     check_positive("window", window)
     for path in (output, plot):
         if path is not None:
+            check_apart(path, [target, str(target).rpartition(":")[0]])
             check_overwrite(path, overwrite)
     if plot is not None:
         check_plot(plot)

@@ -14,7 +14,7 @@ import torch
 
 from .models import MODELS, detect_model_type, fetch, resolve_name
 from .models.conversion_utils import ConversionReport
-from .utils import InputError, check_choice, check_overwrite, read_json_if_present
+from .utils import InputError, check_apart, check_choice, check_overwrite, read_json_if_present
 
 
 def detect_model(checkpoint: str | os.PathLike) -> str:
@@ -53,9 +53,7 @@ def convert(
     """
     if not Path(checkpoint).is_dir():
         raise InputError(f"checkpoint directory not found: {checkpoint}")
-    source, target = Path(checkpoint).resolve(), Path(output).resolve()
-    if target == source or source in target.parents or target in source.parents:
-        raise InputError(f"the output {output} must not be, contain or lie inside the checkpoint {checkpoint}")
+    check_apart(output, [checkpoint], kind="checkpoint")
     check_choice("model", model, list(MODELS))
     model = model or detect_model(checkpoint)
     check_overwrite(output, overwrite)

@@ -36,7 +36,15 @@ from .demo import DEFAULT_MODEL
 from .models import cached_model, special_template, token_lengths, trained_window
 from .modules import expand_to_bases
 from .seqio import Inputs, as_records, revcomp
-from .utils import InputError, atomic_output, check_choice, check_overwrite, check_positive, raise_on_sigterm
+from .utils import (
+    InputError,
+    atomic_output,
+    check_apart,
+    check_choice,
+    check_overwrite,
+    check_positive,
+    raise_on_sigterm,
+)
 from .utils.batching import default_max_tokens, pad, token_budget_batches
 from .utils.distributed import distributed_context, end_distributed, synchronize
 from .utils.progress import Progress, progress_bar
@@ -487,6 +495,7 @@ def embed(
     for name, value in (("batch_size", batch_size), ("max_tokens", max_tokens), ("window", window), ("stride", stride)):
         check_positive(name, value)
     if output is not None:
+        check_apart(output, [inputs] if isinstance(inputs, (str, os.PathLike)) else [])
         check_embedding_output(output, per_base, overwrite)
     elif resume:
         raise InputError("resume needs an output file: its finished shards are kept beside it")

@@ -16,7 +16,7 @@ from pathlib import Path
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
 from ..models.dnabert2.tokenization_dnabert2 import SPECIAL_TOKENS, DnaBert2Tokenizer
-from ..utils import OptionError, atomic_output, check_positive
+from ..utils import OptionError, atomic_output, check_apart, check_positive
 from .genomes import SEGMENTS, HeldOut, genome_files, read_contigs, scan_genomes
 
 ALPHABET = list("ACGT")
@@ -71,6 +71,8 @@ def train_bpe_tokenizer(
     check_positive("max_token_length", max_token_length)
     check_positive("max_bases", max_bases)
     files = genome_files(data)
+    given = str(data).split(",") if isinstance(data, str) else [data] if isinstance(data, os.PathLike) else data
+    check_apart(output, [*files, *given])
     scan_genomes(files, [], HeldOut(fraction=0.0), require_eval=False)
     with atomic_output(output, overwrite=overwrite, directory=True) as staging:
         tokenizer = Tokenizer(models.BPE(unk_token="[UNK]"))

@@ -2,7 +2,9 @@
 
 - `atomic_output(path, overwrite=..., directory=...)`: write through a temporary beside `path`, renamed into place
   on success and removed on any error, Ctrl-C (SIGINT) or SIGTERM; honours the umask.
+  an existing output directory keeps the entries the block did not write (a user's other files survive).
 - `check_overwrite(path, overwrite)`: refuse to replace an existing output unless asked to.
+- `check_apart(output, inputs)`: refuse an output that is, contains or lies inside one of the inputs.
 """
 
 from __future__ import annotations
@@ -30,6 +32,25 @@ def check_overwrite(path: str | os.PathLike, overwrite: bool) -> None:
     """
     if not overwrite and os.path.lexists(path):
         raise InputError(f"output exists: {path} (pass --overwrite, or overwrite=True, to replace it)")
+
+
+def check_apart(output: str | os.PathLike, inputs, kind: str = "input") -> None:
+    """Raise `InputError` if `output` is, contains or lies inside one of `inputs` (paths; those that do not exist,
+    such as model names, and None are skipped), before any work: replacing the output must never touch an input.
+
+    Example:
+        >>> check_apart("runs/out", ["genome.fa", "runs/out/genome.fa"])  # doctest: +SKIP
+        Traceback (most recent call last):
+        ...
+        multimolecule.utils.errors.InputError: the output runs/out must not be, contain or lie inside the input ...
+    """
+    target = Path(output).expanduser().resolve()
+    for item in inputs:
+        if item is None or not str(item) or not os.path.exists(Path(item).expanduser()):
+            continue
+        source = Path(item).expanduser().resolve()
+        if target == source or source in target.parents or target in source.parents:
+            raise InputError(f"the output {output} must not be, contain or lie inside the {kind} {item}")
 
 
 def current_umask() -> int:
@@ -64,7 +85,9 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False, directory: b
     """Yield a temporary path beside `path` to write to; it becomes `path` only when the block succeeds.
 
     - Refuses (`InputError`) if `path` exists, unless `overwrite`; then the old output is replaced only once the
-      new one is complete (a rename, so readers see the old or the new output, never a mix).
+      new one is complete (a rename, so readers see the old or the new output, never a mix). An existing
+      directory is not replaced as a whole: each entry of the new one replaces its namesake (`config.json`, which
+      makes a folder a model, removed first and moved in last), and the entries it does not write stay.
     - The temporary (`.NAME.XXXX.tmp`, a file, or with `directory=True` an empty directory) is removed on any
       error, on Ctrl-C (SIGINT) and on SIGTERM (which raises `Terminated`, a `KeyboardInterrupt`, in the block).
     - Permissions follow the umask, as for any new file (0644 files / 0755 directories with umask 022); missing
@@ -93,21 +116,34 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False, directory: b
             handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
             os.close(handle)
             temporary = Path(name)
-        old = None
         try:
             yield temporary
             check_overwrite(path, overwrite)  # something else may have written it meanwhile
             honour_umask(temporary)
             if directory and path.is_dir() and not path.is_symlink():
-                old = path.with_name(f"{temporary.name}.old")  # a directory cannot be renamed over another one
-                path.rename(old)
-            os.replace(temporary, path)
+                merge_into(temporary, path)
+            else:
+                os.replace(temporary, path)
         finally:
-            for leftover in (temporary, old):
-                if leftover is not None and leftover.is_dir() and not leftover.is_symlink():
-                    shutil.rmtree(leftover, ignore_errors=True)
-                elif leftover is not None and os.path.lexists(leftover):
-                    leftover.unlink()
+            if temporary.is_dir() and not temporary.is_symlink():
+                shutil.rmtree(temporary, ignore_errors=True)
+            elif os.path.lexists(temporary):
+                temporary.unlink()
+
+
+def merge_into(staging: Path, path: Path) -> None:
+    """Move each entry of `staging` over its namesake in the directory `path`, leaving `path`'s other entries;
+    `config.json` (what makes a folder load as a model) is removed first and moved in last."""
+    (path / "config.json").unlink(missing_ok=True)
+    for entry in sorted(staging.iterdir(), key=lambda p: p.name == "config.json"):
+        target = path / entry.name
+        old = None
+        if target.is_dir() and not target.is_symlink():
+            old = path / f".{entry.name}.{os.getpid()}.old"  # a directory cannot be renamed over another one
+            target.rename(old)
+        os.replace(entry, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def read_json_if_present(path: str | os.PathLike) -> dict:
