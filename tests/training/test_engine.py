@@ -100,9 +100,11 @@ def test_task_inference(tmp_path, header, rows, expected):
     ],
 )
 def test_bad_labels_fail_before_training(capsys, tmp_path, train_rows, dev_rows, message):
-    write_csv(tmp_path / "train.csv", "sequence,label", train_rows)
-    write_csv(tmp_path / "dev.csv", "sequence,label", train_rows if dev_rows is None else dev_rows)
-    error = train_error(capsys, "train", "--data", tmp_path, "--output-dir", tmp_path / "out", "-q")
+    data = tmp_path / "data"
+    data.mkdir()
+    write_csv(data / "train.csv", "sequence,label", train_rows)
+    write_csv(data / "dev.csv", "sequence,label", train_rows if dev_rows is None else dev_rows)
+    error = train_error(capsys, "train", "--data", data, "--output-dir", tmp_path / "out", "-q")
     assert re.search(message, error), error
     assert not (tmp_path / "out").exists()
 
