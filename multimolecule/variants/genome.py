@@ -1,7 +1,8 @@
 """Random access to a reference genome in FASTA: plain, gzip or bgzip, indexed where it lies or in a cache.
 
 `pysam.FastaFile` reads a plain or bgzip FASTA through its `.fai` index (and `.gzi` for bgzip). Where the
-index is missing it is built beside the file; where that folder is read-only, in the cache folder instead. A
+index is missing, or stale (older than the FASTA, or not matching a plain FASTA's lines), it is built beside the
+file; where that folder (or the stale index) is read-only, in the cache folder instead. A
 plain gzip FASTA cannot be read by random access, so it is decompressed once into the cache folder. The cache
 folder is `$MULTIMOLECULE_CACHE/genomes` if set, else `$XDG_CACHE_HOME/multimolecule/genomes` (default
 `~/.cache/multimolecule/genomes`); cached files are named by the source's path, size and modification time.
@@ -47,6 +48,44 @@ def writable(folder: Path) -> bool:
     return os.access(folder, os.W_OK | os.X_OK)
 
 
+def writable_file(path: Path) -> bool:
+    return not path.exists() or os.access(path, os.W_OK)
+
+
+def index_is_current(path: Path, index: Path, compressed_index: Path | None, kind: str) -> bool:
+    """Whether the `.fai` (and `.gzi`) of `path` can be used: present, not older than the FASTA, and, for a plain
+    FASTA, consistent with it (every contig starts just after a line end and ends within the file). A stale index
+    of a rewritten FASTA would give wrong bases silently; it is rebuilt instead."""
+    indexes = [index] if compressed_index is None else [index, compressed_index]
+    if not all(p.is_file() for p in indexes):
+        return False
+    if any(p.stat().st_mtime_ns < path.stat().st_mtime_ns for p in indexes):
+        return False
+    return kind != "plain" or fai_matches(path, index)
+
+
+def fai_matches(path: Path, index: Path) -> bool:
+    """Whether each `.fai` record (name, length, offset, bases and bytes per line) fits the plain FASTA `path`."""
+    size = path.stat().st_size
+    try:
+        with open(index) as records, open(path, "rb") as fasta:
+            for record in records:
+                _, length, offset, line_bases, line_bytes = (record.rstrip("\n").split("\t") + [""] * 5)[:5]
+                length, offset, line_bases, line_bytes = int(length), int(offset), int(line_bases), int(line_bytes)
+                last = offset + (length - 1) // line_bases * line_bytes + (length - 1) % line_bases
+                last = last if length else offset
+                fasta.seek(offset - 1)
+                if offset < 1 or last >= size + (length == 0) or fasta.read(1) != b"\n":
+                    return False
+                if length:
+                    fasta.seek(last)
+                    if fasta.read(1) in (b"\n", b"\r", b">", b""):
+                        return False
+    except (OSError, ValueError, ZeroDivisionError):
+        return False
+    return True
+
+
 class Genome:
     """A FASTA reference read by random access; `fetch` gives upper-case bases with IUPAC codes as N.
 
@@ -69,11 +108,11 @@ class Genome:
         if kind == "gzip":  # no random access into plain gzip: decompress once into the cache
             path = self.decompressed(path)
         index, compressed_index = Path(f"{path}.fai"), Path(f"{path}.gzi") if kind == "bgzip" else None
-        if not index.is_file() or (compressed_index is not None and not compressed_index.is_file()):
-            if not writable(path.parent):
+        if not index_is_current(path, index, compressed_index, kind):  # missing, older than the FASTA or wrong
+            if not writable(path.parent) or not all(writable_file(p) for p in (index, compressed_index) if p):
                 index = cached_name(path, ".fai")
                 compressed_index = cached_name(path, ".gzi") if kind == "bgzip" else None
-            if not index.is_file():
+            if not index_is_current(path, index, compressed_index, kind):
                 self.build_index(path, index, compressed_index)
         try:
             self.fasta = pysam.FastaFile(
