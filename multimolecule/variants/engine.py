@@ -16,14 +16,14 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..utils import InputError, atomic_output, check_overwrite
 from ..utils.distributed import distributed_context, end_distributed, synchronize
 from ..utils.shards import prepare_shards_everywhere, shard_directory, shard_ranges
 from .genome import Genome
-from .io import Variant, check_output, locate, read_variants, write_tsv, write_vcf
+from .io import Variant, check_output, locate, naming_hints, read_variants, write_tsv, write_vcf
 from .scores import Scorer, window_site
 
 
@@ -36,6 +36,18 @@ class VariantScores:
     statuses: list[str]
     scores: list[dict[str, float]]
     columns: list[str]
+    notes: list[str] = field(default_factory=list)  # hints about the statuses (contig naming)
+
+    def summary(self, unit: str = "alleles") -> str:
+        """`N alleles (n ok, m contig-not-found)`, every status counted, then the notes.
+
+        Example:
+            >>> VariantScores([], ["ok", "n-in-window", "ok"], [], ["llr"]).summary()
+            '3 alleles (2 ok, 1 n-in-window)'
+        """
+        counts = {status: self.statuses.count(status) for status in dict.fromkeys(self.statuses)}
+        text = f"{len(self.statuses)} {unit} ({', '.join(f'{n} {status}' for status, n in counts.items())})"
+        return "; ".join([text, *self.notes])
 
     def rows(self) -> list[dict]:
         """One dict per variant: id, chrom, pos, ref, alt, status and the score columns (None where unscored)."""
@@ -132,6 +144,7 @@ def run_score_variants(
                     rows = [json.loads(line) for line in path.read_text().splitlines()]
                     scores[shards[shard].start : shards[shard].stop] = rows
     result = VariantScores(variants, statuses, [restore_nan(row) for row in scores], scorer.columns())
+    result.notes = naming_hints(variants, statuses, genome)
     if output is not None and rank == 0:
         writer = write_vcf if kind == "vcf" else write_tsv
         source = (variants_path,) if kind == "vcf" else ()
