@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import zipfile
 from pathlib import Path
 
 import torch
@@ -133,7 +134,8 @@ def count_parameters(path: Path) -> int | None:
     if all(file.is_file() for file in safetensors):
         return sum(safetensors_parameters(file) for file in safetensors)
     if (path / "pytorch_model.bin").is_file():
-        state = torch.load(path / "pytorch_model.bin", map_location="cpu", weights_only=True, mmap=True)
+        weights = path / "pytorch_model.bin"  # mmap only for the zip format: a legacy file is read whole
+        state = torch.load(weights, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(weights))
         return sum(t.numel() for t in {t.data_ptr(): t for t in state.values()}.values())
     return None
 
