@@ -22,12 +22,13 @@ the API when the command runs. Options are checked by the engines, once (see `co
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from ..utils import OptionError, raise_on_sigterm
+from ..utils import OptionError, output_lock, raise_on_sigterm
 from . import (
     convert,
     embed,
@@ -68,6 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def written_path(args: argparse.Namespace) -> str | None:
+    """The output a command writes (`-o`, `--output-dir`), locked while it runs (`utils.output_lock`); under
+    `torchrun` the first process holds the lock for all."""
+    if os.environ.get("RANK", "0") != "0":
+        return None
+    return getattr(args, "output", None) or getattr(args, "output_dir", None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 on success, 1 on error, 2 on bad arguments, 128 + the
     signal number after Ctrl-C or SIGTERM, which remove unfinished outputs: see `utils.atomic_output`)."""
@@ -76,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit:  # --help, --version, or a usage error already printed
         return exit.code if isinstance(exit.code, int) else 0
     try:
-        with raise_on_sigterm():
+        with raise_on_sigterm(), output_lock(written_path(args)):
             args.handler(args)
     except KeyboardInterrupt as error:  # Ctrl-C, or SIGTERM (`utils.Terminated`)
         signum = getattr(error, "signum", signal.SIGINT)

@@ -6,7 +6,7 @@ The modules the command line uses while it parses its arguments (all but `batchi
 
 from .checks import check_above_zero, check_choice, check_device, check_dtype, check_positive, resolve_dtype
 from .errors import CheckpointError, CheckpointShapeError, ConversionError, InputError, OptionError
-from .files import atomic_output, check_apart, check_overwrite, read_json_if_present
+from .files import atomic_output, check_apart, check_overwrite, output_lock, read_json_if_present
 from .signals import Terminated, raise_on_sigterm
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "check_dtype",
     "check_overwrite",
     "check_positive",
+    "output_lock",
     "raise_on_sigterm",
     "read_json_if_present",
     "resolve_dtype",

@@ -5,6 +5,7 @@
   an existing output directory keeps the entries the block did not write (a user's other files survive).
 - `check_overwrite(path, overwrite)`: refuse to replace an existing output unless asked to.
 - `check_apart(output, inputs)`: refuse an output that is, contains or lies inside one of the inputs.
+- `output_lock(path)`: hold `<path>.lock` while writing `path`; a second writer gets "in use by PID N".
 """
 
 from __future__ import annotations
@@ -144,6 +145,62 @@ def merge_into(staging: Path, path: Path) -> None:
         os.replace(entry, target)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def output_lock(path: str | os.PathLike | None) -> Iterator[None]:
+    """Hold `<path>.lock` (the process id inside) while a command writes `path`, so that a second command writing
+    the same output (two `--resume` runs, say) stops at once with `InputError` "in use by PID N" instead of both
+    writing it. A lock whose process no longer runs (killed with SIGKILL) is taken over. None: no lock.
+
+    Example:
+        >>> import tempfile
+        >>> output = Path(tempfile.mkdtemp()) / "scores.tsv"
+        >>> with output_lock(output):
+        ...     with output_lock(output):
+        ...         pass
+        Traceback (most recent call last):
+        ...
+        multimolecule.utils.errors.InputError: the output .../scores.tsv is in use by PID ... (its lock: ...)
+    """
+    if path is None:
+        yield
+        return
+    lock = Path(f"{os.fspath(path).rstrip(os.sep)}.lock")
+    created = [folder for folder in [lock.parent, *lock.parent.parents] if not folder.exists()]
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        while True:
+            try:
+                handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                break
+            except FileExistsError:
+                holder = lock_holder(lock)
+                if holder is not None:
+                    raise InputError(f"the output {path} is in use by PID {holder} (its lock: {lock})") from None
+                lock.unlink(missing_ok=True)  # left by a process that no longer runs
+        with os.fdopen(handle, "w") as file:
+            file.write(f"{os.getpid()}\n")
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
+    finally:
+        for folder in created:  # nearest first; only those this lock made and nothing else filled
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+
+
+def lock_holder(lock: Path) -> int | None:
+    """The id of the running process that holds `lock`, or None (no lock, a damaged one, a process gone)."""
+    try:
+        pid = int(lock.read_text().split()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError) as error:
+        return pid if isinstance(error, PermissionError) else None  # PermissionError: running, another user's
+    return pid
 
 
 def read_json_if_present(path: str | os.PathLike) -> dict:

@@ -69,6 +69,24 @@ def test_embed_refuses_to_overwrite(capsys, tmp_path):
     assert sorted(tmp_path.iterdir()) == [output]
 
 
+def test_a_second_writer_of_one_output_is_refused(capsys, tmp_path):
+    """`<output>.lock` names the writer: while its process runs, another command writing there stops with one
+    line; a lock left by a process that is gone (SIGKILL) is taken over, and removed at the end."""
+    output = tmp_path / "e.safetensors"
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "e.safetensors.lock").write_text(f"{holder.pid}\n")
+        line = cli_error(capsys, "embed", "--example", "-o", str(output), "-q", "--overwrite")
+        assert line == f"error: the output {output} is in use by PID {holder.pid} (its lock: {output}.lock)"
+        assert not output.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    code, _, err = run_cli(capsys, "embed", "--example", "-o", str(output), "-q")  # the holder is gone
+    assert code == 0, err
+    assert sorted(tmp_path.iterdir()) == [output]
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM])  # SIGINT: the writes above and any Ctrl-C
 def test_interrupted_embed_command(tmp_path, signum):
     """A real `embed` run, terminated once it has started: status 128 + signal, one line, no file at all."""
