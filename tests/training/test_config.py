@@ -30,7 +30,11 @@ def test_a_hand_written_file_takes_hyphens(tmp_path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [(None, "config file not found"), ("epochs: [1\n", "cannot read config file")],
+    [
+        (None, "config file not found"),
+        ("epochs: [1\n", "cannot read config file"),
+        ("- epochs\n- 3\n", r"must hold settings \(name: value\), not list"),
+    ],
 )
 def test_a_missing_or_broken_file(tmp_path, text: str | None, message: str) -> None:
     path = tmp_path / "run.yaml"
@@ -38,3 +42,8 @@ def test_a_missing_or_broken_file(tmp_path, text: str | None, message: str) -> N
         path.write_text(text)
     with pytest.raises(InputError, match=message):
         resolve_config(path)
+
+
+def test_an_empty_file_sets_nothing(tmp_path) -> None:
+    (tmp_path / "run.yaml").write_text("")
+    assert resolve_config(tmp_path / "run.yaml", {"epochs": 2}).dict() == resolve_config(None, {"epochs": 2}).dict()
