@@ -67,15 +67,16 @@ class VariantScores:
 
 def locate_all(variants: Sequence[Variant], genome, window: int) -> tuple[list[str], list]:
     """(status, `Site` or None) of every variant."""
-    statuses, sites = [], []
-    for variant in variants:
-        status, change = locate(variant, genome)
-        site = None
-        if change is not None:
-            status, site = window_site(change, genome, window)
-        statuses.append(status)
-        sites.append(site)
-    return statuses, sites
+    located = [locate_one(variant, genome, window) for variant in variants]
+    return [status for status, _ in located], [site for _, site in located]
+
+
+def locate_one(variant: Variant, genome, window: int) -> tuple[str, object]:
+    """(status, `Site` or None) of one variant: its window is cut from the genome."""
+    status, change = locate(variant, genome)
+    if change is None:
+        return status, None
+    return window_site(change, genome, window)
 
 
 def variant_bar(total: int, enabled: bool):
@@ -103,7 +104,8 @@ def run_score_variants(
         raise InputError("resume needs an output file: its finished shards are kept beside it")
     variants = read_variants(variants_path)
     genome = Genome(reference)
-    statuses, sites = locate_all(variants, genome, window)
+    # the statuses of all, the windows (a Site holds its bases) only of the shard being scored: memory stays flat
+    statuses = [locate_one(variant, genome, window)[0] for variant in variants]
     rank, world, _ = distributed_context()
     if world > 1 and output is None:
         raise InputError("several processes need an output file to write their shards to")
@@ -112,6 +114,7 @@ def run_score_variants(
     scores: list[dict] = [{} for _ in variants]
 
     def score_shard(shard: int) -> list[dict]:
+        sites = dict(zip(shards[shard], locate_all([variants[i] for i in shards[shard]], genome, window)[1]))
         indices = [i for i in shards[shard] if sites[i] is not None]
         rows = scorer([sites[i] for i in indices], bar.update)
         shard_scores = [{} for _ in shards[shard]]
