@@ -163,6 +163,8 @@ OUTPUT_INTO_INPUT = {
     ),
     "embed": (["embed", "{in}/genome.fa", "-q", "--overwrite", "-o"], "{in}/genome.fa"),
     "mutagenesis": (["mutagenesis", "{in}/genome.fa:1-20", "--overwrite", "-o"], "{in}/genome.fa"),
+    "predict": (["predict", "{in}/genome.fa", "-m", "{in}", "--overwrite", "-o"], "{in}/genome.fa"),
+    "evaluate": (["evaluate", "--data", "{in}", "-m", "nt-demo", "--overwrite", "-o"], "{in}/metrics.json"),
 }
 
 
