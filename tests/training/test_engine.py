@@ -400,3 +400,13 @@ def test_train_from_a_published_checkpoint(tmp_path, gc_data, fixture):
     assert main(["train", "--data", str(gc_data), "-o", str(out), "-m", str(original), "--max-steps", "2", "-q"]) == 0
     model = AutoModelForSequencePrediction.from_pretrained(out)
     assert model.config.model_type == fixture[0] and model.config.num_labels == 2
+
+
+def test_a_run_whose_loss_stops_being_finite_is_one_line_and_saves_no_model(capsys, gc_data, tmp_path):
+    out = tmp_path / "out"
+    argv = ["train", "--data", gc_data, "-o", out, "--learning-rate", "1e30", "--logging-steps", "1", *FAST]
+    error = train_error(capsys, *argv)
+    assert re.fullmatch(
+        r"error: the loss is no longer finite at step \d+: the learning rate \(1e\+30\) is likely .*", error
+    )
+    assert not (out / "config.json").exists() and not (out / "metrics.json").exists()
