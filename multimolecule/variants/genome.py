@@ -48,6 +48,28 @@ def writable(folder: Path) -> bool:
     return os.access(folder, os.W_OK | os.X_OK)
 
 
+def ragged_line(path: Path) -> str | None:
+    """Why htslib cannot index a plain FASTA, in words: a contig's lines must all have one length but the last."""
+    if compression(path) != "plain":
+        return None
+    width, short, name = None, None, None
+    rewrap = "htslib needs one length for every line of a contig but its last: rewrap it (e.g. seqkit seq -w 60)"
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, 1):
+            line = line.rstrip(b"\r\n")
+            if line.startswith(b">"):
+                width, short, name = None, None, line[1:].split(b" ")[0].decode(errors="replace")
+            elif short is not None:
+                return f"contig {name}: line {short} is shorter than the lines before it and not the last; {rewrap}"
+            elif width is None:
+                width = len(line)
+            elif len(line) > width:
+                return f"contig {name}: line {number} is longer than the lines before it; {rewrap}"
+            elif len(line) < width:
+                short = number
+    return None
+
+
 def writable_file(path: Path) -> bool:
     return not path.exists() or os.access(path, os.W_OK)
 
@@ -147,11 +169,14 @@ class Genome:
         arguments = [str(path), "--fai-idx", str(index)]
         if compressed_index is not None:
             arguments += ["--gzi-idx", str(compressed_index)]
+        verbosity = pysam.set_verbosity(0)  # htslib's own [E::fai_build_core] lines would leak to stderr
         try:
             pysam.faidx(*arguments)
         except pysam.SamtoolsError as error:
-            message = " ".join(str(error).split())
+            message = ragged_line(path) or " ".join(str(error).split())
             raise InputError(f"cannot index the reference genome {path}: {message}") from error
+        finally:
+            pysam.set_verbosity(verbosity)
 
     def __contains__(self, contig: str) -> bool:
         return contig in self.lengths

@@ -69,3 +69,18 @@ def test_a_stale_index_in_a_read_only_folder_is_rebuilt_in_the_cache(tmp_path, m
     assert bases(Genome(path)) == SECOND
     assert index.read_bytes() == stale  # left as it was; the fresh one is in the cache
     assert [p.suffix for p in (tmp_path / "cache" / "genomes").iterdir()] == [".fai"]
+
+
+def test_a_fasta_htslib_cannot_index_is_one_line_and_htslib_is_quiet(tmp_path, capfd):
+    """htslib's own `[E::fai_build_core]` lines never reach the terminal; the error says what to fix."""
+    from multimolecule.cli import main
+
+    (tmp_path / "ragged.fa").write_text(">chr1\nACGTACGT\nACG\nACGTACGT\n")
+    (tmp_path / "v.tsv").write_text("chrom\tpos\tref\talt\nchr1\t2\tC\tA\n")
+    code = main(
+        ["score-variants", str(tmp_path / "v.tsv"), "-r", str(tmp_path / "ragged.fa"), "-o", str(tmp_path / "o.tsv")]
+    )
+    err = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+    assert code == 1 and len(err) == 1, err
+    assert "contig chr1: line 3 is shorter than the lines before it and not the last; htslib needs one length" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ragged.fa", "v.tsv"]
