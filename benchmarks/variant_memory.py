@@ -7,8 +7,8 @@ positions on it, then runs `python -m multimolecule score-variants VCF -r FASTA 
 bundled demo model, CPU) as a child process and samples its RSS every `--every` seconds. Prints RSS at every
 tenth of the run and the peak: flat memory means the RSS stops growing once the model is loaded, whatever the
 number of variants. The window is short by default (`--window 24`, four 6-mers) so that 100,000 variants score in
-about a quarter of an hour on a CPU; what grows with the number of variants (the variants, their statuses and windows, the scores) does
-not depend on it much.
+about a quarter of an hour on a CPU; what grows with the number of variants (the variants, their statuses, the
+scores; the windows are cut shard by shard) depends little on it.
 """
 
 from __future__ import annotations
