@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import math
 import os
+import zipfile
 from pathlib import Path
 
 import torch
 
 from .models import MODELS, detect_model_type, fetch, get_model, resolve_name
 from .models.conversion_utils import ConversionReport
-from .utils import InputError, check_choice, check_overwrite, read_json_if_present
+from .utils import InputError, check_apart, check_choice, check_overwrite, read_json_if_present
 
 
 def detect_model(checkpoint: str | os.PathLike) -> str:
@@ -54,9 +55,7 @@ def convert(
     """
     if not Path(checkpoint).is_dir():
         raise InputError(f"checkpoint directory not found: {checkpoint}")
-    source, target = Path(checkpoint).resolve(), Path(output).resolve()
-    if target == source or source in target.parents or target in source.parents:
-        raise InputError(f"the output {output} must not be, contain or lie inside the checkpoint {checkpoint}")
+    check_apart(output, [checkpoint], kind="checkpoint")
     check_choice("model", model, [*MODELS, *(package.folder for package in MODELS.values())])
     model = model or detect_model(checkpoint)
     check_overwrite(output, overwrite)
@@ -136,7 +135,8 @@ def count_parameters(path: Path) -> int | None:
     if all(file.is_file() for file in safetensors):
         return sum(safetensors_parameters(file) for file in safetensors)
     if (path / "pytorch_model.bin").is_file():
-        state = torch.load(path / "pytorch_model.bin", map_location="cpu", weights_only=True, mmap=True)
+        weights = path / "pytorch_model.bin"  # mmap only for the zip format: a legacy file is read whole
+        state = torch.load(weights, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(weights))
         return sum(t.numel() for t in {t.data_ptr(): t for t in state.values()}.values())
     return None
 

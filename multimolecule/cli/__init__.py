@@ -34,7 +34,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from ..utils import OptionError, raise_on_sigterm
+from ..utils import OptionError, output_lock, raise_on_sigterm
 from . import (
     benchmark,
     convert,
@@ -79,6 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def written_path(args: argparse.Namespace) -> str | None:
+    """The output a command writes (`-o`, `--output-dir`), locked while it runs (`utils.output_lock`); under
+    `torchrun` the first process holds the lock for all."""
+    if os.environ.get("RANK", "0") != "0":
+        return None
+    return getattr(args, "output", None) or getattr(args, "output_dir", None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 on success, 1 on error, 2 on bad arguments, 128 + the
     signal number after Ctrl-C or SIGTERM, which remove unfinished outputs: see `utils.atomic_output`)."""
@@ -89,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "progress", None) is False:  # -q: no Hub download bars either
         os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
     try:
-        with raise_on_sigterm():
+        with raise_on_sigterm(), output_lock(written_path(args)):
             args.handler(args)
     except KeyboardInterrupt as error:  # Ctrl-C, or SIGTERM (`utils.Terminated`)
         signum = getattr(error, "signum", signal.SIGINT)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..utils import InputError, atomic_output, check_overwrite
+from ..utils import InputError, atomic_output, check_apart, check_overwrite
 from .common import add_batching, add_command, add_model, add_overwrite, add_quiet, add_runtime
 
 
@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> None:
     if (args.file is None) == (args.data is None):
         raise InputError("give a labelled FILE or --data DIR (one of them)")
     if args.output:
+        check_apart(args.output, [args.model, args.data, args.file])
         check_overwrite(args.output, args.overwrite)
     from .. import api  # here, not at the top: `--help` imports no torch
 

@@ -35,4 +35,4 @@ def run(args: argparse.Namespace) -> None:
         args.target, output=args.output, plot=args.plot, record=args.record, **scoring_options(args)
     )
     written = " and ".join(path for path in (args.output, args.plot) if path)
-    print(f"wrote {written}: {len(result.variants)} SNVs scored ({', '.join(result.columns)})")
+    print(f"wrote {written}: {result.summary('SNVs')}; scores {', '.join(result.columns)}")

@@ -72,6 +72,4 @@ def run(args: argparse.Namespace) -> None:
     )
     if int(os.environ.get("RANK", "0")):
         return  # rank 0 reports
-    counts = {status: result.statuses.count(status) for status in dict.fromkeys(result.statuses)}
-    summary = ", ".join(f"{count} {status}" for status, count in counts.items())
-    print(f"wrote {args.output}: {len(result.variants)} alleles ({summary}); scores {', '.join(result.columns)}")
+    print(f"wrote {args.output}: {result.summary()}; scores {', '.join(result.columns)}")

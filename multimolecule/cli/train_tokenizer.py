@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 
 from ..utils import OptionError
 from .common import add_command, add_deprecated, add_overwrite, add_quiet
@@ -41,7 +42,11 @@ def run(args: argparse.Namespace) -> None:
         raise OptionError("give the folder to write the tokenizer to: --output-dir DIR")
     from .. import api  # here, not at the top: `--help` imports no torch
 
-    result = api.train_tokenizer(
-        args.data, args.output_dir, args.vocab_size, args.max_token_length, args.max_bases, overwrite=args.overwrite
-    )
-    print(f"wrote {args.output_dir}: a BPE tokenizer of {len(result)} tokens")
+    with warnings.catch_warnings(record=True) as caught:  # such as fewer tokens than asked: said as notes
+        warnings.simplefilter("always")
+        result = api.train_tokenizer(
+            args.data, args.output_dir, args.vocab_size, args.max_token_length, args.max_bases, overwrite=args.overwrite
+        )
+    print(f"wrote {args.output_dir}: a BPE tokenizer of {len(result):,} tokens")
+    for warning in caught:
+        print(f"note: {warning.message}")

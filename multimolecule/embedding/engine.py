@@ -19,7 +19,7 @@ from safetensors import safe_open
 from ..demo import DEFAULT_MODEL
 from ..models import cached_model, special_template, token_lengths, trained_window
 from ..seqio import Inputs, as_records
-from ..utils import InputError, check_choice, check_positive, raise_on_sigterm
+from ..utils import InputError, check_apart, check_choice, check_positive, raise_on_sigterm
 from ..utils.batching import default_max_tokens
 from ..utils.progress import Progress, progress_bar
 from ..utils.runner import Shard, ShardedJob, check_job_output, digest, item_digest, weights_digest
@@ -85,6 +85,7 @@ def embed(
     for name, value in (("batch_size", batch_size), ("max_tokens", max_tokens), ("window", window), ("stride", stride)):
         check_positive(name, value)
     if output is not None:
+        check_apart(output, [inputs] if isinstance(inputs, (str, os.PathLike)) else [])
         check_embedding_output(output, per_base, overwrite)
     check_job_output(output, resume)
     records = as_records(inputs)

@@ -101,21 +101,78 @@ def load_state_dict(directory: str | os.PathLike) -> dict[str, torch.Tensor]:
     raise ConversionError(f"no weights in {directory}: expected model.safetensors or pytorch_model.bin")
 
 
+# What a joblib file of numpy arrays in dicts may name: the array wrapper joblib writes, numpy's arrays, dtypes and
+# scalars. Anything else (a function such as `os.system`, any class) is refused before it is looked up.
+JOBLIB_GLOBALS = {
+    ("joblib.numpy_pickle", "NumpyArrayWrapper"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "scalar"),
+    ("collections", "OrderedDict"),
+}
+
+
+class RefusedPickle(Exception):
+    """A pickle that names something outside `JOBLIB_GLOBALS`: it could run code, so it is not read."""
+
+
+def restricted_joblib_load(path: Path):
+    """`joblib.load(path)` that runs no code: the unpickler resolves only `JOBLIB_GLOBALS` (and numpy's dtype
+    classes) and refuses arrays of Python objects (joblib would read those with an unrestricted pickle), the
+    pre-0.10 joblib format (companion files read with plain pickle) included. Raises `RefusedPickle`."""
+    import pickle
+
+    from joblib import numpy_pickle
+
+    class RestrictedUnpickler(numpy_pickle.NumpyUnpickler):
+        dispatch = numpy_pickle.NumpyUnpickler.dispatch.copy()
+
+        def find_class(self, module, name):
+            if (module, name) not in JOBLIB_GLOBALS and module != "numpy.dtypes":
+                raise RefusedPickle(f"{module}.{name}")
+            return super().find_class(module, name)
+
+        def load_build(self):
+            wrapper, state = self.stack[-2], self.stack[-1]
+            if isinstance(wrapper, numpy_pickle.NumpyArrayWrapper):
+                dtype = state.get("dtype") if isinstance(state, dict) else None
+                if not isinstance(dtype, np.dtype) or dtype.hasobject:
+                    raise RefusedPickle("an array of Python objects")
+            numpy_pickle.NumpyUnpickler.load_build(self)
+
+        dispatch[pickle.BUILD[0]] = load_build
+
+    with open(path, "rb") as handle, numpy_pickle._validate_fileobject_and_memmap(handle, str(path), None) as opened:
+        stream = opened[0]
+        if isinstance(stream, str):  # joblib < 0.10: arrays in companion files, read with plain pickle
+            raise RefusedPickle("the joblib format before 0.10")
+        return RestrictedUnpickler(str(path), stream, ensure_native_byte_order=True).load()
+
+
 def load_haiku_joblib(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Read a Haiku parameter tree saved with joblib (`{module: {param: array}}`) as `{"module/param": tensor}`.
 
-    `joblib` is an optional dependency, imported only here. The file is a pickle: load it from trusted sources only.
-    Raises `ConversionError` if the file is missing, unreadable (truncated or corrupt) or not a parameter tree.
+    `joblib` is an optional dependency, imported only here. The file is a pickle, read by an unpickler that runs no
+    code (`restricted_joblib_load`: numpy arrays in dicts only). Raises `ConversionError` if the file is missing,
+    unreadable (truncated or corrupt), holds anything but arrays, or is not a parameter tree.
     """
     path = Path(path)
     if not path.is_file():
         raise ConversionError(f"missing file: {path}")
     try:
-        import joblib
+        import joblib  # noqa: F401  (restricted_joblib_load reads with joblib's unpickler)
     except ImportError as error:
         raise ConversionError("reading JAX checkpoints needs joblib: pip install joblib") from error
     try:
-        tree = joblib.load(path)
+        tree = restricted_joblib_load(path)
+    except RefusedPickle as error:
+        raise ConversionError(
+            f"refused {path}: it names {error}, which could run code when unpickled (a parameter tree holds only "
+            "numpy arrays in dicts); nothing of it was run"
+        ) from error
     except Exception as error:  # joblib and pickle raise many types for a damaged file
         raise ConversionError(f"cannot read {path} (truncated or corrupt?): {error}") from error
     if not isinstance(tree, dict) or not all(isinstance(params, dict) for params in tree.values()):

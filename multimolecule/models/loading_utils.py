@@ -24,6 +24,7 @@ import json
 import os
 import re
 import warnings
+import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -476,8 +477,8 @@ def check_readable(path: str, cause: Exception | None = None) -> None:
         if path.endswith(".safetensors"):
             with safe_open(path, framework="pt"):
                 pass
-        else:
-            torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        else:  # mmap only for the zip format, as transformers loads it: a legacy (pre-1.6) file is read whole
+            torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except Exception as error:  # safetensors and torch raise many types for a damaged file
         raise CheckpointError(f"cannot read {path} (truncated or corrupt?): {error}") from cause or error
 

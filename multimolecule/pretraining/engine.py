@@ -9,16 +9,18 @@ the data (`GenomeWindows`, streamed), the masking (`DataCollatorForMaskedDNA`) a
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import torch
 from transformers import TrainingArguments
 
-from ..models import MODELS, get_model, load_model
+from ..models import MODELS, get_model, load_model, special_template
 from ..training.engine import (
     JsonLinesLog,
     TiedWeightsTrainer,
     check_output_directory,
+    checkpoint_step,
     checkpoint_to_resume,
     precision_arguments,
     prepare_output,
@@ -27,6 +29,7 @@ from ..training.engine import (
     say,
     shared_arguments,
     task_metrics,
+    train_guarded,
     write_json,
 )
 from ..utils import InputError
@@ -110,6 +113,14 @@ def window_length(config: PretrainConfig, model, tokenizer) -> int:
     limit = getattr(model.config, "max_position_embeddings", None)  # ALiBi (DNABERT-2) has no limit
     if limit is not None and window > limit:
         raise InputError(f"a window of {window} tokens is longer than the model allows ({limit} positions)")
+    prefix, suffix = special_template(tokenizer)
+    body, probability = window - len(prefix) - len(suffix), float(config.mask_probability)
+    if body * probability < 1:  # most windows would train on nothing
+        shortest = len(prefix) + len(suffix) + math.ceil(1 / probability)
+        raise InputError(
+            f"a window of {window} tokens holds {max(body, 0)} DNA token(s), fewer than one masked per window at a "
+            f"mask probability of {probability}: give --max-length {shortest} or more"
+        )
     return window
 
 
@@ -121,7 +132,8 @@ def run_pretraining(config: PretrainConfig) -> dict:
     output = Path(config.output_dir)
     checkpoints = output / "checkpoints"
     last = checkpoint_to_resume(checkpoints, config.resume)
-    check_output_directory(output, config.resume, config.overwrite)
+    inputs = [*str(config.data).split(","), *str(config.eval_data or "").split(","), config.model, config.config]
+    check_output_directory(output, config.resume, config.overwrite, [*inputs, config.tokenizer])
     precision_arguments(config.dtype, config.device)  # fails first on a device or dtype this machine lacks
     if config.threads and int(config.threads) > 0:
         torch.set_num_threads(int(config.threads))
@@ -144,6 +156,7 @@ def run_pretraining(config: PretrainConfig) -> dict:
     )
     seed = int(config.seed)
     train = GenomeWindows(files, tokenizer, window, "train", held_out, shuffle=True, seed=seed)
+    train = MaskedWindows(train, tokenizer, float(config.mask_probability), seed, replace_all=False)
     evaluated = (eval_files, HeldOut(fraction=1.0)) if eval_files else (files, held_out)
     evaluation = GenomeWindows(
         evaluated[0], tokenizer, window, "eval", evaluated[1], shuffle=False, limit=int(config.eval_windows)
@@ -201,11 +214,11 @@ def run_pretraining(config: PretrainConfig) -> dict:
         processing_class=tokenizer,
         compute_metrics=MaskedTokenMetrics(tokenizer),
         preprocess_logits_for_metrics=per_position_logits,
-        callbacks=[JsonLinesLog(output / "log.jsonl")],
+        callbacks=[JsonLinesLog(output / "log.jsonl", checkpoint_step(last))],
     )
     if not config.progress:
         trainer.remove_callback(PrinterCallback)
-    trainer.train(resume_from_checkpoint=last)
+    train_guarded(trainer, last, config.learning_rate)
     metrics = task_metrics(trainer.evaluate(metric_key_prefix="eval"), "eval")
     trainer.model.config.sparse_prediction = saved_sparse_prediction  # saved as it came: full logits by default
     metrics.update(window=window, training_bases=summary.bases, held_out_bases=summary.eval_bases)

@@ -58,8 +58,8 @@ def mask_tokens(
 @dataclass
 class DataCollatorForMaskedDNA:
     """Pad windows with the tokenizer and mask them (`mask_tokens`, with torch's global random state, which
-    `Trainer` seeds). Examples that already carry `labels` (held-out windows masked once, the same at every
-    evaluation) are only padded.
+    `Trainer` seeds). Examples that already carry `labels` (windows masked as they stream, `MaskedWindows`:
+    what `pretrain` trains and evaluates on) are only padded.
 
     Example:
         >>> from multimolecule import NucleotideTransformerTokenizer
@@ -91,19 +91,29 @@ class DataCollatorForMaskedDNA:
 
 
 class MaskedWindows(torch.utils.data.IterableDataset):
-    """Held-out windows masked once and for all (every chosen token as `<mask>`, seeded by `seed` and the
-    window's number), so that every evaluation scores the same positions."""
+    """Windows masked as they stream, each by a generator of its own (seeded by `seed`, the pass and the window's
+    number), never by the global random state: the masks of a window do not depend on what ran before it, so a run
+    resumed mid-way (`Trainer` skips the batches already seen) masks the rest exactly as the uninterrupted run.
 
-    def __init__(self, windows, tokenizer, mask_probability: float, seed: int):
-        self.windows, self.seed = windows, seed
+    Held-out windows (`replace_all=True`, every chosen token as `<mask>`) are masked the same at every evaluation;
+    training windows get new masks at each pass (`set_epoch`, which `Trainer` calls, passed on to `windows`).
+    """
+
+    def __init__(self, windows, tokenizer, mask_probability: float, seed: int, replace_all: bool = True):
+        self.windows, self.seed, self.replace_all = windows, seed, replace_all
         self.candidates, self.mask_token_id = dna_token_ids(tokenizer), tokenizer.mask_token_id
         self.mask_probability = mask_probability
 
+    def set_epoch(self, epoch: int) -> None:
+        if hasattr(self.windows, "set_epoch"):
+            self.windows.set_epoch(epoch)
+
     def __iter__(self):
+        epoch = getattr(self.windows, "epoch", 0) if not self.replace_all else 0
         for number, window in enumerate(self.windows):
-            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + number)
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + number + epoch * 2**32)
             ids = torch.tensor([window["input_ids"]])
             inputs, labels = mask_tokens(
-                ids, self.candidates, self.mask_token_id, self.mask_probability, generator, replace_all=True
+                ids, self.candidates, self.mask_token_id, self.mask_probability, generator, self.replace_all
             )
             yield {"input_ids": inputs[0].tolist(), "labels": labels[0].tolist()}

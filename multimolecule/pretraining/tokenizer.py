@@ -10,6 +10,7 @@ ids) that `multimolecule pretrain --architecture dnabert2 --tokenizer DIR` build
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
 from ..models.dnabert2 import PACKAGE
 from ..models.dnabert2.tokenization_dnabert2 import SPECIAL_TOKENS, DnaBert2Tokenizer
-from ..utils import OptionError, atomic_output, check_positive
+from ..utils import OptionError, atomic_output, check_apart, check_positive
 from .genomes import SEGMENTS, HeldOut, genome_files, read_contigs, scan_genomes
 
 ALPHABET = list("ACGT")
@@ -54,8 +55,9 @@ def train_bpe_tokenizer(
     """Train a BPE vocabulary of `vocab_size` tokens (the 5 specials and 4 bases included) on the genomes `data`
     (FASTA files or folders; the first `max_bases` A/C/G/T bases, None for all), tokens at most
     `max_token_length` bases long, and save it as a `DnaBert2Tokenizer` in `output` (`model_max_length`: the
-    family's trained length when None). A genome with fewer
-    distinct merges than asked for gives a smaller vocabulary (its `len`).
+    family's trained length when None). A genome with fewer distinct merges than asked for gives a smaller
+    vocabulary (its `len`, with a warning); `vocab_size` is bounded by what the bases can give (N bases, at most
+    N - 1 merges).
 
     Example:
         >>> import tempfile
@@ -73,7 +75,12 @@ def train_bpe_tokenizer(
     check_positive("max_token_length", max_token_length)
     check_positive("max_bases", max_bases)
     files = genome_files(data)
-    scan_genomes(files, [], HeldOut(fraction=0.0), require_eval=False)
+    given = str(data).split(",") if isinstance(data, str) else [data] if isinstance(data, os.PathLike) else data
+    check_apart(output, [*files, *given])
+    bases = scan_genomes(files, [], HeldOut(fraction=0.0), require_eval=False).bases
+    # each merge joins two tokens of the data into one, so N bases give at most N - 1 merges: a larger vocab_size
+    # asks the trainer to reserve room it can never fill (a billion aborts the process)
+    asked, vocab_size = vocab_size, min(vocab_size, smallest + max(0, min(bases, max_bases or bases) - 1))
     with atomic_output(output, overwrite=overwrite, directory=True) as staging:
         tokenizer = Tokenizer(models.BPE(unk_token="[UNK]"))
         tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
@@ -92,4 +99,12 @@ def train_bpe_tokenizer(
             original, model_max_length=model_max_length or PACKAGE.trained_length
         )
         tokenizer.save_pretrained(staging)
+    if len(tokenizer) < asked:
+        warnings.warn(
+            f"{len(tokenizer):,} tokens, fewer than the {asked:,} asked for: {few_merges(bases)}", stacklevel=2
+        )
     return tokenizer
+
+
+def few_merges(bases: int) -> str:
+    return f"the genomes ({bases:,} A/C/G/T bases) give no more distinct merges"

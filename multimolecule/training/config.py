@@ -71,7 +71,10 @@ def resolve_config(
             loaded = chanfig.Config.load(path)
         except Exception as error:  # YAML/JSON syntax errors come in many types
             raise InputError(f"cannot read config file {config_file}: {error}") from error
-        values = {str(k).replace("-", "_"): v for k, v in loaded.dict().items()}
+        loaded = {} if loaded is None else loaded  # an empty file sets nothing
+        if not hasattr(loaded, "items"):
+            raise InputError(f"config file {config_file} must hold settings (name: value), not {type(loaded).__name__}")
+        values = {str(k).replace("-", "_"): v for k, v in dict(loaded).items()}
         check_keys(values, known, str(config_file))
         config.merge(values)
     values = {k.replace("-", "_"): v for k, v in (overrides or {}).items() if v is not None}

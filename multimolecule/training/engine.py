@@ -17,7 +17,7 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from ..models import MODELS, load_model, package_of, resolve_name, trained_window
-from ..utils import InputError, check_device, check_dtype
+from ..utils import InputError, check_apart, check_device, check_dtype
 from ..utils.distributed import close_process_group_at_exit, is_main_process, synchronize, world_size
 from .collator import IGNORE_INDEX, DataCollatorForBaseLevelLabels
 from .config import TrainConfig, check_settings, width_scaled_learning_rate
@@ -28,6 +28,11 @@ from .tasks import Task
 HEAD_CLASSES = {"sequence": "SequencePrediction", "token": "TokenPrediction", "contact": "ContactPrediction"}
 RESULT_FILES = ("metrics.json", "task.json", "train_config.yaml", "log.jsonl")
 PATH_SETTINGS = ("data", "train", "dev", "test", "model", "output_dir")  # saved absolute (`save_settings`)
+# What a training run writes into its output directory: `--overwrite` removes these and nothing else, so a user's
+# other files there survive (the final model's files are replaced by name when it is saved).
+RUN_OUTPUTS = (*RESULT_FILES, "pretrain_config.yaml", "checkpoints", ".final-model.tmp")
+MODEL_FILES = ("config.json", "generation_config.json", "model*.safetensors*", "tokenizer*.json")
+MODEL_FILES += ("special_tokens_map.json", "vocab.txt", "adapter_*", "training_args.bin")
 
 
 def say(message: str, quiet: bool = False) -> None:
@@ -101,15 +106,74 @@ class FineTuningTrainer(TiedWeightsTrainer):
 
 
 class JsonLinesLog(TrainerCallback):
-    """Append every log entry (training losses, dev metrics) to a JSON-lines file."""
+    """Append every log entry (training losses, dev metrics) to a JSON-lines file. A resumed run first drops the
+    entries after the checkpoint it resumes from (the interrupted run logged them; it logs them again), so the
+    file has each step once."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, resumed_step: int | None = None):
         self.path = path
+        if resumed_step is not None and path.is_file() and is_main_process():
+            kept = [line for line in path.read_text().splitlines() if logged_step(line) <= resumed_step]
+            write_text_atomically(path, "".join(line + "\n" for line in kept))
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if state.is_world_process_zero and logs:
             with open(self.path, "a") as handle:
                 handle.write(json.dumps({"step": state.global_step, "epoch": state.epoch, **logs}) + "\n")
+
+
+def logged_step(line: str) -> float:
+    try:
+        return float(json.loads(line).get("step", 0))
+    except (ValueError, AttributeError):
+        return math.inf  # a torn last line: dropped
+
+
+class StopOnNonFiniteLoss(TrainerCallback):
+    """Stop a run whose loss (training or held-out) or weights are no longer finite, before anything is saved
+    from it: the weights are NaN from then on and every later checkpoint would hold them. `train_guarded` raises
+    the one-line error."""
+
+    def __init__(self):
+        self.step = None
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        loss = (logs or {}).get("loss")
+        if self.step is None and loss is not None and not math.isfinite(float(loss)):
+            self.step = state.global_step
+        if self.step is not None:
+            control.should_training_stop = True
+            control.should_save = control.should_evaluate = False
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        losses = [value for key, value in (metrics or {}).items() if key.endswith("_loss")]
+        if self.step is None and not all(math.isfinite(float(value)) for value in losses):
+            self.step = state.global_step  # finite but huge weights: a NaN loss on the held-out data
+        if self.step is not None:
+            control.should_training_stop = True
+            control.should_save = False
+
+    def on_step_end(self, args, state, control, **kwargs):
+        # the weights are checked where the step is logged, evaluated, saved or the last (a check syncs the device)
+        due = control.should_log or control.should_evaluate or control.should_save or control.should_training_stop
+        if self.step is None and due and not all(torch.isfinite(p).all() for p in kwargs["model"].parameters()):
+            self.step = state.global_step
+        if self.step is not None:
+            control.should_training_stop = True
+            control.should_save = control.should_evaluate = control.should_log = False
+
+
+def train_guarded(trainer, resume_from_checkpoint, learning_rate) -> None:
+    """`trainer.train`, stopped with one line (`InputError`) naming the step and the likely setting as soon as the
+    loss or the weights stop being finite; nothing of that run is kept as the best model."""
+    guard = StopOnNonFiniteLoss()
+    trainer.add_callback(guard)
+    trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+    if guard.step is not None:
+        raise InputError(
+            f"the loss is no longer finite at step {guard.step}: the learning rate ({learning_rate}) is "
+            "likely too high (or the precision too low); nothing of this run was kept as the final model"
+        )
 
 
 # ------------------------------------------------------------------------------------------------- model
@@ -267,7 +331,10 @@ def shared_arguments(config) -> dict:
     }
 
 
-def check_output_directory(output: Path, resume: bool, overwrite: bool) -> None:
+def check_output_directory(output: Path, resume: bool, overwrite: bool, inputs=()) -> None:
+    """Refuse an output directory that is a file, is not empty (unless `resume` or `overwrite`), or is, contains
+    or lies inside one of `inputs` (data files and folders, a local model): `--overwrite` must never touch them."""
+    check_apart(output, inputs)
     if output.exists() and not output.is_dir():
         raise InputError(f"output directory {output} is a file")
     if not resume and output.is_dir() and any(output.iterdir()) and not overwrite:
@@ -275,9 +342,16 @@ def check_output_directory(output: Path, resume: bool, overwrite: bool) -> None:
 
 
 def prepare_output(output: Path, resume: bool, overwrite: bool) -> None:
+    """Create `output`; with `overwrite` (and not `resume`), remove what an earlier run wrote there
+    (`RUN_OUTPUTS`, the final model's files; `config.json` first) and nothing else."""
     check_output_directory(output, resume, overwrite)
     if not resume and overwrite and output.is_dir() and is_main_process():
-        shutil.rmtree(output)
+        for pattern in (*MODEL_FILES, *RUN_OUTPUTS):
+            for path in output.glob(pattern):
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink(missing_ok=True)
     output.mkdir(parents=True, exist_ok=True)
 
 
@@ -289,6 +363,8 @@ def run_training(config: TrainConfig) -> dict:
         raise InputError("give an output directory (--output-dir)")
     check_settings(config)
     output = Path(config.output_dir)
+    inputs = (config.data, config.train, config.dev, config.test, config.model)
+    check_output_directory(output, config.resume, config.overwrite, inputs)
     splits = read_splits(
         config.data, config.train, config.dev, config.test, config.sequence_column, config.label_column
     )
@@ -336,7 +412,7 @@ def run_training(config: TrainConfig) -> dict:
         from transformers.utils import logging
 
         logging.disable_progress_bar()  # "Writing model shards" at each checkpoint
-    callbacks = [JsonLinesLog(output / "log.jsonl")]
+    callbacks = [JsonLinesLog(output / "log.jsonl", checkpoint_step(last))]
     if config.early_stopping_patience and int(config.early_stopping_patience) > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=int(config.early_stopping_patience)))
     trainer = FineTuningTrainer(
@@ -353,7 +429,7 @@ def run_training(config: TrainConfig) -> dict:
     )
     if not config.progress:
         trainer.remove_callback(PrinterCallback)  # the log lines printed without a progress bar
-    trainer.train(resume_from_checkpoint=last)
+    train_guarded(trainer, last, config.learning_rate)
     trainer.remove_callback(EarlyStoppingCallback)  # the final evaluations are not part of the search
     metrics = {"dev": task_metrics(trainer.evaluate(datasets["dev"], metric_key_prefix="dev"), "dev")}
     if "test" in datasets:
@@ -373,6 +449,11 @@ def checkpoint_to_resume(checkpoints: Path, resume: bool) -> str | None:
     if last is None:
         raise InputError(f"nothing to resume: no checkpoint in {checkpoints}")
     return last
+
+
+def checkpoint_step(checkpoint: str | None) -> int | None:
+    """The step a `checkpoint-N` folder was saved at (None for None)."""
+    return None if checkpoint is None else int(Path(checkpoint).name.removeprefix("checkpoint-"))
 
 
 def last_complete_checkpoint(checkpoints: Path) -> str | None:
@@ -433,6 +514,10 @@ def save_settings(config, path: Path, names: tuple[str, ...]) -> None:
 
 
 def write_json(path: Path, value) -> None:
+    write_text_atomically(path, json.dumps(value, indent=2) + "\n")
+
+
+def write_text_atomically(path: Path, text: str) -> None:
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(value, indent=2) + "\n")
+    temporary.write_text(text)
     os.replace(temporary, path)

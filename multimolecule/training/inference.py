@@ -12,7 +12,7 @@ from transformers import EvalPrediction
 
 from ..models import load_model, resolve_name, silence_transformers, trained_window
 from ..seqio import as_records
-from ..utils import InputError, atomic_output, check_overwrite, check_positive
+from ..utils import InputError, atomic_output, check_apart, check_overwrite, check_positive
 from ..utils.batching import default_max_tokens, token_budget_batches
 from ..utils.progress import progress_bar
 from .collator import DataCollatorForBaseLevelLabels
@@ -140,6 +140,8 @@ def predict_model(
 ) -> list[dict]:
     """Predictions of a fine-tuned model for each input sequence (see `multimolecule.api.predict`)."""
     check_batching(batch_size, max_tokens)
+    if output is not None:
+        check_apart(output, [inputs, model] if isinstance(inputs, (str, os.PathLike)) else [model])
     network, tokenizer, task = load_fine_tuned(model, device, dtype)
     if output is not None:
         output_format(output, task)

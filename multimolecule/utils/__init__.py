@@ -13,7 +13,7 @@ from .errors import (
     InputError,
     OptionError,
 )
-from .files import atomic_output, check_overwrite, read_json_if_present
+from .files import atomic_output, check_apart, check_overwrite, output_lock, read_json_if_present
 from .signals import Terminated, raise_on_sigterm
 
 __all__ = [
@@ -26,11 +26,13 @@ __all__ = [
     "Terminated",
     "atomic_output",
     "check_above_zero",
+    "check_apart",
     "check_choice",
     "check_device",
     "check_dtype",
     "check_overwrite",
     "check_positive",
+    "output_lock",
     "raise_on_sigterm",
     "read_json_if_present",
     "resolve_dtype",

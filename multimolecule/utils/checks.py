@@ -36,16 +36,18 @@ def check_positive(name: str, value: int | None, allow_zero: bool = False) -> in
 
 
 def check_above_zero(name: str, value: float | None) -> float | None:
-    """`value` if it is a number above 0 (or None); else an `OptionError`.
+    """`value` if it is a finite number above 0 (or None); else an `OptionError`.
 
     Example:
         >>> check_above_zero("epochs", 0)
         Traceback (most recent call last):
         ...
-        multimolecule.utils.errors.OptionError: epochs must be a number above 0, got 0
+        multimolecule.utils.errors.OptionError: epochs must be a finite number above 0, got 0
     """
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
-        raise OptionError(f"{name} must be a number above 0, got {value!r}", name)
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf")
+    ):
+        raise OptionError(f"{name} must be a finite number above 0, got {value!r}", name)
     return value
 
 

@@ -15,14 +15,15 @@ import math
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..demo import DEFAULT_MODEL
 from ..models import load_model, resolve_name, special_template, token_lengths, trained_window
-from ..utils import check_overwrite, check_positive
+from ..utils import check_apart, check_overwrite, check_positive
 from ..utils.batching import default_max_tokens
 from ..utils.runner import (
+    SHARD_RECORDS,
     Shard,
     ShardedJob,
     check_job_output,
@@ -34,7 +35,7 @@ from ..utils.runner import (
     write_jsonl_shard,
 )
 from .genome import Genome
-from .io import Variant, check_output, locate, read_variants, write_tsv, write_vcf
+from .io import Variant, check_output, locate, naming_hints, read_variants, write_tsv, write_vcf
 from .scores import ModelContext, Scorer, window_site
 
 
@@ -47,6 +48,18 @@ class VariantScores:
     statuses: list[str]
     scores: list[dict[str, float]]
     columns: list[str]
+    notes: list[str] = field(default_factory=list)  # hints about the statuses (contig naming)
+
+    def summary(self, unit: str = "alleles") -> str:
+        """`N alleles (n ok, m contig-not-found)`, every status counted, then the notes.
+
+        Example:
+            >>> VariantScores([], ["ok", "n-in-window", "ok"], [], ["llr"]).summary()
+            '3 alleles (2 ok, 1 n-in-window)'
+        """
+        counts = {status: self.statuses.count(status) for status in dict.fromkeys(self.statuses)}
+        text = f"{len(self.statuses)} {unit} ({', '.join(f'{n} {status}' for status, n in counts.items())})"
+        return "; ".join([text, *self.notes])
 
     def rows(self) -> list[dict]:
         """One dict per variant: id, chrom, pos, ref, alt, status and the score columns (None where unscored)."""
@@ -66,15 +79,16 @@ class VariantScores:
 
 def locate_all(variants: Sequence[Variant], genome, window: int) -> tuple[list[str], list]:
     """(status, `Site` or None) of every variant."""
-    statuses, sites = [], []
-    for variant in variants:
-        status, change = locate(variant, genome)
-        site = None
-        if change is not None:
-            status, site = window_site(change, genome, window)
-        statuses.append(status)
-        sites.append(site)
-    return statuses, sites
+    located = [locate_one(variant, genome, window) for variant in variants]
+    return [status for status, _ in located], [site for _, site in located]
+
+
+def locate_one(variant: Variant, genome, window: int) -> tuple[str, object]:
+    """(status, `Site` or None) of one variant: its window is cut from the genome."""
+    status, change = locate(variant, genome)
+    if change is None:
+        return status, None
+    return window_site(change, genome, window)
 
 
 def variant_bar(total: int, enabled: bool):
@@ -143,6 +157,8 @@ def score_variants(
     """
     check_positive("window", window)
     check_job_output(output, resume)
+    if output is not None:
+        check_apart(output, [variants, reference])
     scorer = variant_scorer(model, score, layer, reverse_complement, max_tokens, batch_size, device, dtype)
     window = window or scorer.context.default_bases()
     settings = {"model": str(model or DEFAULT_MODEL), "scores": scorer.scores, "window": window, "layer": layer}
@@ -168,15 +184,22 @@ def run_score_variants(
     check_job_output(output, resume)
     variants = read_variants(variants_path)
     genome = Genome(reference)
-    statuses, sites = locate_all(variants, genome, window)
-    items = [item_digest(variant_key(v), s, site_content(site)) for v, s, site in zip(variants, statuses, sites)]
+    # every variant's status and the digest of what it is scored from (its window of reference bases); the windows
+    # themselves (a Site holds its bases) only of the shard being scored, so that memory stays flat
+    statuses, contents = [], []
+    for chunk in range(0, len(variants), SHARD_RECORDS):
+        chunk_statuses, chunk_sites = locate_all(variants[chunk : chunk + SHARD_RECORDS], genome, window)
+        statuses += chunk_statuses
+        contents += [digest(status, site_content(site)) for status, site in zip(chunk_statuses, chunk_sites)]
+    items = [item_digest(variant_key(variant), content) for variant, content in zip(variants, contents)]
     job = ShardedJob(output, items, {}, resume, ".jsonl", read_jsonl_stamp)
     mine = job.mine()
     scores: list[dict] = [{} for _ in variants]
 
     def score_shard(shard: Shard) -> list[dict]:
-        indices = [i for i in shard.items if sites[i] is not None]
-        rows = scorer([sites[i] for i in indices], bar.update)
+        shard_sites = locate_all([variants[i] for i in shard.items], genome, window)[1]
+        indices = [i for i, site in zip(shard.items, shard_sites) if site is not None]
+        rows = scorer([site for site in shard_sites if site is not None], bar.update)
         shard_scores = [{} for _ in shard.items]
         for i, row in zip(indices, rows):
             shard_scores[i - shard.items.start] = row
@@ -185,6 +208,7 @@ def run_score_variants(
 
     def write_output(merged: list[dict]) -> VariantScores:
         result = VariantScores(variants, statuses, [restore_nan(row) for row in merged], scorer.columns())
+        result.notes = naming_hints(variants, statuses, genome)
         if output is not None and job.rank == 0:
             writer = write_vcf if kind == "vcf" else write_tsv
             source = (variants_path,) if kind == "vcf" else ()
@@ -198,7 +222,7 @@ def run_score_variants(
                 scores[shard.items.start : shard.items.stop] = score_shard(shard)
             return write_output(scores)
         if job.rank == 0:
-            job.manifest.update(job_manifest(scorer, settings, variants, statuses, sites))
+            job.manifest.update(job_manifest(scorer, settings, variants, contents))
         job.prepare()
         for shard in mine:
             if job.finished(shard):
@@ -211,7 +235,10 @@ def run_score_variants(
         return write_output(merged)
 
     result = job.merge(merge)
-    return result if result is not None else VariantScores(variants, statuses, scores, scorer.columns())
+    if result is None:
+        result = VariantScores(variants, statuses, scores, scorer.columns())
+        result.notes = naming_hints(variants, statuses, genome)
+    return result
 
 
 def variant_key(variant: Variant) -> str:
@@ -224,14 +251,14 @@ def site_content(site) -> list | None:
     return None if site is None else [site.text, site.start, site.ref, site.alt]
 
 
-def job_manifest(scorer: Scorer, settings: dict | None, variants, statuses, sites) -> dict:
-    """What binds a shard folder to this job: the variants, the reference bases they are scored on (their
-    windows), the model's weights, its dtype and every setting."""
+def job_manifest(scorer: Scorer, settings: dict | None, variants, contents: list[str]) -> dict:
+    """What binds a shard folder to this job: the variants, the reference bases they are scored on (the digests of
+    their windows, `contents`), the model's weights, its dtype and every setting."""
     network = scorer.context.network
     return {
         "inputs": {
             "variants": digest([[v.id, variant_key(v)] for v in variants]),
-            "reference": digest([[status, site_content(site)] for status, site in zip(statuses, sites)]),
+            "reference": digest(contents),
         },
         "model": weights_digest(network.name_or_path),
         "dtype": str(network.dtype).removeprefix("torch."),

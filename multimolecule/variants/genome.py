@@ -1,7 +1,8 @@
 """Random access to a reference genome in FASTA: plain, gzip or bgzip, indexed where it lies or in a cache.
 
 `pysam.FastaFile` reads a plain or bgzip FASTA through its `.fai` index (and `.gzi` for bgzip). Where the
-index is missing it is built beside the file; where that folder is read-only, in the cache folder instead. A
+index is missing, or stale (older than the FASTA, or not matching a plain FASTA's lines), it is built beside the
+file; where that folder (or the stale index) is read-only, in the cache folder instead. A
 plain gzip FASTA cannot be read by random access, so it is decompressed once into the cache folder. The cache
 folder is `$MULTIMOLECULE_CACHE/genomes` if set, else `$XDG_CACHE_HOME/multimolecule/genomes` (default
 `~/.cache/multimolecule/genomes`); cached files are named by the source's path, size and modification time.
@@ -47,6 +48,66 @@ def writable(folder: Path) -> bool:
     return os.access(folder, os.W_OK | os.X_OK)
 
 
+def ragged_line(path: Path) -> str | None:
+    """Why htslib cannot index a plain FASTA, in words: a contig's lines must all have one length but the last."""
+    if compression(path) != "plain":
+        return None
+    width, short, name = None, None, None
+    rewrap = "htslib needs one length for every line of a contig but its last: rewrap it (e.g. seqkit seq -w 60)"
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, 1):
+            line = line.rstrip(b"\r\n")
+            if line.startswith(b">"):
+                width, short, name = None, None, line[1:].split(b" ")[0].decode(errors="replace")
+            elif short is not None:
+                return f"contig {name}: line {short} is shorter than the lines before it and not the last; {rewrap}"
+            elif width is None:
+                width = len(line)
+            elif len(line) > width:
+                return f"contig {name}: line {number} is longer than the lines before it; {rewrap}"
+            elif len(line) < width:
+                short = number
+    return None
+
+
+def writable_file(path: Path) -> bool:
+    return not path.exists() or os.access(path, os.W_OK)
+
+
+def index_is_current(path: Path, index: Path, compressed_index: Path | None, kind: str) -> bool:
+    """Whether the `.fai` (and `.gzi`) of `path` can be used: present, not older than the FASTA, and, for a plain
+    FASTA, consistent with it (every contig starts just after a line end and ends within the file). A stale index
+    of a rewritten FASTA would give wrong bases silently; it is rebuilt instead."""
+    indexes = [index] if compressed_index is None else [index, compressed_index]
+    if not all(p.is_file() for p in indexes):
+        return False
+    if any(p.stat().st_mtime_ns < path.stat().st_mtime_ns for p in indexes):
+        return False
+    return kind != "plain" or fai_matches(path, index)
+
+
+def fai_matches(path: Path, index: Path) -> bool:
+    """Whether each `.fai` record (name, length, offset, bases and bytes per line) fits the plain FASTA `path`."""
+    size = path.stat().st_size
+    try:
+        with open(index) as records, open(path, "rb") as fasta:
+            for record in records:
+                _, length, offset, line_bases, line_bytes = (record.rstrip("\n").split("\t") + [""] * 5)[:5]
+                length, offset, line_bases, line_bytes = int(length), int(offset), int(line_bases), int(line_bytes)
+                last = offset + (length - 1) // line_bases * line_bytes + (length - 1) % line_bases
+                last = last if length else offset
+                fasta.seek(offset - 1)
+                if offset < 1 or last >= size + (length == 0) or fasta.read(1) != b"\n":
+                    return False
+                if length:
+                    fasta.seek(last)
+                    if fasta.read(1) in (b"\n", b"\r", b">", b""):
+                        return False
+    except (OSError, ValueError, ZeroDivisionError):
+        return False
+    return True
+
+
 class Genome:
     """A FASTA reference read by random access; `fetch` gives upper-case bases with IUPAC codes as N.
 
@@ -69,11 +130,11 @@ class Genome:
         if kind == "gzip":  # no random access into plain gzip: decompress once into the cache
             path = self.decompressed(path)
         index, compressed_index = Path(f"{path}.fai"), Path(f"{path}.gzi") if kind == "bgzip" else None
-        if not index.is_file() or (compressed_index is not None and not compressed_index.is_file()):
-            if not writable(path.parent):
+        if not index_is_current(path, index, compressed_index, kind):  # missing, older than the FASTA or wrong
+            if not writable(path.parent) or not all(writable_file(p) for p in (index, compressed_index) if p):
                 index = cached_name(path, ".fai")
                 compressed_index = cached_name(path, ".gzi") if kind == "bgzip" else None
-            if not index.is_file():
+            if not index_is_current(path, index, compressed_index, kind):
                 self.build_index(path, index, compressed_index)
         try:
             self.fasta = pysam.FastaFile(
@@ -108,11 +169,14 @@ class Genome:
         arguments = [str(path), "--fai-idx", str(index)]
         if compressed_index is not None:
             arguments += ["--gzi-idx", str(compressed_index)]
+        verbosity = pysam.set_verbosity(0)  # htslib's own [E::fai_build_core] lines would leak to stderr
         try:
             pysam.faidx(*arguments)
         except pysam.SamtoolsError as error:
-            message = " ".join(str(error).split())
+            message = ragged_line(path) or " ".join(str(error).split())
             raise InputError(f"cannot index the reference genome {path}: {message}") from error
+        finally:
+            pysam.set_verbosity(verbosity)
 
     def __contains__(self, contig: str) -> bool:
         return contig in self.lengths

@@ -86,38 +86,84 @@ def split_alleles(record: int, id: str | None, chrom: str, pos: int, ref: str, a
 def read_vcf(path: Path) -> list[Variant]:
     import pysam
 
+    from .genome import compression
+
+    if compression(path) == "gzip":  # htslib reads gzip VCFs only in BGZF blocks (bgzip), which seek
+        raise InputError(
+            f"{path} is compressed with plain gzip, which htslib cannot read: recompress it with bgzip "
+            f"(`gunzip -c {path.name} | bgzip > {path.name.removesuffix('.gz').removesuffix('.vcf')}.bgzip.vcf.gz`) "
+            "or gunzip it"
+        )
     variants = []
+    verbosity = pysam.set_verbosity(0)  # htslib's own messages ([E::vcf_parse] ...) would leak to stderr
     try:
         with pysam.VariantFile(str(path)) as vcf:
             for record, row in enumerate(vcf):
                 variants += split_alleles(record, row.id, row.chrom, row.pos, row.ref, row.alts)
     except (OSError, ValueError) as error:
-        raise InputError(f"cannot read the VCF {path}: {error}") from error
+        raise InputError(f"cannot read the VCF {path}: {vcf_problem(path) or error}") from error
+    finally:
+        pysam.set_verbosity(verbosity)
     return variants
+
+
+def vcf_problem(path: Path) -> str | None:
+    """What is wrong with the first bad record of a text VCF, in words (htslib says only "truncated file")."""
+    import gzip
+
+    if str(path).lower().endswith(".bcf"):
+        return None
+    opener = gzip.open if compression_magic(path) else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+            for line, text in enumerate(handle, 1):
+                if text.startswith("#") or not text.strip():
+                    continue
+                fields = text.rstrip("\r\n").split("\t")
+                if len(fields) < 5:
+                    return f"line {line} has {len(fields)} tab-separated columns, expected at least 8"
+                if not is_position(fields[1]):
+                    return f"line {line}: POS must be a whole number, got {fields[1]!r}"
+    except (OSError, EOFError):
+        return None
+    return None
+
+
+def compression_magic(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
+
+
+def is_position(text: str) -> bool:
+    """A POS: ASCII digits only (`str.isdigit` also takes `²` and other scripts' digits)."""
+    return re.fullmatch("[0-9]+", text.strip()) is not None
 
 
 def read_tsv(path: Path) -> list[Variant]:
     import gzip
 
-    opener = gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open
-    with opener(path, "rt", newline="") as handle:
-        rows = [row for row in csv.reader(handle, delimiter="\t") if row and not row[0].startswith("##")]
+    opener = gzip.open if compression_magic(path) else open
+    try:  # utf-8-sig: a byte-order mark before the header is not part of its first name
+        with opener(path, "rt", newline="", encoding="utf-8-sig") as handle:
+            rows = [row for row in csv.reader(handle, delimiter="\t") if row and not row[0].startswith("##")]
+    except (OSError, EOFError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read {path} as a tab-separated UTF-8 table: {error}") from error
     if not rows:
         raise InputError(f"{path} holds no variants")
-    columns = ["chrom", "pos", "ref", "alt"]
-    if not rows[0][1:2] or not rows[0][1].strip().isdigit():  # a header
+    columns, first = ["chrom", "pos", "ref", "alt"], 1
+    if not rows[0][1:2] or not rows[0][1].strip().isdigit():  # a header (digits of any script: a bad POS)
         names = [name.strip().lower().lstrip("#") for name in rows[0]]
         names = ["chrom" if name in ("chr", "chromosome", "contig") else name for name in names]
         missing = [name for name in columns if name not in names]
         if missing:
             raise InputError(f"{path}: the header has no column {', '.join(missing)} (columns: {', '.join(names)})")
-        columns, rows = names, rows[1:]
+        columns, rows, first = names, rows[1:], 2
     variants = []
-    for line, row in enumerate(rows, 2 if columns != ["chrom", "pos", "ref", "alt"] else 1):
+    for line, row in enumerate(rows, first):
         if len(row) < len(columns):
             raise InputError(f"{path}: line {line} has {len(row)} columns, expected {len(columns)}")
         fields = dict(zip(columns, (value.strip() for value in row)))
-        if not fields["pos"].isdigit():
+        if not is_position(fields["pos"]):
             raise InputError(f"{path}: line {line}: POS must be a whole number, got {fields['pos']!r}")
         alts = fields["alt"].split(",")
         given_id = fields.get("id") if fields.get("id") not in (None, "", ".") else None
@@ -161,6 +207,23 @@ def locate(variant: Variant, genome) -> tuple[str, Change | None]:
         return "ref-mismatch", None
     start, ref, alt = normalise(start, variant.ref, variant.alt, lambda i: genome.fetch(variant.chrom, i, i + 1))
     return "ok", Change(variant.chrom, start, ref, alt)
+
+
+def naming_hints(variants: list[Variant], statuses: list[str], genome) -> list[str]:
+    """A hint when CHROM names and the reference's contig names differ only by a `chr` prefix (`1` vs `chr1`).
+
+    Example:
+        >>> from .genome import Sequences
+        >>> naming_hints([Variant("a", "1", 5, "A", "C")], ["contig-not-found"], Sequences({"chr1": "ACGTA"}))
+        ['the reference names its contigs chr1; the variants say 1 (rename one side to match)']
+    """
+    missing = list(dict.fromkeys(v.chrom for v, status in zip(variants, statuses) if status == "contig-not-found"))
+    renamed = [name for name in missing if f"chr{name}" in genome or (name[:3].lower() == "chr" and name[3:] in genome)]
+    if not renamed:
+        return []
+    theirs = [f"chr{name}" if f"chr{name}" in genome else name[3:] for name in renamed]
+    listed = [", ".join(names[:3]) + (", ..." if len(names) > 3 else "") for names in (theirs, renamed)]
+    return [f"the reference names its contigs {listed[0]}; the variants say {listed[1]} (rename one side to match)"]
 
 
 # ------------------------------------------------------------------------------------------------- outputs

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..seqio import DNA, as_records, looks_like_sequence
-from ..utils import InputError, check_overwrite, check_positive
+from ..utils import InputError, check_apart, check_overwrite, check_positive
 from .engine import VariantScores, locate_all, variant_bar, variant_scorer
 from .genome import Sequences
 from .io import Variant, write_tsv
@@ -113,6 +113,7 @@ def mutagenesis(
     check_positive("window", window)
     for path in (output, plot):
         if path is not None:
+            check_apart(path, [target, str(target).rpartition(":")[0]])
             check_overwrite(path, overwrite)
     if plot is not None:
         check_plot(plot)

@@ -16,7 +16,7 @@ import pytest
 
 from multimolecule.demo import demo_model_path
 
-from ..helpers import cli_error, fixture_dir, one_line_error, run_cli, subprocess_env
+from ..helpers import cli_error, fixture_dir, one_line_error, random_dna, run_cli, subprocess_env
 
 MASKED = "ATGAAACGCATTAGCACCACCATTACCACC<mask>CATCACCATTACCACAGGTAACGGTGCGGGC"
 ENV = subprocess_env()
@@ -69,6 +69,24 @@ def test_embed_refuses_to_overwrite(capsys, tmp_path):
     assert sorted(tmp_path.iterdir()) == [output]
 
 
+def test_a_second_writer_of_one_output_is_refused(capsys, tmp_path):
+    """`<output>.lock` names the writer: while its process runs, another command writing there stops with one
+    line; a lock left by a process that is gone (SIGKILL) is taken over, and removed at the end."""
+    output = tmp_path / "e.safetensors"
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "e.safetensors.lock").write_text(f"{holder.pid}\n")
+        line = cli_error(capsys, "embed", "--example", "-o", str(output), "-q", "--overwrite")
+        assert line == f"error: the output {output} is in use by PID {holder.pid} (its lock: {output}.lock)"
+        assert not output.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    code, _, err = run_cli(capsys, "embed", "--example", "-o", str(output), "-q")  # the holder is gone
+    assert code == 0, err
+    assert sorted(tmp_path.iterdir()) == [output]
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM])  # SIGINT: the writes above and any Ctrl-C
 def test_interrupted_embed_command(tmp_path, signum):
     """A real `embed` run, terminated once it has started: status 128 + signal, one line, no file at all."""
@@ -117,6 +135,75 @@ def test_convert_refuses_to_write_into_its_input(capsys, tmp_path):
     assert (tmp_path / "out").stat().st_mode & 0o777 == 0o755
     assert (tmp_path / "out" / "model.safetensors").stat().st_mode & 0o777 == 0o644
     assert sorted(p.name for p in tmp_path.iterdir()) == ["original", "out"]
+
+
+# ---------------------------------------------------------------------------------- outputs apart from inputs
+
+
+def command_inputs(tmp_path: Path) -> Path:
+    """A folder holding a small genome, a variants table and a FASTA of sequences: inputs of every command."""
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    genome = "".join(random_dna(3000, seed=c) for c in range(1))
+    (folder / "genome.fa").write_text(f">chr1\n{genome}\n>chr2\n{random_dna(3000, seed=1)}\n")
+    (folder / "variants.tsv").write_text(f"chrom\tpos\tref\talt\nchr1\t100\t{genome[99]}\tN\n")
+    return folder
+
+
+OUTPUT_INTO_INPUT = {
+    # command: (argv with {in} the input folder, the output that is, contains or lies inside an input)
+    "pretrain": (["pretrain", "--data", "{in}/genome.fa", "--model", "nt-demo", "-q", "--overwrite", "-o"], "{in}"),
+    "pretrain-inside": (["pretrain", "--data", "{in}", "--model", "nt-demo", "-q", "-o"], "{in}/run"),
+    "train-tokenizer": (["train-tokenizer", "--data", "{in}/genome.fa", "--overwrite", "-o"], "{in}"),
+    "train-tokenizer-is": (["train-tokenizer", "--data", "{in}/genome.fa", "--overwrite", "-o"], "{in}/genome.fa"),
+    "train": (["train", "--data", "{in}", "--model", "nt-demo", "-q", "--overwrite", "--output-dir"], "{in}/run"),
+    "score-variants": (
+        ["score-variants", "{in}/variants.tsv", "-r", "{in}/genome.fa", "--overwrite", "-o"],
+        "{in}/variants.tsv",
+    ),
+    "embed": (["embed", "{in}/genome.fa", "-q", "--overwrite", "-o"], "{in}/genome.fa"),
+    "mutagenesis": (["mutagenesis", "{in}/genome.fa:1-20", "--overwrite", "-o"], "{in}/genome.fa"),
+    "predict": (["predict", "{in}/genome.fa", "-m", "{in}", "--overwrite", "-o"], "{in}/genome.fa"),
+    "evaluate": (["evaluate", "--data", "{in}", "-m", "nt-demo", "--overwrite", "-o"], "{in}/metrics.json"),
+}
+
+
+@pytest.mark.parametrize("command", list(OUTPUT_INTO_INPUT))
+def test_no_output_is_contains_or_lies_inside_an_input(capsys, tmp_path, command):
+    """One line, before any work, and the inputs untouched, `--overwrite` or not (convert: see below)."""
+    folder = command_inputs(tmp_path)
+    before = {p: p.read_bytes() for p in folder.iterdir()}
+    argv, output = OUTPUT_INTO_INPUT[command]
+    line = cli_error(capsys, *[arg.format(**{"in": folder}) for arg in argv], output.format(**{"in": folder}))
+    assert "must not be, contain or lie inside the input" in line, line
+    assert {p: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_overwrite_replaces_only_the_commands_own_outputs(capsys, tmp_path):
+    """`pretrain`, `train-tokenizer` and `convert` into a folder holding a user's files: `--overwrite` replaces
+    what the command wrote before and leaves the rest."""
+    folder = command_inputs(tmp_path)
+    fast = ["--max-steps", "2", "--eval-steps", "2", "--batch-size", "2", "--eval-windows", "2", "--max-length", "24"]
+    commands = {
+        "pretrain": ["pretrain", "--data", str(folder / "genome.fa"), "--model", "nt-demo", "-q", *fast, "-o"],
+        "train-tokenizer": ["train-tokenizer", "--data", str(folder / "genome.fa"), "--vocab-size", "16", "-o"],
+        "convert": ["convert", str(fixture_dir("dnabert2", "tiny_a"))],
+    }
+    for name, argv in commands.items():
+        output = tmp_path / name
+        output.mkdir()
+        (output / "notes.txt").write_text("mine")
+        (output / "data").mkdir()
+        (output / "data" / "reads.fa").write_text(">r\nACGT\n")
+        assert run_cli(capsys, *argv, str(output))[0] == 1  # not empty: refused
+        code, _, err = run_cli(capsys, *argv, str(output), "--overwrite")
+        assert code == 0, err
+        written = {p.name: p.stat().st_mtime_ns for p in output.iterdir()}
+        code, _, err = run_cli(capsys, *argv, str(output), "--overwrite")  # again, over its own outputs
+        assert code == 0, err
+        assert (output / "notes.txt").read_text() == "mine" and (output / "data" / "reads.fa").is_file(), name
+        assert {p.name for p in output.iterdir()} == set(written), name
+        assert (output / "config.json" if name != "train-tokenizer" else output / "tokenizer.json").is_file()
 
 
 # ---------------------------------------------------------------------------------------------------- imports

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -381,6 +382,22 @@ def test_refuses_truncated_weights(dnabert2_copy):
     (dnabert2_copy / "pytorch_model.bin").write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match=r"cannot read .*pytorch_model\.bin \(truncated or corrupt\?\)"):
         DnaBert2ForMaskedLM.from_pretrained(dnabert2_copy)
+
+
+def test_a_legacy_non_zip_bin_loads_as_transformers_loads_it(dnabert2_copy):
+    """A `pytorch_model.bin` in the pre-1.6 (non-zip) format, which transformers reads without mmap: the same
+    weights as the zip file; `info` counts its parameters too."""
+    from multimolecule.api import info
+
+    expected = {k: v.clone() for k, v in DnaBert2ForMaskedLM.from_pretrained(dnabert2_copy).state_dict().items()}
+    parameters = info(str(dnabert2_copy))["parameters"]
+    state_dict = torch.load(dnabert2_copy / "pytorch_model.bin", weights_only=True)
+    torch.save(state_dict, dnabert2_copy / "legacy.bin", _use_new_zipfile_serialization=False)
+    os.replace(dnabert2_copy / "legacy.bin", dnabert2_copy / "pytorch_model.bin")  # a new file: the old one is mapped
+    assert not zipfile.is_zipfile(dnabert2_copy / "pytorch_model.bin")
+    loaded = DnaBert2ForMaskedLM.from_pretrained(dnabert2_copy).state_dict()
+    assert loaded.keys() == expected.keys() and all(torch.equal(loaded[k], expected[k]) for k in expected)
+    assert info(str(dnabert2_copy))["parameters"] == parameters
 
 
 def test_refuses_partial_and_unknown_tensors(dnabert2_copy):

@@ -8,6 +8,7 @@ import random
 
 import pytest
 import torch
+from safetensors.torch import load_file
 from transformers.testing_utils import CaptureLogger
 from transformers.utils import logging
 
@@ -130,6 +131,42 @@ def test_resume_continues_from_the_last_checkpoint(genome, tmp_path, capsys):
     assert (out / "checkpoints" / "checkpoint-6").is_dir()
 
 
+def test_a_resumed_run_equals_the_uninterrupted_one(genome, tmp_path):
+    """Killed after checkpoint-2 (what is past it removed), resumed: the same weights at step 4, bit for bit on the
+    CPU (the masks of a window do not depend on the global random state), and each step once in log.jsonl."""
+    import shutil
+
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    argv = ["pretrain", "--data", str(genome), "--model", "nt-demo", "--max-length", "24", "--logging-steps", "1"]
+    assert main([*argv, "-o", str(whole), *FAST]) == 0
+    shutil.copytree(whole, resumed)
+    shutil.rmtree(resumed / "checkpoints" / "checkpoint-4")
+    for name in ("config.json", "model.safetensors", "metrics.json"):
+        (resumed / name).unlink()
+    assert main(["pretrain", "-o", str(resumed), "--resume"]) == 0
+    final = [load_file(path / "checkpoints" / "checkpoint-4" / "model.safetensors") for path in (whole, resumed)]
+    assert final[0].keys() == final[1].keys()
+    assert all(torch.equal(final[0][name], final[1][name]) for name in final[0])
+    logs = [(path / "log.jsonl").read_text().splitlines() for path in (whole, resumed)]
+    losses = [[json.loads(line)["loss"] for line in log if "loss" in json.loads(line)] for log in logs]
+    assert len(losses[0]) == 4 and losses[0] == losses[1]
+    steps = [json.loads(line)["step"] for line in logs[1] if "loss" in json.loads(line)]
+    assert steps == [1, 2, 3, 4]
+
+
+def test_a_run_whose_loss_is_not_finite_stops_with_one_line(capsys, genome, tmp_path):
+    out = tmp_path / "out"
+    argv = ["pretrain", "--data", str(genome), "--model", "nt-demo", "-o", str(out), "--max-length", "24", *FAST]
+    code = main([*argv, "--learning-rate", "1e30", "--logging-steps", "1"])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 1 and len(err) == 1, err
+    assert err[0].startswith("error: the loss is no longer finite at step 2: the learning rate (1e+30) is likely")
+    assert not (out / "config.json").exists() and not (out / "model.safetensors").exists()
+    for checkpoint in (out / "checkpoints").glob("checkpoint-*"):  # nothing NaN is kept
+        weights = load_file(checkpoint / "model.safetensors")
+        assert all(torch.isfinite(tensor).all() for tensor in weights.values())
+
+
 @pytest.mark.parametrize(
     ("genome_text", "options", "message"),
     [
@@ -137,6 +174,8 @@ def test_resume_continues_from_the_last_checkpoint(genome, tmp_path, capsys):
         (None, ["--mask-probability", "1"], "--mask-probability must be between 0 and 1 (exclusive), got 1.0"),
         (None, ["--logging-steps", "0"], "--logging-steps must be an integer of at least 1, got 0"),
         (None, ["--max-length", "4000"], "a window of 4000 tokens is longer than the model allows (2050 positions)"),
+        (None, ["--max-length", "3"], "a window of 3 tokens holds 2 DNA token(s), fewer than one masked per window"),
+        (None, ["--learning-rate", "inf"], "--learning-rate must be a finite number above 0, got inf"),
         ("", [], "contains no sequences"),
         (">chr1\n\n>chr2\nNNNN\n", [], "the genomes have no A/C/G/T bases to train on"),
         (">chr1\nACGTQQ\n", [], "line 2: not DNA (unexpected character 'Q')"),

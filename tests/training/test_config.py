@@ -30,7 +30,11 @@ def test_a_hand_written_file_takes_hyphens(tmp_path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [(None, "config file not found"), ("epochs: [1\n", "cannot read config file")],
+    [
+        (None, "config file not found"),
+        ("epochs: [1\n", "cannot read config file"),
+        ("- epochs\n- 3\n", r"must hold settings \(name: value\), not list"),
+    ],
 )
 def test_a_missing_or_broken_file(tmp_path, text: str | None, message: str) -> None:
     path = tmp_path / "run.yaml"
@@ -60,3 +64,8 @@ def test_a_resumed_run_reads_the_settings_it_saved(tmp_path) -> None:
     assert resolve_config(None, {"output_dir": str(tmp_path)}).epochs == TrainConfig().epochs  # not resumed
     pretrain = resolve_pretrain_config(None, {"output_dir": str(tmp_path), "resume": True, "data": ["a.fa", "b"]})
     assert (pretrain.max_steps, pretrain.data) == (7, "a.fa,b")
+
+
+def test_an_empty_file_sets_nothing(tmp_path) -> None:
+    (tmp_path / "run.yaml").write_text("")
+    assert resolve_config(tmp_path / "run.yaml", {"epochs": 2}).dict() == resolve_config(None, {"epochs": 2}).dict()

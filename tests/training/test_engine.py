@@ -101,9 +101,11 @@ def test_task_inference(tmp_path, header, rows, expected):
     ],
 )
 def test_bad_labels_fail_before_training(capsys, tmp_path, train_rows, dev_rows, message):
-    write_csv(tmp_path / "train.csv", "sequence,label", train_rows)
-    write_csv(tmp_path / "dev.csv", "sequence,label", train_rows if dev_rows is None else dev_rows)
-    error = train_error(capsys, "train", "--data", tmp_path, "--output-dir", tmp_path / "out", "-q")
+    data = tmp_path / "data"
+    data.mkdir()
+    write_csv(data / "train.csv", "sequence,label", train_rows)
+    write_csv(data / "dev.csv", "sequence,label", train_rows if dev_rows is None else dev_rows)
+    error = train_error(capsys, "train", "--data", data, "--output-dir", tmp_path / "out", "-q")
     assert re.search(message, error), error
     assert not (tmp_path / "out").exists()
 
@@ -421,3 +423,13 @@ def test_train_from_a_published_checkpoint(tmp_path, gc_data, fixture):
     )
     model = AutoModelForSequencePrediction.from_pretrained(out)
     assert model.config.model_type == fixture[0] and model.config.num_labels == 2
+
+
+def test_a_run_whose_loss_stops_being_finite_is_one_line_and_saves_no_model(capsys, gc_data, tmp_path):
+    out = tmp_path / "out"
+    argv = ["train", "--data", gc_data, "-o", out, "--learning-rate", "1e30", "--logging-steps", "1", *FAST]
+    error = train_error(capsys, *argv)
+    assert re.fullmatch(
+        r"error: the loss is no longer finite at step \d+: the learning rate \(1e\+30\) is likely .*", error
+    )
+    assert not (out / "config.json").exists() and not (out / "metrics.json").exists()

@@ -37,9 +37,14 @@ def test_failed_write_leaves_nothing_and_keeps_the_old_output(tmp_path):
         (temporary / "new.txt").write_text("half")
         raise RuntimeError("disk full")
     assert [p.name for p in tmp_path.iterdir()] == ["folder"] and (target / "old.txt").read_text() == "old"
+    (target / "new.txt").write_text("older")
+    (target / "config.json").write_text("{}")
     with atomic_output(target, overwrite=True, directory=True) as temporary:
         (temporary / "new.txt").write_text("new")
-    assert [p.name for p in target.iterdir()] == ["new.txt"] and [p.name for p in tmp_path.iterdir()] == ["folder"]
+    # an existing directory keeps what the block did not write: only namesakes are replaced (config.json, which
+    # would make it load as the old model, is removed)
+    assert sorted(p.name for p in target.iterdir()) == ["new.txt", "old.txt"]
+    assert (target / "new.txt").read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["folder"]
 
 
 WRITER = """

@@ -77,7 +77,7 @@ def test_mutagenesis_command_writes_table_and_picture(capsys, tmp_path, suffix):
     code, out, _ = run(
         capsys, "mutagenesis", f"{target}:11-40", "-o", tmp_path / "ism.tsv", "--plot", tmp_path / f"ism{suffix}", "-q"
     )
-    assert code == 0 and "90 SNVs" in out
+    assert code == 0 and "90 SNVs (90 ok)" in out
     lines = (tmp_path / "ism.tsv").read_text().splitlines()
     assert len(lines) == 91 and lines[1].split("\t")[:5] == [
         "gene:11:" + sequence[10] + ":" + lines[1].split("\t")[4],

@@ -108,6 +108,58 @@ def test_tsv_with_and_without_header(tmp_path):
         read_variants(tmp_path / "bad.tsv")
 
 
+POS = "POS must be a whole number, got "
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("bad.vcf", "chrA\tabc\t.\tA\tC\t.\t.\t.\n", f"bad.vcf: line 8: {POS}'abc'"),
+        (
+            "plain.vcf.gz",
+            "chrA\t10\t.\tA\tC\t.\t.\t.\n",
+            "plain gzip, which htslib cannot read: recompress it with bgzip",
+        ),
+        ("digits.tsv", "chrom\tpos\tref\talt\nchrA\t\u00b2\tA\tC\n", f"digits.tsv: line 2: {POS}'\u00b2'"),
+        ("arabic.tsv", "chrA\t\u0661\u0662\tA\tC\n", f"arabic.tsv: line 1: {POS}'\u0661\u0662'"),
+        ("latin1.tsv", b"chrom\tpos\tref\talt\nchr\xe9\t1\tA\tC\n", "latin1.tsv as a tab-separated UTF-8 table"),
+    ],
+)
+def test_bad_variant_files_are_one_line(capsys, tmp_path, fasta, name, content, message):
+    """Each is one line naming the file (and the line), never a traceback nor htslib's own messages on stderr."""
+    from multimolecule.cli import main
+
+    path = tmp_path / name
+    if name.endswith(".vcf.gz"):
+        path.write_bytes(gzip.compress(vcf_text([]).encode() + content.encode()))
+    elif name.endswith(".vcf"):
+        path.write_text(vcf_text([]) + content)
+    else:
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    code = main(["score-variants", str(path), "-r", str(fasta), "-o", str(tmp_path / "out.tsv"), "-q"])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 1 and len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
+    assert not (tmp_path / "out.tsv").exists()
+
+
+def test_a_header_with_a_byte_order_mark(tmp_path):
+    (tmp_path / "bom.tsv").write_bytes("\ufeffchrom\tpos\tref\talt\nchrA\t10\tA\tC\n".encode())
+    assert [(v.chrom, v.pos) for v in read_variants(tmp_path / "bom.tsv")] == [("chrA", 10)]
+
+
+def test_contig_names_that_differ_by_chr_get_a_hint(tmp_path, fasta):
+    renamed = write_fasta(tmp_path / "renamed.fa", {name.removeprefix("chr"): s for name, s in GENOME.items()})
+    a = GENOME["chrA"]
+    variants = write_tsv(tmp_path / "v.tsv", [("chrA", 60, a[59], "T" if a[59] != "T" else "G"), ("chrZ", 5, "A", "C")])
+    result = api.score_variants(variants, renamed, model="nt-demo", window=40)
+    assert result.statuses == ["contig-not-found"] * 2
+    assert result.summary() == (
+        "2 alleles (2 contig-not-found); the reference names its contigs A; the variants say chrA "
+        "(rename one side to match)"
+    )
+    assert api.score_variants(variants, fasta, model="nt-demo", window=40).notes == []
+
+
 @pytest.mark.parametrize("kind", ["plain", "gzip", "bgzip"])
 def test_genome_plain_gzip_bgzip_in_a_read_only_folder(tmp_path, monkeypatch, kind):
     """The index (and for gzip the decompressed copy) go to the cache when the genome's folder is read-only (as

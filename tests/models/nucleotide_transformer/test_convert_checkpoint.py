@@ -94,6 +94,50 @@ def test_converter_rejects_truncated_weights(broken_copy, tmp_path, name):
     assert not (tmp_path / "out").exists()
 
 
+class Payload:
+    """Unpickled, it would create the folder `marker` (`os.mkdir`): proof that the pickle ran code."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+
+        return os.mkdir, (self.marker,)
+
+
+@pytest.mark.parametrize("where", ["top", "array"])
+def test_a_planted_pickle_payload_never_runs(broken_copy, tmp_path, capsys, where):
+    """`convert` on a JAX folder whose `pytree_ckpt.joblib` carries a payload: one line, the payload never runs,
+    nothing written. The genuine file (numpy arrays in dicts) still reads as `joblib.load` reads it."""
+    import pickle
+
+    import joblib
+    import numpy as np
+
+    from multimolecule.cli import main as cli_main
+    from multimolecule.models.conversion_utils import load_haiku_joblib
+
+    weights = broken_copy / "jax_model" / "pytree_ckpt.joblib"
+    genuine = joblib.load(weights)
+    loaded = load_haiku_joblib(weights)
+    assert loaded.keys() == {f"{m}/{n}" for m, params in genuine.items() for n in params}
+    assert all(
+        torch.equal(loaded[f"{m}/{n}"], torch.from_numpy(np.asarray(a)))
+        for m, p in genuine.items()
+        for n, a in p.items()
+    )
+    marker = tmp_path / "payload-ran"
+    tree = (
+        Payload(marker) if where == "top" else {**genuine, "esm_transformer/~/embed": {"embeddings": Payload(marker)}}
+    )
+    weights.write_bytes(pickle.dumps(tree))
+    code = cli_main(["convert", str(broken_copy / "jax_model"), str(tmp_path / "out")])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 1 and len(err) == 1 and "it names posix.mkdir, which could run code" in err[0], err
+    assert not marker.exists() and not (tmp_path / "out").exists()
+
+
 def test_converter_lists_unknown_and_missing_tensors(broken_copy, tmp_path):
     state_dict = load_file(broken_copy / "model.safetensors")
     state_dict["esm.extra.weight"] = torch.zeros(1)
