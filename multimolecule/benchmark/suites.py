@@ -132,7 +132,9 @@ def script_settings(values: tuple, learning_rate: float) -> dict:
 GUE_SETTINGS = {
     task: {
         "finetune": script_settings(dnabert2, GUE_LEARNING_RATES["finetune"]),
-        "lora": script_settings(nt, GUE_LEARNING_RATES["lora"]) | {"lora_alpha": 16},
+        # run_nt.sh's LoRA: alpha 16 on `query,value,key,dense` (our module names are the originals')
+        "lora": script_settings(nt, GUE_LEARNING_RATES["lora"])
+        | {"lora_alpha": 16, "lora_target_modules": ["query", "value", "key", "dense"]},
     }
     for tasks, dnabert2, nt in GUE_GROUPS
     for task in tasks

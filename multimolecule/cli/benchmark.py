@@ -47,7 +47,9 @@ def add(commands) -> None:
         choices=("finetune", "lora", "probe"),
         help="finetune (default), lora, probe; repeat for several (kmer is always run)",
     )
-    parser.add_argument("--seeds", default="42,1,2", help="comma-separated seeds, one run each (default: 42,1,2)")
+    parser.add_argument(
+        "--seeds", default="42,1,2", metavar="S,S,...", help="comma-separated seeds, one run each (default: 42,1,2)"
+    )
     parser.add_argument("--task", dest="tasks", action="append", metavar="NAME", help="only this task or group")
     parser.add_argument(
         "--config",
@@ -59,9 +61,13 @@ def add(commands) -> None:
     parser.add_argument("--resume", action="store_true", help="skip finished task x mode x seed units and merge")
     add_overwrite(parser)
     add_runtime(parser)
-    parser.add_argument("--max-tokens", type=int, help="probe: tokens per forward pass (default 1024 CPU, 32768 GPU)")
-    parser.add_argument("-b", "--batch-size", type=int, help="probe: at most this many sequences per forward pass")
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads (default 1; 0: all cores)")
+    parser.add_argument(
+        "--max-tokens", type=int, metavar="N", help="probe: tokens per forward pass (default 1024 CPU, 32768 GPU)"
+    )
+    parser.add_argument(
+        "-b", "--batch-size", type=int, metavar="N", help="probe: at most this many sequences per forward pass"
+    )
+    parser.add_argument("--threads", type=int, default=1, metavar="N", help="CPU threads (default 1; 0: all cores)")
     parser.add_argument("-q", "--quiet", dest="progress", action="store_false", help="no progress bar")
 
 

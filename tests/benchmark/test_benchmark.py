@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 import pytest
+import yaml
 
 from multimolecule.benchmark import baselines, suites
 from multimolecule.benchmark.shards import owned, parse_shard
@@ -154,19 +155,21 @@ def test_resume_skips_finished_units_and_merges(data, tmp_path, capsys):
     assert "4 of 4" in (out / "summary.md").read_text()
 
 
-def test_finetune_writes_the_train_output(data, tmp_path, capsys):
+def test_finetune_and_lora_write_the_train_output(data, tmp_path, capsys):
     out, config = tmp_path / "out", tmp_path / "config.yaml"
     config.write_text("max_steps: 2\neval_steps: 2\ntasks:\n  crp:\n    batch_size: 4\n")
     code, _, err = run_cli(capsys, "benchmark", data["folder"], "--output-dir", out, "--task", "crp", "--seeds", "7",
-                           "--config", config, "--device", "cpu")  # fmt: skip
+                           "--mode", "finetune", "--mode", "lora", "--config", config, "--device", "cpu")  # fmt: skip
     assert code == 0, err
-    run = out / "runs" / "crp" / "finetune" / "seed-7"
-    metrics = json.loads((run / "metrics.json").read_text())["test"]
-    rows = {r["metric"]: float(r["value"]) for r in read_csv(out / "results.csv") if r["mode"] == "finetune"}
-    assert rows["mcc"] == pytest.approx(metrics["mcc"]) and (run / "config.json").is_file()
-    saved = json.loads((out / "settings.json").read_text())["train_settings"]["crp"]["finetune"]
-    assert saved["batch_size"] == 4 and saved["max_steps"] == 2
-    assert not (run / "checkpoints").exists()
+    for mode in ("finetune", "lora"):
+        run = out / "runs" / "crp" / mode / "seed-7"
+        metrics = json.loads((run / "metrics.json").read_text())["test"]
+        rows = {r["metric"]: float(r["value"]) for r in read_csv(out / "results.csv") if r["mode"] == mode}
+        assert rows["mcc"] == pytest.approx(metrics["mcc"]) and (run / "config.json").is_file()
+        assert not (run / "checkpoints").exists()
+        saved = json.loads((out / "settings.json").read_text())["train_settings"]["crp"][mode]
+        assert saved["batch_size"] == 4 and saved["max_steps"] == 2
+    assert yaml.safe_load((out / "runs/crp/lora/seed-7/train_config.yaml").read_text())["lora"] is True
 
 
 def test_shards_split_tasks():

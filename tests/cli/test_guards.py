@@ -227,7 +227,14 @@ if __name__ == "__main__":
 
 @pytest.mark.parametrize(
     "arguments, status",
-    [(["--help"], 0), (["--version"], 0), (["embed", "--help"], 0), (["fill-mask", "-k"], 2), (["nonsense"], 2)],
+    [
+        (["--help"], 0),
+        (["--version"], 0),
+        (["embed", "--help"], 0),
+        (["benchmark", "--help"], 0),
+        (["fill-mask", "-k"], 2),
+        (["nonsense"], 2),
+    ],
 )
 def test_parsing_imports_neither_torch_nor_transformers(tmp_path, arguments, status):
     script = tmp_path / "multimolecule"  # what pip writes for the console script
