@@ -135,7 +135,7 @@ def pipelines(name: str) -> dict:
             "features": features("ACGTAGCATCGGATCTATC"), "features_model": features.model}  # fmt: skip
 
 
-def main(dnabert2: str, nt: str, output_dir: str) -> None:
+def main(dnabert2: str, nt: str, dnabert_s: str, ntv3: str, ntv3_post: str, output_dir: str) -> None:
     """Every flow by name (Hub ids in the child process); prints one JSON line of what the test compares."""
     torch.manual_seed(0)
     readme, variant = dnabert2_readme(dnabert2), dnabert2_readme_bert_config(dnabert2)
@@ -152,6 +152,12 @@ def main(dnabert2: str, nt: str, output_dir: str) -> None:
         "lora_adapted": [len(dnabert2_lora["adapted"]), len(nt_lora["adapted"])],
         "lora_trained": [dnabert2_lora["lora_b_trained"], nt_lora["lora_b_trained"]],
         "per_base": list(per_base_embedding(nt, DNA).shape),
+        "new_families": [
+            type(AutoModel.from_pretrained(dnabert_s, trust_remote_code=True)).__name__,
+            type(AutoModelForMaskedLM.from_pretrained(ntv3, trust_remote_code=True)).__name__,
+            type(AutoModel.from_pretrained(ntv3_post, trust_remote_code=True)).__name__,
+            type(AutoTokenizer.from_pretrained(ntv3, trust_remote_code=True)).__name__,
+        ],
         "remote_modules": sorted(module for module in sys.modules if module.startswith("transformers_modules")),
     }
     print(json.dumps(result))

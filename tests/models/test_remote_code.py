@@ -218,9 +218,18 @@ def test_client_flows_by_offline_hub_id(dnabert2, nt, tmp_path):
     cache = tmp_path / "hub"
     hub_cache(cache, DNABERT2_ID, dnabert2)
     hub_cache(cache, NT_ID, nt)
+    new_families = {  # Hub id -> the fixture standing for it
+        "zhihan1996/DNABERT-S": ("dnabert2", "dnabert_s_tiny_a"),
+        "InstaDeepAI/NTv3_8M_pre": ("ntv3", "ntv3_tiny_a"),
+        "InstaDeepAI/NTv3_100M_post": ("ntv3", "ntv3_post_tiny_a"),
+    }
+    directories = [dnabert2, nt]
+    for hub_id, fixture in new_families.items():
+        directories.append(plant_original(fixture_dir(*fixture), tmp_path / fixture[1]))
+        hub_cache(cache, hub_id, directories[-1])
     planted = tmp_path / "planted"
     planted.mkdir()
-    for path in [*dnabert2.glob("*.py"), *nt.glob("*.py")]:
+    for path in (path for directory in directories for path in directory.glob("*.py")):
         shutil.copy(path, planted / path.name)
     env = subprocess_env(HF_HUB_CACHE=str(cache), HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
     command = [
@@ -229,6 +238,7 @@ def test_client_flows_by_offline_hub_id(dnabert2, nt, tmp_path):
         "tests.models.client_flows",
         DNABERT2_ID,
         NT_ID,
+        *new_families,
         str(tmp_path / "out"),
         str(planted),
     ]
@@ -242,6 +252,12 @@ def test_client_flows_by_offline_hub_id(dnabert2, nt, tmp_path):
     assert result["readme_hidden"] == result["variant_hidden"]
     assert result["lora_adapted"] == [4, 4] and result["lora_trained"] == [True, True]
     assert len(result["fill_top"]) == 3 and result["per_base"] == [len(client_flows.DNA), 64]
+    assert result["new_families"] == [
+        "DnaBert2Model",
+        "NucleotideTransformerV3ForMaskedLM",
+        "NucleotideTransformerV3ForTrackPrediction",
+        "NucleotideTransformerV3Tokenizer",
+    ]
     assert result["remote_modules"] == []
 
 
