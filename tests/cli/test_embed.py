@@ -1,14 +1,26 @@
-"""`multimolecule embed -o FILE` when the disk fills up: one error line, nothing left behind."""
+"""`multimolecule embed`: safetensors, .npy and .npz outputs per sequence and per base, the input order kept, and
+the input errors and a full disk each one line with nothing left behind."""
+
+from __future__ import annotations
 
 import errno
 import gc
+import gzip
+import json
 import os
+import re
 import sys
 
 import numpy as np
 import pytest
+import torch
+from safetensors import safe_open
 
+from multimolecule import api
 from multimolecule.cli import main
+from multimolecule.demo import EXAMPLE_FASTA
+
+from ..helpers import DEMOS, cli_error, random_dna, run_cli
 
 
 @pytest.mark.parametrize("suffix", [".npz", ".npy", ".safetensors"])
@@ -31,3 +43,61 @@ def test_a_full_disk_is_one_error_line(capsys, tmp_path, monkeypatch, suffix):
     ]
     assert "Traceback" not in err and not unraisable
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("model", DEMOS)
+def test_embed_safetensors_per_base(capsys, tmp_path, model):
+    output = tmp_path / "out.safetensors"
+    code, out, err = run_cli(capsys, "embed", str(EXAMPLE_FASTA), "-o", str(output), "--per-base", "-m", model, "-q")
+    assert code == 0, err
+    lengths = [len(s) for s in api.read_sequences(EXAMPLE_FASTA).values()]
+    with safe_open(output, "pt") as file:
+        ids = json.loads(file.metadata()["ids"])
+        embeddings = file.get_tensor("embeddings")
+        per_base = [file.get_tensor(f"per_base.{i}") for i in range(len(ids))]
+    hidden = api.info(model)["hidden_size"]
+    assert len(ids) == len(lengths) and embeddings.shape == (len(lengths), hidden)
+    assert [len(x) for x in per_base] == lengths  # one vector per base, windows stitched for the long records
+    assert all(torch.isfinite(x).all() for x in [embeddings, *per_base])
+    assert "wrote" in out
+
+
+def test_embed_npy_npz_gzip_and_order(tmp_path):
+    sequences = {"long": random_dna(900, 1), "short": "ACGTTGCA", "mid": random_dna(200, 2)}
+    fasta = tmp_path / "in.fa.gz"
+    fasta.write_bytes(gzip.compress("".join(f">{k} description\n{v}\n" for k, v in sequences.items()).encode()))
+    assert main(["embed", str(fasta), "-o", str(tmp_path / "a.npy"), "-q", "--batch-size", "2"]) == 0
+    matrix = np.load(tmp_path / "a.npy")
+    reference = api.embed(list(sequences.values()), batch_size=1).embeddings.numpy()  # unsorted, one at a time
+    np.testing.assert_allclose(matrix, reference, atol=1e-4)  # order restored after sorting by length
+    assert main(["embed", str(fasta), "-o", str(tmp_path / "a.npz"), "--per-base", "--pooling", "cls", "-q"]) == 0
+    archive = np.load(tmp_path / "a.npz")
+    assert list(archive["ids"]) == list(sequences)
+    assert [archive[f"per_base.{i}"].shape[0] for i in range(3)] == [900, 8, 200]
+
+
+@pytest.mark.parametrize(
+    "content, pattern",
+    [
+        (b"", "no sequences"),
+        (b"\n\n", "no sequences"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "not a text FASTA"),
+        (b"name,value\nx,1\n", "not a DNA sequence"),
+        (b">only_symbols\n%%%%-----\n", "not a DNA sequence"),
+        (b">only_n\nNNNNNNNN\n", "no A/C/G/T"),
+        (b">empty\n>next\nACGT\n", "empty"),
+    ],
+)
+def test_embed_bad_input(capsys, tmp_path, content, pattern):
+    source, output = tmp_path / "input.fa", tmp_path / "out.safetensors"
+    source.write_bytes(content)
+    assert re.search(pattern, cli_error(capsys, "embed", source, "-o", output, "-q"))
+    assert list(tmp_path.iterdir()) == [source]  # nothing partial left
+
+
+def test_bad_arguments_leave_nothing(capsys, tmp_path):
+    output = tmp_path / "out.npy"
+    assert re.search(".npy", cli_error(capsys, "embed", str(EXAMPLE_FASTA), "-o", str(output), "--per-base", "-q"))
+    assert re.search("not found", cli_error(capsys, "embed", str(tmp_path / "missing.fa"), "-o", str(output)))
+    assert re.search("unsupported", cli_error(capsys, "embed", str(EXAMPLE_FASTA), "-o", str(tmp_path / "x.csv")))
+    assert not list(tmp_path.iterdir())

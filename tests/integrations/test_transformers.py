@@ -1,5 +1,7 @@
 """The transformers internals that `multimolecule.integrations.transformers` relies on are still there, with the
-signatures it calls them with; and the one pipeline task it changes is changed for our models only.
+signatures it calls them with; the one pipeline task it changes is changed for our models only; and the check behind
+`RuntimeAttentionSwitch` is still asked by `set_attn_implementation` (tests/modules/test_attention.py checks that the
+switch takes effect).
 
 A failure here names the internal that a transformers release changed: adapt that module, nothing else."""
 
@@ -162,3 +164,14 @@ def test_use_pipeline_for_twice_changes_nothing():
     before = PIPELINE_REGISTRY.supported_tasks["token-classification"]["impl"]
     integration.use_pipeline_for("token-classification", multimolecule.BaseTokenClassificationPipeline)
     assert PIPELINE_REGISTRY.supported_tasks["token-classification"]["impl"] is before
+
+
+def test_the_attention_switch_check_is_unchanged():
+    check = getattr(PreTrainedModel, "_can_set_attn_implementation", None)
+    assert check is not None, (
+        "transformers.PreTrainedModel._can_set_attn_implementation is gone: RuntimeAttentionSwitch overrides it"
+    )
+    assert "self._can_set_attn_implementation()" in inspect.getsource(PreTrainedModel.set_attn_implementation), (
+        "transformers' set_attn_implementation no longer calls _can_set_attn_implementation: RuntimeAttentionSwitch "
+        "is not asked, and set_attn_implementation may only warn"
+    )

@@ -30,7 +30,8 @@ from multimolecule.demo import EXAMPLE_FASTA, demo_model_path
 from multimolecule.modules import locate_bases
 from multimolecule.seqio import read_sequences
 
-DEMOS = ["dnabert2-demo", "nt-demo"]
+from ..helpers import DEMOS
+
 WINDOW = 48
 COMPLEMENT = {"A": "T", "T": "A", "C": "G", "G": "C"}
 
