@@ -263,3 +263,24 @@ def encoder_states(model: str, text: str) -> torch.Tensor:
     special = set(tokenizer.all_special_ids)
     keep = [i for i, token in enumerate(encoded["input_ids"][0].tolist()) if token not in special]
     return states[keep]
+
+
+class GcShift:
+    """A scorer without a model, for the engines: the alternative window's G+C count minus the reference's (NaN
+    where the alternative is `nan_for`); it remembers how many sites each call scored."""
+
+    def __init__(self, nan_for: str | None = None):
+        self.nan_for, self.calls = nan_for, []
+
+    def columns(self) -> list[str]:
+        return ["gc_shift"]
+
+    def __call__(self, sites, tick=None) -> list[dict[str, float]]:
+        self.calls.append(len(sites))
+        if tick is not None:
+            tick(len(sites))
+        gc = lambda text: sum(base in "GC" for base in text)  # noqa: E731
+        return [
+            {"gc_shift": math.nan if site.alt == self.nan_for else float(gc(site.alt_text) - gc(site.text))}
+            for site in sites
+        ]

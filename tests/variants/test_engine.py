@@ -1,10 +1,18 @@
-"""`score-variants`: the command's table, its statuses and its refusals."""
+"""`score_variants`' engine: scores back in input order with their statuses, shards merged (NaN kept) and
+resumed, and the command's table and refusals."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from ..helpers import example_genome, run_cli, write_fasta, write_tsv
+from multimolecule import api
+from multimolecule.utils import InputError, shards
+from multimolecule.variants import VariantScores, run_score_variants
+from multimolecule.variants.engine import restore_nan
+
+from ..helpers import GcShift, example_genome, run_cli, write_fasta, write_tsv
 
 GENOME = example_genome()
 
@@ -29,3 +37,83 @@ def test_score_variants_command(capsys, tmp_path, fasta):
     assert code == 2 and "needs a model fine-tuned" in err and len(err.strip().splitlines()) == 1
     code, _, err = run_cli(capsys, "score-variants", variants, "-r", fasta, "-o", tmp_path / "x.csv")
     assert code == 1 and ".tsv or .vcf" in err
+
+
+def test_resume_keeps_finished_shards(tmp_path, fasta, monkeypatch):
+    a = GENOME["chrD"]
+    rows = [("chrD", p, a[p - 1], "A" if a[p - 1] != "A" else "C") for p in range(100, 100 + 70)]
+    variants = write_tsv(tmp_path / "v.tsv", rows)
+    output = tmp_path / "out.tsv"
+    expected = api.score_variants(variants, fasta, model="nt-demo", score="llr", window=60)
+    from multimolecule.variants import scores
+
+    calls = []
+    original = scores.Scorer.__call__
+
+    def fail_on_second_shard(self, sites, tick=None):
+        calls.append(len(sites))
+        if len(calls) == 2:
+            raise RuntimeError("stopped")
+        return original(self, sites, tick)
+
+    monkeypatch.setattr(scores.Scorer, "__call__", fail_on_second_shard)
+    with pytest.raises(RuntimeError, match="stopped"):
+        api.score_variants(variants, fasta, model="nt-demo", score="llr", window=60, output=output, resume=True)
+    assert not output.exists() and len(list((tmp_path / "out.tsv.shards").glob("shard-*"))) == 1
+    calls.clear()
+    result = api.score_variants(variants, fasta, model="nt-demo", score="llr", window=60, output=output, resume=True)
+    assert calls == [70 - 64]  # only the unfinished shard was scored again
+    assert [r["llr"] for r in result.scores] == pytest.approx([r["llr"] for r in expected.scores])
+    assert not (tmp_path / "out.tsv.shards").exists()
+    monkeypatch.undo()
+    (tmp_path / "out.tsv.shards").mkdir()
+    (tmp_path / "out.tsv.shards" / "manifest.json").write_text("{}")  # shards of another job
+    with pytest.raises(InputError, match="another job"):
+        api.score_variants(variants, fasta, model="nt-demo", output=output, resume=True, overwrite=True, window=60)
+
+
+def test_scores_come_back_in_input_order_with_their_statuses(tmp_path, fasta):
+    a = GENOME["chrA"]
+    other = {"A": "G", "C": "T", "G": "A", "T": "C"}  # G/C <-> A/T: the G+C count moves by one
+    rows = [
+        ("chrA", 60, a[59], other[a[59]]),
+        ("chrQ", 5, "A", "C"),
+        ("chrA", 61, other[a[60]], a[60]),  # not the genome's base
+    ]
+    rows += [("chrA", 70, a[69], a[69])]  # the same base: no change
+    result = run_score_variants(write_tsv(tmp_path / "v.tsv", rows), fasta, GcShift(), window=41)
+    assert result.statuses == ["ok", "contig-not-found", "ref-mismatch", "ok"]
+    assert result.scores[0]["gc_shift"] == (1.0 if a[59] in "AT" else -1.0)
+    assert result.scores[1] == result.scores[2] == {} and result.scores[3] == {"gc_shift": 0.0}
+    rows = result.rows()
+    assert [row["pos"] for row in rows] == [60, 5, 61, 70] and rows[1]["gc_shift"] is None
+    assert rows[0] == {"id": "chrA:60:" + a[59] + ":" + other[a[59]], "chrom": "chrA", "pos": 60, "ref": a[59],
+                       "alt": other[a[59]], "status": "ok", "gc_shift": result.scores[0]["gc_shift"]}  # fmt: skip
+    assert isinstance(result, VariantScores) and result.columns == ["gc_shift"]
+
+
+def test_shards_merge_in_order_and_keep_nan(tmp_path, fasta, monkeypatch):
+    """Five shards of three variants written, merged and removed; NaN survives the JSON lines."""
+    monkeypatch.setattr(shards, "SHARD_RECORDS", 3)
+    a = GENOME["chrD"]
+    rows = [("chrD", p, a[p - 1], alt) for p in range(200, 205) for alt in "ACGT" if alt != a[p - 1]][:14]
+    variants = write_tsv(tmp_path / "v.tsv", rows)
+    in_memory = run_score_variants(variants, fasta, GcShift(nan_for="C"), window=31)
+    scorer = GcShift(nan_for="C")
+    output = tmp_path / "scores.tsv"
+    sharded = run_score_variants(variants, fasta, scorer, window=31, output=output, resume=True)
+    assert scorer.calls == [3, 3, 3, 3, 2] and not (tmp_path / "scores.tsv.shards").exists()
+    for kept, direct in zip(sharded.scores, in_memory.scores):
+        assert kept.keys() == direct.keys() == {"gc_shift"}
+        assert math.isnan(kept["gc_shift"]) == math.isnan(direct["gc_shift"])
+        assert math.isnan(kept["gc_shift"]) or kept["gc_shift"] == direct["gc_shift"]
+    assert any(math.isnan(row["gc_shift"]) for row in sharded.scores)
+    assert len(output.read_text().splitlines()) == 1 + len(rows)
+    with pytest.raises(InputError, match="resume needs an output file"):
+        run_score_variants(variants, fasta, GcShift(), window=31, resume=True)
+
+
+def test_restore_nan_makes_every_value_a_float():
+    restored = restore_nan({"a": 1, "b": None, "c": float("nan"), "d": -0.5})
+    assert restored["a"] == 1.0 and isinstance(restored["a"], float) and restored["d"] == -0.5
+    assert math.isnan(restored["b"]) and math.isnan(restored["c"])

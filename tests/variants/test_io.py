@@ -165,36 +165,3 @@ def test_vcf_output_keeps_the_records_and_declares_info_fields(tmp_path, fasta):
     assert records[1].info["MM_STATUS"] == (result.statuses[3],) and "MM_llr" not in records[1].info
     with pytest.raises(InputError, match="needs a VCF or BCF input"):
         api.score_variants(write_tsv(tmp_path / "v.tsv", [rows[0][:2] + rows[0][3:]]), fasta, output=tmp_path / "x.vcf")
-
-
-def test_resume_keeps_finished_shards(tmp_path, fasta, monkeypatch):
-    a = GENOME["chrD"]
-    rows = [("chrD", p, a[p - 1], "A" if a[p - 1] != "A" else "C") for p in range(100, 100 + 70)]
-    variants = write_tsv(tmp_path / "v.tsv", rows)
-    output = tmp_path / "out.tsv"
-    expected = api.score_variants(variants, fasta, model="nt-demo", score="llr", window=60)
-    from multimolecule.variants import scores
-
-    calls = []
-    original = scores.Scorer.__call__
-
-    def fail_on_second_shard(self, sites, tick=None):
-        calls.append(len(sites))
-        if len(calls) == 2:
-            raise RuntimeError("stopped")
-        return original(self, sites, tick)
-
-    monkeypatch.setattr(scores.Scorer, "__call__", fail_on_second_shard)
-    with pytest.raises(RuntimeError, match="stopped"):
-        api.score_variants(variants, fasta, model="nt-demo", score="llr", window=60, output=output, resume=True)
-    assert not output.exists() and len(list((tmp_path / "out.tsv.shards").glob("shard-*"))) == 1
-    calls.clear()
-    result = api.score_variants(variants, fasta, model="nt-demo", score="llr", window=60, output=output, resume=True)
-    assert calls == [70 - 64]  # only the unfinished shard was scored again
-    assert [r["llr"] for r in result.scores] == pytest.approx([r["llr"] for r in expected.scores])
-    assert not (tmp_path / "out.tsv.shards").exists()
-    monkeypatch.undo()
-    (tmp_path / "out.tsv.shards").mkdir()
-    (tmp_path / "out.tsv.shards" / "manifest.json").write_text("{}")  # shards of another job
-    with pytest.raises(InputError, match="another job"):
-        api.score_variants(variants, fasta, model="nt-demo", output=output, resume=True, overwrite=True, window=60)
