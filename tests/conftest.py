@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoTokenizer
 
-from .helpers import MISSING, SHARED, fixture_dir
+from .helpers import MISSING, ROOT, SHARED, fixture_dir
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +50,63 @@ MINIMUM_VERSION_TESTS = {"test_common", "test_loading_utils", "test_load_report"
 MINIMUM_VERSION_TESTS |= {"test_metrics", "test_config", "test_progress"}
 
 
+# The slow tier (`-m slow`; the edit-test loop runs `-m "not slow"`): whole files, then single tests (all their
+# parameters with them), as paths from the root of the clone. Each took more than 2 s on a busy 2-core machine (the
+# docs' snippets, export and compilation, training runs, subprocesses, Hypothesis); transformers' own model tests
+# are 600 quick ones that add up.
+SLOW = {
+    "tests/docs/test_docs.py",
+    "tests/models/test_export.py",
+    "tests/models/test_transformers_common.py",
+    "tests/training/test_engine.py",
+    "tests/pretraining/test_engine.py",
+    "tests/utils/test_lazy.py",
+    "tests/test_conftest.py",
+    "tests/modules/test_flex_attention.py",
+    # single tests
+    "tests/cli/test_common.py::test_embed_refuses_to_overwrite",
+    "tests/cli/test_common.py::test_import_registers_the_models",
+    "tests/cli/test_common.py::test_interrupted_embed_command",
+    "tests/cli/test_embed.py::test_a_full_disk_is_one_error_line",
+    "tests/cli/test_embed.py::test_embed_npy_npz_gzip_and_order",
+    "tests/cli/test_embed.py::test_embed_safetensors_per_base",
+    "tests/cli/test_fill_mask.py::test_fill_mask_file_keeps_ids_and_does_not_echo",
+    "tests/cli/test_fill_mask.py::test_missing_model_directory_subprocess",
+    "tests/models/dnabert2/test_modeling_dnabert2.py::test_config_defaults_are_117m",
+    "tests/models/nucleotide_transformer/test_tokenization_nucleotide_transformer.py::test_trainer_takes_the_tokenizer_output_as_a_batch",
+    "tests/models/test_common.py::test_half_precision_stays_finite_on_long_inputs",
+    "tests/models/test_loading_utils.py::test_hub_ids_load_offline_from_the_cache",
+    "tests/models/test_tokenization_utils.py::test_batch_encoding_equals_one_at_a_time",
+    "tests/models/test_tokenization_utils.py::test_decoding_returns_the_normalised_input",
+    "tests/models/test_tokenization_utils.py::test_expand_to_bases_matches_a_plain_loop",
+    "tests/models/test_tokenization_utils.py::test_token_lengths_sum_to_the_bases",
+    "tests/modules/test_attention.py::test_long_input_runs_in_query_chunks",
+    "tests/modules/test_attention.py::test_torch_compile_gives_the_same_numbers",
+    "tests/modules/test_heads.py::test_every_head_trains_with_trainer",
+    "tests/test_embedding.py::test_resume_skips_finished_shards",
+    "tests/test_embedding.py::test_two_processes_equal_one_and_resume_skips_finished_shards",
+    "tests/test_embedding.py::test_two_processes_refusing_a_resume_both_fail_with_the_reason",
+    "tests/variants/test_engine.py::test_resume_keeps_finished_shards",
+    "tests/variants/test_mutagenesis.py::test_mutagenesis_command_writes_table_and_picture",
+    "tests/variants/test_plot.py::test_rows_of_a_hundred_bases_set_the_size",
+    "tests/variants/test_scores.py::test_head_scores_equal_predict_on_the_two_windows",
+    "tests/variants/test_scores.py::test_llr_is_the_masked_base_marginal",
+    "tests/variants/test_scores.py::test_no_dependence_on_batch_company_or_attention_backend",
+    "tests/variants/test_scores.py::test_per_base_head_at_the_changed_base",
+    "tests/variants/test_scores.py::test_pll_is_the_difference_over_differing_tokens",
+}
+
+
+def is_slow(item) -> bool:
+    path = item.path.resolve().relative_to(ROOT).as_posix() if item.path.resolve().is_relative_to(ROOT) else ""
+    name = getattr(item, "originalname", None) or item.name
+    return path in SLOW or f"{path}::{name}" in SLOW
+
+
 def pytest_collection_modifyitems(items) -> None:
     for item in items:
         family = item.path.parents[1].name == "models" and item.path.parents[2].name == "tests"
         if item.path.stem in MINIMUM_VERSION_TESTS or family:
             item.add_marker(pytest.mark.minimum)
+        if is_slow(item):
+            item.add_marker(pytest.mark.slow)

@@ -9,7 +9,7 @@ from multimolecule import api
 from multimolecule.demo import demo_model_path
 from multimolecule.utils import InputError
 
-MASKED = "ATGAAACGCATTAGCACCACCATTACCACC<mask>CATCACCATTACCACAGGTAACGGTGCGGGC"
+from .helpers import MASKED
 
 
 def test_api_checks_options():

@@ -3,7 +3,7 @@
 `select_attention_kernel` picks the kernel, and with it the layout (padded or packed, see `packing.py`), from
 `config._attn_implementation`, the device, the dtype, and whether attention dropout or attention weights are
 needed. Its decision table is in docs/performance.md ("Attention kernels") and each row is tested
-(tests/modules/test_attention_dispatch.py). Every kernel is named after what it runs, and runs inside a profiler
+(tests/modules/test_attention.py). Every kernel is named after what it runs, and runs inside a profiler
 range of that name (`multimolecule::<name>`), so a profile maps back to it:
 
 | kernel | layout | what runs |

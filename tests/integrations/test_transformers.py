@@ -1,5 +1,7 @@
 """The transformers internals that `multimolecule.integrations.transformers` relies on are still there, with the
-signatures it calls them with; and the one pipeline task it changes is changed for our models only.
+signatures it calls them with; the one pipeline task it changes is changed for our models only; and the check behind
+`RuntimeAttentionSwitch` is still asked by `set_attn_implementation` (tests/modules/test_attention.py checks that the
+switch takes effect).
 
 A failure here names the internal that a transformers release changed: adapt that module, nothing else."""
 
@@ -188,4 +190,15 @@ def test_auto_model_mapping_is_readable():
     ), "AutoModelForMaskedLM._model_mapping no longer maps our config: registered_model_class reads it"
     assert integration.registered_model_class(AutoModelForSequenceClassification, BertConfig).__name__ == (
         "BertForSequenceClassification"
+    )
+
+
+def test_the_attention_switch_check_is_unchanged():
+    check = getattr(PreTrainedModel, "_can_set_attn_implementation", None)
+    assert check is not None, (
+        "transformers.PreTrainedModel._can_set_attn_implementation is gone: RuntimeAttentionSwitch overrides it"
+    )
+    assert "self._can_set_attn_implementation()" in inspect.getsource(PreTrainedModel.set_attn_implementation), (
+        "transformers' set_attn_implementation no longer calls _can_set_attn_implementation: RuntimeAttentionSwitch "
+        "is not asked, and set_attn_implementation may only warn"
     )

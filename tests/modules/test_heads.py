@@ -1,5 +1,5 @@
-"""The heads of both model families with the ecosystem's tools: Trainer, PEFT LoRA, the token-classification
-pipeline; and base resolution that sees each base.
+"""The heads of both model families with the ecosystem's tools: Trainer and PEFT LoRA; and base
+resolution that sees each base (the token-classification pipeline: tests/test_pipelines.py).
 
 Real DNA: windows of the E. coli K-12 regions in the bundled example FASTA; the bundled demo models.
 """
@@ -15,7 +15,6 @@ from transformers import (
     DataCollatorWithPadding,
     Trainer,
     TrainingArguments,
-    pipeline,
 )
 
 from multimolecule import (
@@ -31,7 +30,8 @@ from multimolecule.models import MODELS
 from multimolecule.modules import locate_bases
 from multimolecule.seqio import read_sequences
 
-DEMOS = ["dnabert2-demo", "nt-demo"]
+from ..helpers import DEMOS
+
 WINDOW = 48
 COMPLEMENT = {"A": "T", "T": "A", "C": "G", "G": "C"}
 
@@ -236,23 +236,3 @@ def test_lora_trains_and_saves_the_head(demo, task_type, windows, tmp_path):
         reloaded = peft.PeftModel.from_pretrained(model_class.from_pretrained(path, num_labels=2), tmp_path).eval()
         with torch.no_grad():
             assert torch.allclose(reloaded(**batch).logits, expected, atol=1e-6)
-
-
-@pytest.mark.parametrize("demo", DEMOS)
-def test_token_classification_pipeline_answers_per_base(demo, tmp_path):
-    path = demo_model_path(demo)
-    model = AutoModelForTokenPrediction.from_pretrained(path, id2label={0: "AT", 1: "GC"})
-    model.save_pretrained(tmp_path)
-    AutoTokenizer.from_pretrained(path).save_pretrained(tmp_path)
-    tagger = pipeline("token-classification", model=str(tmp_path))
-    text = "ACGTTTGCCAGGNTA"
-    with torch.no_grad():
-        expected = model.eval()(**tagger.tokenizer(text, return_tensors="pt")).logits[0].softmax(-1)
-    bases = tagger(text, ignore_labels=[])
-    assert [base["word"] for base in bases] == list(text)
-    assert [(base["start"], base["end"], base["index"]) for base in bases] == [(i, i + 1, i) for i in range(len(text))]
-    assert [base["entity"] for base in bases] == [model.config.id2label[i] for i in expected.argmax(-1).tolist()]
-    assert torch.allclose(torch.tensor([float(base["score"]) for base in bases]), expected.max(-1).values, atol=1e-5)
-    spans = tagger(text, ignore_labels=[], aggregation_strategy="simple")
-    assert "".join(span["word"] for span in spans) == text  # runs of bases with one label, covering the text
-    assert all(text[span["start"] : span["end"]] == span["word"] for span in spans)

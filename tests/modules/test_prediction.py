@@ -8,10 +8,17 @@ import pytest
 import torch
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-from multimolecule import AutoModelForContactPrediction, AutoModelForSequencePrediction, AutoModelForTokenPrediction
+from multimolecule import (
+    AutoModelForContactPrediction,
+    AutoModelForSequencePrediction,
+    AutoModelForTokenPrediction,
+    NucleotideTransformerConfig,
+    NucleotideTransformerModel,
+)
 from multimolecule.demo import demo_model_path
 
-DEMOS = ["dnabert2-demo", "nt-demo"]
+from ..helpers import DEMOS
+
 TEXTS = ["ACGTAGCTAGGATCCAATGCGCAT", "GGCCATTAGC"]
 
 
@@ -105,3 +112,51 @@ def test_labels_padded_beyond_the_longest_sequence(auto_class, pair: bool) -> No
         padded[(0, *(bases + 1,) * (1 + pair))] = 1
         with pytest.raises(ValueError, match="must hold only -100 there"):
             model(**inputs, labels=padded)
+
+
+# ----------------------------------------------------------------------------- resizing and `inputs_embeds`
+
+
+@pytest.mark.parametrize("name", DEMOS)
+def test_token_head_takes_ids_added_by_resizing(name: str) -> None:
+    """A new id covers no base until `config.token_bases` names its bases; then it covers as many as it spells."""
+    tokenizer = AutoTokenizer.from_pretrained(demo_model_path(name))
+    model = AutoModelForTokenPrediction.from_pretrained(demo_model_path(name)).eval()
+    inputs = tokenizer(TEXTS, padding=True, return_tensors="pt")
+    old_vocab = model.config.vocab_size
+    replaced = [len(tokenizer.convert_ids_to_tokens(int(ids[1])).replace("▁", "")) for ids in inputs["input_ids"]]
+    model.resize_token_embeddings(old_vocab + 2)
+    assert len(model.config.token_bases) == len(model.config.token_lengths) == old_vocab + 2
+    new_ids = inputs["input_ids"].clone()
+    new_ids[:, 1] = old_vocab + 1
+    with torch.no_grad():
+        covers_none = model(input_ids=new_ids, attention_mask=inputs["attention_mask"]).base_mask.sum(-1)
+        model.config.token_bases[-1], model.config.token_lengths[-1] = "AC", 2
+        covers_two = model(input_ids=new_ids, attention_mask=inputs["attention_mask"]).base_mask.sum(-1)
+    lengths = torch.tensor([len(text) for text in TEXTS]) - torch.tensor(replaced)
+    assert covers_none.tolist() == lengths.tolist()
+    assert covers_two.tolist() == (lengths + 2).tolist()
+
+
+def test_learned_positions_of_inputs_embeds_follow_the_attention_mask() -> None:
+    """Nucleotide Transformer v1 (learned positions): a left-padded batch of embeddings gives the outputs of its ids."""
+    config = NucleotideTransformerConfig(
+        vocab_size=20,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        position_embedding_type="absolute",
+        use_glu=False,
+        max_position_embeddings=16,
+    )
+    model = NucleotideTransformerModel(config).eval()
+    pad, cls = config.pad_token_id, config.cls_token_id
+    input_ids = torch.tensor([[pad, pad, cls, 10, 11, 12], [cls, 13, 14, 15, 16, 17]])
+    attention_mask = (input_ids != pad).long()
+    with torch.no_grad():
+        from_ids = model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        embeds = model.get_input_embeddings()(input_ids)
+        from_embeds = model(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
+    real = attention_mask.bool()
+    torch.testing.assert_close(from_embeds[real], from_ids[real], rtol=1e-5, atol=1e-5)

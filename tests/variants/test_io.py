@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import gzip
-import json
 import math
-import os
-import stat
 
 import pysam
 import pytest
@@ -14,10 +11,8 @@ import pytest
 from multimolecule import api
 from multimolecule.seqio import InputError
 from multimolecule.variants import Genome, Variant, locate, normalise, read_variants, window_site
-from multimolecule.variants import genome as genome_module
 
-from ..helpers import cli_error
-from .helpers import example_genome, write_fasta, write_tsv
+from ..helpers import example_genome, write_fasta, write_tsv
 
 GENOME = example_genome()
 
@@ -160,34 +155,6 @@ def test_contig_names_that_differ_by_chr_get_a_hint(tmp_path, fasta):
     assert api.score_variants(variants, fasta, model="nt-demo", window=40).notes == []
 
 
-@pytest.mark.parametrize("kind", ["plain", "gzip", "bgzip"])
-def test_genome_plain_gzip_bgzip_in_a_read_only_folder(tmp_path, monkeypatch, kind):
-    """The index (and for gzip the decompressed copy) go to the cache when the genome's folder is read-only (as
-    the folder's permissions say, or, for a user who may write anywhere, as `writable` is told to say)."""
-    monkeypatch.setenv("MULTIMOLECULE_CACHE", str(tmp_path / "cache"))
-    if os.access(tmp_path, os.W_OK) and os.geteuid() == 0:
-        monkeypatch.setattr(genome_module, "writable", lambda folder: False)
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    plain = write_fasta(folder / "g.fa", GENOME)
-    path = plain
-    if kind == "gzip":
-        path = folder / "g.fa.gz"
-        path.write_bytes(gzip.compress(plain.read_bytes()))
-    elif kind == "bgzip":
-        path = folder / "g.fa.bgz"
-        pysam.tabix_compress(str(plain), str(path))
-    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
-    try:
-        genome = Genome(path)
-        assert genome.contigs == list(GENOME)
-        assert genome.fetch("chrD", 2990, 3000) == GENOME["chrD"][2990:]
-        assert sorted(p.suffix for p in (tmp_path / "cache" / "genomes").iterdir())
-        assert not any(p.name.endswith((".fai", ".gzi")) for p in folder.iterdir())
-    finally:
-        folder.chmod(stat.S_IRWXU)
-
-
 def test_window_is_centred_and_clipped_at_contig_ends(fasta):
     genome = Genome(fasta)
     for pos in (1, 75, 150):
@@ -251,98 +218,3 @@ def test_vcf_output_keeps_the_records_and_declares_info_fields(tmp_path, fasta):
     assert records[1].info["MM_STATUS"] == (result.statuses[3],) and "MM_llr" not in records[1].info
     with pytest.raises(InputError, match="needs a VCF or BCF input"):
         api.score_variants(write_tsv(tmp_path / "v.tsv", [rows[0][:2] + rows[0][3:]]), fasta, output=tmp_path / "x.vcf")
-
-
-def test_resume_keeps_finished_shards(tmp_path, fasta, monkeypatch):
-    a = GENOME["chrD"]
-    rows = [("chrD", p, a[p - 1], "A" if a[p - 1] != "A" else "C") for p in range(100, 100 + 70)]
-    variants = write_tsv(tmp_path / "v.tsv", rows)
-    output = tmp_path / "out.tsv"
-    expected = api.score_variants(variants, fasta, model="nt-demo", score="llr", window=60)
-    from multimolecule.variants import scores
-
-    calls = []
-    original = scores.Scorer.__call__
-
-    def fail_on_second_shard(self, sites, tick=None):
-        calls.append(len(sites))
-        if len(calls) == 2:
-            raise RuntimeError("stopped")
-        return original(self, sites, tick)
-
-    monkeypatch.setattr(scores.Scorer, "__call__", fail_on_second_shard)
-    with pytest.raises(RuntimeError, match="stopped"):
-        api.score_variants(variants, fasta, model="nt-demo", score="llr", window=60, output=output, resume=True)
-    assert not output.exists() and len(list((tmp_path / "out.tsv.shards").glob("shard-*"))) == 1
-    calls.clear()
-    result = api.score_variants(variants, fasta, model="nt-demo", score="llr", window=60, output=output, resume=True)
-    assert calls == [70 - 64]  # only the unfinished shard was scored again
-    assert [r["llr"] for r in result.scores] == pytest.approx([r["llr"] for r in expected.scores])
-    assert not (tmp_path / "out.tsv.shards").exists()
-    monkeypatch.undo()
-    (tmp_path / "out.tsv.shards").mkdir()
-    (tmp_path / "out.tsv.shards" / "manifest.json").write_text("{}")  # shards of another job
-    with pytest.raises(InputError, match="another job"):
-        api.score_variants(variants, fasta, model="nt-demo", output=output, resume=True, overwrite=True, window=60)
-
-
-def test_resume_resumes_only_the_same_job(tmp_path, capsys, monkeypatch):
-    """A changed reference, planted, short or damaged shards and a 0-byte manifest: each refused in one line."""
-    genome = dict(GENOME)
-    reference = write_fasta(tmp_path / "genome.fa", genome)
-    a = genome["chrD"]
-    rows = [("chrD", p, a[p - 1], "A" if a[p - 1] != "A" else "C") for p in range(100, 100 + 70)]
-    variants = write_tsv(tmp_path / "v.tsv", rows)
-    output = tmp_path / "out.tsv"
-    directory = tmp_path / "out.tsv.shards"
-    from multimolecule.variants import scores
-
-    original = scores.Scorer.__call__
-
-    def stop_on_second_shard(self, sites, tick=None):
-        if len(sites) < 64:
-            raise KeyboardInterrupt
-        return original(self, sites, tick)
-
-    monkeypatch.setattr(scores.Scorer, "__call__", stop_on_second_shard)
-    with pytest.raises(KeyboardInterrupt):
-        api.score_variants(variants, reference, model="nt-demo", window=60, output=output, resume=True)
-    monkeypatch.undo()
-    first = directory / "shard-00000-of-00002.jsonl"
-    kept = first.read_text()
-    assert json.loads(kept.splitlines()[0])["shard"]["rows"] == 64 and len(kept.splitlines()) == 65  # its stamp
-
-    # The reference changed around the first variant (not at its base): the shards belong to another job.
-    changed = a[:90] + a[90:99].translate(str.maketrans("ACGT", "CATG")) + a[99:]
-    write_fasta(reference, {**genome, "chrD": changed})
-    command = ["score-variants", variants, "-r", reference, "-m", "nt-demo", "-o", output, "--window", "60", "-q"]
-    line = cli_error(capsys, *command, "--resume")
-    assert line == (
-        f"error: {directory} holds shards of another job (differing: the reference); remove it, or run without "
-        "--resume to start afresh"
-    )
-    line = cli_error(capsys, *command, "--resume", "--layer", "-2")
-    assert "(differing: the reference, setting layer);" in line
-    write_fasta(reference, genome)
-
-    plants = {
-        '{"llr": 999}\n': "was not written for these inputs",
-        kept.splitlines()[0] + "\n" + "".join(line + "\n" for line in kept.splitlines()[1:10]): "holds 9 rows, not 64",
-        kept[: len(kept) // 2]: "is damaged (JSONDecodeError)",
-    }
-    for content, message in plants.items():
-        first.write_text(content)
-        line = cli_error(capsys, *command, "--resume")
-        assert line.startswith(f"error: {first} ") and message in line, line
-        assert not output.exists()
-    first.write_text(kept)
-    manifest = directory / "manifest.json"
-    saved = manifest.read_text()
-    manifest.write_text("")  # left by a full disk
-    line = cli_error(capsys, *command, "--resume")
-    assert line == f"error: {manifest} is damaged (not a job manifest); remove {directory} to start afresh"
-    manifest.write_text(saved)
-    resumed = api.score_variants(variants, reference, model="nt-demo", window=60, output=output, resume=True)
-    fresh = api.score_variants(variants, reference, model="nt-demo", window=60)
-    assert [row["llr"] for row in resumed.scores] == [row["llr"] for row in fresh.scores]
-    assert not directory.exists()

@@ -1,10 +1,12 @@
 """Each score against an independent computation from the model's own outputs, and the properties that must hold:
 ref == alt gives 0, no dependence on batch company or attention backend, reverse-complement averaging equals
-scoring the reverse-complemented genome, and the forward passes each score costs."""
+scoring the reverse-complemented genome, and the forward passes each score costs; the `head` score of fine-tuned models
+against `predict` on the two windows."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,7 +16,7 @@ from multimolecule.models import from_pretrained
 from multimolecule.seqio import revcomp
 from multimolecule.variants import Site
 
-from .helpers import (
+from ..helpers import (
     encoder_states,
     example_genome,
     independent_llr,
@@ -170,3 +172,65 @@ def test_variants_that_share_a_window_share_its_reference_pass():
     chosen = scorer("nt-demo", ["cosine"])
     chosen(sites)
     assert chosen.passes == 1 + len(sites)  # one reference pass, one per alternative
+
+
+# ---------------------------------------------------------------------------- the head of a fine-tuned model
+
+
+@pytest.fixture(scope="module")
+def fine_tuned(tmp_path_factory):
+    """The DNABERT-2 demo fine-tuned for a few steps: sequence level and per base."""
+    folder = tmp_path_factory.mktemp("fine_tuned")
+    models = {}
+    for level, per_base in (("sequence", False), ("token", True)):
+        data = gc_task(folder / f"data-{level}", per_base)
+        api.train(data, folder / level, max_steps=2, eval_steps=2, progress=False, device="cpu")
+        models[level] = folder / level
+    return models
+
+
+def gc_task(folder: Path, per_base: bool) -> Path:
+    """Windows of E. coli DNA labelled by GC content over a half (or, per base, whether each base is G or C)."""
+    sequence = GENOME["chrD"]
+    folder.mkdir(parents=True)
+    for split, count, offset in (("train", 32, 0), ("dev", 8, 2000), ("test", 8, 2500)):
+        rows = ["sequence,label"]
+        for i in range(count):
+            window = sequence[offset + 31 * i : offset + 31 * i + 40 + i % 40]
+            gc = sum(base in "GC" for base in window) / len(window)
+            label = "".join("1" if base in "GC" else "0" for base in window) if per_base else str(int(gc > 0.5))
+            rows.append(f"{window},{label}")
+        (folder / f"{split}.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def test_head_scores_equal_predict_on_the_two_windows(fine_tuned, tmp_path):
+    """alt - ref of the fine-tuned model's probabilities, as `predict` gives them for the two windows' sequences."""
+    text = GENOME["chrC"][200:260]
+    position = 30
+    alt = "A" if text[position] != "A" else "G"
+    result = api.mutagenesis(f"{text}:{position + 1}-{position + 1}", model=fine_tuned["sequence"], score="head")
+    row = next(row for v, row in zip(result.variants, result.scores) if v.alt == alt)
+    ref_prediction, alt_prediction = api.predict(
+        [text, text[:position] + alt + text[position + 1 :]], fine_tuned["sequence"]
+    )
+    for name in ("0", "1"):
+        expected = alt_prediction[f"probability_{name}"] - ref_prediction[f"probability_{name}"]
+        assert row[f"head_probability_{name}"] == pytest.approx(expected, abs=1e-5)
+    assert not math.isnan(row["head_logit_1"])
+    with pytest.raises(api.InputError, match="need a masked language model"):
+        api.mutagenesis(f"{text}:5-5", model=fine_tuned["sequence"], score="llr")
+
+
+def test_per_base_head_at_the_changed_base(fine_tuned):
+    text = GENOME["chrC"][300:360]
+    position = 17
+    alt = "C" if text[position] != "C" else "T"
+    result = api.mutagenesis(f"{text}:{position + 1}-{position + 1}", model=fine_tuned["token"], score="head")
+    row = next(row for v, row in zip(result.variants, result.scores) if v.alt == alt)
+    ref_prediction, alt_prediction = api.predict(
+        [text, text[:position] + alt + text[position + 1 :]], fine_tuned["token"]
+    )
+    for k, name in enumerate(("0", "1")):
+        expected = alt_prediction["probabilities"][position][k] - ref_prediction["probabilities"][position][k]
+        assert row[f"head_probability_{name}"] == pytest.approx(expected, abs=2e-4)  # predict rounds to 4 places

@@ -1,4 +1,5 @@
-"""Genomes streamed into windows, and the model cards' masking."""
+"""Genomes read from FASTA files and folders, streamed into training windows on both strands, and the fixed
+held-out windows."""
 
 from __future__ import annotations
 
@@ -6,17 +7,12 @@ import gzip
 import random
 
 import pytest
-import torch
 
 from multimolecule import NucleotideTransformerTokenizer
 from multimolecule.pretraining import (
-    DataCollatorForMaskedDNA,
     GenomeWindows,
     HeldOut,
-    MaskedWindows,
-    dna_token_ids,
     genome_files,
-    mask_tokens,
     read_contigs,
 )
 from multimolecule.seqio import revcomp
@@ -89,44 +85,6 @@ def test_held_out_windows_are_fixed_and_disjoint_from_training(genome):
     assert "".join(dna) == "".join(tails)  # consecutive windows from the start of each tail
     by_name = GenomeWindows(files, tokenizer, WINDOW, "eval", HeldOut(frozenset({"chr2"})), shuffle=False)
     assert "".join(window_dna(tokenizer, w) for w in by_name) == contigs["chr2"]
-
-
-def test_masking_follows_the_model_cards():
-    """15% of the DNA tokens chosen; of those 80% <mask>, 10% a different DNA token, 10% unchanged."""
-    tokenizer = NucleotideTransformerTokenizer.standard()
-    candidates = dna_token_ids(tokenizer)
-    generator = torch.Generator().manual_seed(0)
-    ids = candidates[torch.randint(len(candidates), (400, 250), generator=generator)]
-    ids[:, 0] = tokenizer.cls_token_id
-    ids[:, -10:] = tokenizer.pad_token_id
-    inputs, labels = mask_tokens(ids, candidates, tokenizer.mask_token_id, 0.15, generator)
-    chosen = labels != -100
-    dna = 400 * 239
-    assert not chosen[:, 0].any() and not chosen[:, -10:].any()
-    assert torch.equal(labels[chosen], ids[chosen]) and torch.equal(inputs[~chosen], ids[~chosen])
-    n = int(chosen.sum())
-    assert abs(n / dna - 0.15) < 4 * (0.15 * 0.85 / dna) ** 0.5
-    masked = inputs[chosen] == tokenizer.mask_token_id
-    kept = inputs[chosen] == ids[chosen]
-    replaced = ~masked & ~kept
-    for share, expected in ((masked, 0.8), (replaced, 0.1), (kept, 0.1)):
-        assert abs(float(share.float().mean()) - expected) < 4 * (expected * (1 - expected) / n) ** 0.5
-    assert torch.isin(inputs[chosen][replaced], candidates).all()
-
-
-def test_collator_masks_training_windows_and_keeps_held_out_masks():
-    tokenizer = NucleotideTransformerTokenizer.standard()
-    windows = [{"input_ids": tokenizer("ACGTAC" * n)["input_ids"]} for n in (30, 20)]
-    collator = DataCollatorForMaskedDNA(tokenizer)
-    batch = collator(windows)
-    assert batch["input_ids"].shape == batch["labels"].shape == (2, 31)
-    assert (batch["labels"][1, 21:] == -100).all() and (batch["attention_mask"][1, 21:] == 0).all()
-    held = list(MaskedWindows(windows, tokenizer, 0.5, seed=1))
-    assert held == list(MaskedWindows(windows, tokenizer, 0.5, seed=1))  # the same positions every evaluation
-    chosen = torch.tensor(held[0]["labels"]) != -100
-    assert (torch.tensor(held[0]["input_ids"])[chosen] == tokenizer.mask_token_id).all()  # all <mask> to score
-    again = collator(held)
-    assert again["labels"][0].tolist() == held[0]["labels"]
 
 
 def test_a_missing_genome_is_one_clear_error(tmp_path):

@@ -1,11 +1,9 @@
-"""The command line's guards: option checks, refusing to overwrite, no partial output when terminated, writing
-nothing into its input, parsing without torch, and the input edges (mask look-alikes, ids, missing models)."""
+"""The guards every command shares (`cli/common.py`, `cli/__init__.py`): option checks, refusing to overwrite, no
+partial output when terminated, writing nothing into its input, parsing without torch, and missing models."""
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -16,9 +14,8 @@ import pytest
 
 from multimolecule.demo import demo_model_path
 
-from ..helpers import cli_error, fixture_dir, one_line_error, random_dna, run_cli, subprocess_env
+from ..helpers import MASKED, cli_error, fixture_dir, one_line_error, random_dna, run_cli, subprocess_env
 
-MASKED = "ATGAAACGCATTAGCACCACCATTACCACC<mask>CATCACCATTACCACAGGTAACGGTGCGGGC"
 ENV = subprocess_env()
 
 
@@ -253,24 +250,6 @@ def test_import_registers_the_models(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ input edges
-
-
-@pytest.mark.parametrize("spelling", ["[MASK]", "<MASK>", "[mask]"])
-def test_mask_lookalikes_name_the_mask_token(capsys, spelling):
-    line = cli_error(capsys, "fill-mask", f"ACGTACGT{spelling}ACGTACGT")
-    assert spelling in line and "the mask token is <mask>" in line
-
-
-def test_fill_mask_file_keeps_ids_and_does_not_echo(capsys, tmp_path):
-    long = "ACGTTGCAAC" * 2000
-    path = tmp_path / "masked.fa"
-    path.write_text(f">geneA\n{MASKED}\n>geneB some description\n{long[:10000]}<mask>{long[10000:]}\n")
-    code, out, err = run_cli(capsys, "fill-mask", "--input", str(path), "-k", "3")
-    assert code == 0, err
-    assert re.search(r"^geneA\s+mask 1 of 1", out, re.M) and re.search(r"^geneB\s+mask 1 of 1", out, re.M)
-    assert len(out) < 2000  # context around each mask, not the 20 kbp input per prediction
-    code, out, _ = run_cli(capsys, "fill-mask", "--input", str(path), "--json")
-    assert [masks[0]["id"] for masks in json.loads(out)] == ["geneA", "geneB"] and len(out) < 10000
 
 
 def test_missing_tokenizer_and_local_looking_paths(capsys, tmp_path):

@@ -16,7 +16,8 @@ from multimolecule.demo import demo_model_path
 from multimolecule.training import DataCollatorForBaseLevelLabels, TaskMetrics, pad_logits_to_labels
 from multimolecule.training.tasks import Task
 
-DEMOS = ["dnabert2-demo", "nt-demo"]
+from ..helpers import DEMOS
+
 # two batches of two, whose longest texts have the same number of bases (20) or not (20 and 12)
 SAME_LONGEST = ["ACGTAGCTAGGATCCAATGC", "GGCCATTAGCTT", "TTAGCATGCAAGGCTAGCAT", "ACGTTGCA"]
 DIFFERENT_LONGEST = ["ACGTAGCTAGGATCCAATGC", "GGCCATTAGCTT", "TTAGCATGCAAG", "ACGTTGCA"]
