@@ -94,6 +94,16 @@ SLOW = {
     "tests/variants/test_scores.py::test_no_dependence_on_batch_company_or_attention_backend",
     "tests/variants/test_scores.py::test_per_base_head_at_the_changed_base",
     "tests/variants/test_scores.py::test_pll_is_the_difference_over_differing_tokens",
+    "tests/models/test_remote_code.py::test_client_flows_by_offline_hub_id",
+    "tests/models/test_remote_code.py::test_lora_on_query_value_trains_the_same_layers",
+    "tests/models/test_loading_utils.py::test_a_load_reads_each_file_once",
+    "tests/models/dnabert2/test_dnabert_s.py::test_loads_by_offline_hub_id",
+    "tests/models/ntv3/test_commands.py::test_pretrain_from_scratch_by_folder_name",
+    "tests/models/ntv3/test_commands.py::test_variant_scores_and_mutagenesis",
+    "tests/benchmark/test_benchmark.py::test_finetune_and_lora_write_the_train_output",
+    "tests/benchmark/test_benchmark.py::test_torchrun_ranks_take_their_own_tasks",
+    "tests/benchmark/test_benchmark.py::test_resume_skips_finished_units_and_merges",
+    "tests/variants/test_engine.py::test_resume_resumes_only_the_same_job",
 }
 
 
