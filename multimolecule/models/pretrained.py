@@ -8,6 +8,7 @@ is a checkpoint without a masked-LM head (DNABERT-S, a fine-tuned model) for the
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from transformers.utils import logging
 from ..modules import load_report
 from ..utils import CheckpointError, InputError, check_device, resolve_dtype
 from .loading_utils import Checkpoint, resolve_name
-from .registry import MODELS, from_pretrained, tokenizer_from_pretrained
+from .registry import MODELS, from_pretrained, package_of, tokenizer_from_pretrained
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json")
 # The tasks that use the masked-language-model head: a checkpoint without one is refused for them, not given a
@@ -73,11 +74,12 @@ def load_model(
     torch_dtype = resolve_dtype(dtype)
     if Path(path).is_dir() and not any((Path(path) / name).is_file() for name in TOKENIZER_FILES):
         raise InputError(f"no tokenizer in {path}: expected {' or '.join(TOKENIZER_FILES)}")
-    if task == "feature-extraction":  # the engines read the hidden states: no (random, unused) pooler is built
-        kwargs.setdefault("add_pooling_layer", False)
     masked_lm = task in MASKED_LM_TASKS
     try:
         checkpoint = Checkpoint.resolve(path)  # once, for the tokenizer and the model
+        encoder = package_of(checkpoint).model
+        if task == "feature-extraction" and "add_pooling_layer" in inspect.signature(encoder.__init__).parameters:
+            kwargs.setdefault("add_pooling_layer", False)  # the engines read the hidden states: no (random) pooler
         with quiet_transformers():
             tokenizer = tokenizer_from_pretrained(checkpoint)
             network = from_pretrained(checkpoint, task=task, dtype=torch_dtype, output_loading_info=masked_lm, **kwargs)

@@ -149,10 +149,16 @@ def command_inputs(tmp_path: Path) -> Path:
 
 OUTPUT_INTO_INPUT = {
     # command: (argv with {in} the input folder, the output that is, contains or lies inside an input)
-    "pretrain": (["pretrain", "--data", "{in}/genome.fa", "--model", "nt-demo", "-q", "--overwrite", "-o"], "{in}"),
-    "pretrain-inside": (["pretrain", "--data", "{in}", "--model", "nt-demo", "-q", "-o"], "{in}/run"),
-    "train-tokenizer": (["train-tokenizer", "--data", "{in}/genome.fa", "--overwrite", "-o"], "{in}"),
-    "train-tokenizer-is": (["train-tokenizer", "--data", "{in}/genome.fa", "--overwrite", "-o"], "{in}/genome.fa"),
+    "pretrain": (
+        ["pretrain", "--data", "{in}/genome.fa", "--model", "nt-demo", "-q", "--overwrite", "--output-dir"],
+        "{in}",
+    ),
+    "pretrain-inside": (["pretrain", "--data", "{in}", "--model", "nt-demo", "-q", "--output-dir"], "{in}/run"),
+    "train-tokenizer": (["train-tokenizer", "--data", "{in}/genome.fa", "--overwrite", "--output-dir"], "{in}"),
+    "train-tokenizer-is": (
+        ["train-tokenizer", "--data", "{in}/genome.fa", "--overwrite", "--output-dir"],
+        "{in}/genome.fa",
+    ),
     "train": (["train", "--data", "{in}", "--model", "nt-demo", "-q", "--overwrite", "--output-dir"], "{in}/run"),
     "score-variants": (
         ["score-variants", "{in}/variants.tsv", "-r", "{in}/genome.fa", "--overwrite", "-o"],
@@ -182,9 +188,25 @@ def test_overwrite_replaces_only_the_commands_own_outputs(capsys, tmp_path):
     folder = command_inputs(tmp_path)
     fast = ["--max-steps", "2", "--eval-steps", "2", "--batch-size", "2", "--eval-windows", "2", "--max-length", "24"]
     commands = {
-        "pretrain": ["pretrain", "--data", str(folder / "genome.fa"), "--model", "nt-demo", "-q", *fast, "-o"],
-        "train-tokenizer": ["train-tokenizer", "--data", str(folder / "genome.fa"), "--vocab-size", "16", "-o"],
-        "convert": ["convert", str(fixture_dir("dnabert2", "tiny_a"))],
+        "pretrain": [
+            "pretrain",
+            "--data",
+            str(folder / "genome.fa"),
+            "--model",
+            "nt-demo",
+            "-q",
+            *fast,
+            "--output-dir",
+        ],
+        "train-tokenizer": [
+            "train-tokenizer",
+            "--data",
+            str(folder / "genome.fa"),
+            "--vocab-size",
+            "16",
+            "--output-dir",
+        ],
+        "convert": ["convert", "-m", str(fixture_dir("dnabert2", "tiny_a")), "--output-dir"],
     }
     for name, argv in commands.items():
         output = tmp_path / name

@@ -143,7 +143,7 @@ def test_a_resumed_run_equals_the_uninterrupted_one(genome, tmp_path):
     shutil.rmtree(resumed / "checkpoints" / "checkpoint-4")
     for name in ("config.json", "model.safetensors", "metrics.json"):
         (resumed / name).unlink()
-    assert main(["pretrain", "-o", str(resumed), "--resume"]) == 0
+    assert main(["pretrain", "--output-dir", str(resumed), "--resume"]) == 0
     final = [load_file(path / "checkpoints" / "checkpoint-4" / "model.safetensors") for path in (whole, resumed)]
     assert final[0].keys() == final[1].keys()
     assert all(torch.equal(final[0][name], final[1][name]) for name in final[0])
@@ -156,7 +156,18 @@ def test_a_resumed_run_equals_the_uninterrupted_one(genome, tmp_path):
 
 def test_a_run_whose_loss_is_not_finite_stops_with_one_line(capsys, genome, tmp_path):
     out = tmp_path / "out"
-    argv = ["pretrain", "--data", str(genome), "--model", "nt-demo", "-o", str(out), "--max-length", "24", *FAST]
+    argv = [
+        "pretrain",
+        "--data",
+        str(genome),
+        "--model",
+        "nt-demo",
+        "--output-dir",
+        str(out),
+        "--max-length",
+        "24",
+        *FAST,
+    ]
     code = main([*argv, "--learning-rate", "1e30", "--logging-steps", "1"])
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert code == 1 and len(err) == 1, err

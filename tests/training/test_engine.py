@@ -427,7 +427,7 @@ def test_train_from_a_published_checkpoint(tmp_path, gc_data, fixture):
 
 def test_a_run_whose_loss_stops_being_finite_is_one_line_and_saves_no_model(capsys, gc_data, tmp_path):
     out = tmp_path / "out"
-    argv = ["train", "--data", gc_data, "-o", out, "--learning-rate", "1e30", "--logging-steps", "1", *FAST]
+    argv = ["train", "--data", gc_data, "--output-dir", out, "--learning-rate", "1e30", "--logging-steps", "1", *FAST]
     error = train_error(capsys, *argv)
     assert re.fullmatch(
         r"error: the loss is no longer finite at step \d+: the learning rate \(1e\+30\) is likely .*", error

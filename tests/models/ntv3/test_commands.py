@@ -1,5 +1,5 @@
 """The commands with NTv3, on the published layout of the pre-trained fixture: fill-mask, embed per base,
-pretrain --config ntv3, score-variants (llr: one masked pass per variant), mutagenesis; a role the family lacks
+pretrain --architecture ntv3, score-variants (llr: one masked pass per variant), mutagenesis; a role the family lacks
 refused in one line."""
 
 from __future__ import annotations
@@ -55,9 +55,9 @@ def test_variant_scores_and_mutagenesis(capsys, pre, tmp_path):
 def test_pretrain_from_scratch_by_folder_name(capsys, tmp_path):
     (tmp_path / "genome.fa").write_text(f">g\n{random_dna(6000, 4)}\n")
     code, _, err = run_cli(
-        capsys, "pretrain", "--data", tmp_path / "genome.fa", "--config", "ntv3", "--hidden-size", "32",
+        capsys, "pretrain", "--data", tmp_path / "genome.fa", "--architecture", "ntv3", "--hidden-size", "32",
         "--num-hidden-layers", "1", "--max-length", "512", "--eval-fraction", "0.2", "--max-steps", "2", "-b", "2",
-        "--eval-windows", "2", "-o", tmp_path / "out", "-q", "--device", "cpu",
+        "--eval-windows", "2", "--output-dir", tmp_path / "out", "-q", "--device", "cpu",
     )  # fmt: skip
     assert code == 0, err
     config = json.loads((tmp_path / "out" / "config.json").read_text())
@@ -65,7 +65,9 @@ def test_pretrain_from_scratch_by_folder_name(capsys, tmp_path):
 
 
 def test_a_missing_role_is_one_line(capsys, pre, tmp_path):
-    (tmp_path / "train.csv").write_text('sequence,label\nACGT,"[[0, 3]]"\n')
-    (tmp_path / "dev.csv").write_text('sequence,label\nACGT,"[[0, 3]]"\n')
-    line = cli_error(capsys, "train", "--data", tmp_path, "-m", pre, "-o", tmp_path / "out", "-q")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train.csv").write_text('sequence,label\nACGT,"[[0, 3]]"\n')
+    (data / "dev.csv").write_text('sequence,label\nACGT,"[[0, 3]]"\n')
+    line = cli_error(capsys, "train", "--data", data, "-m", pre, "--output-dir", tmp_path / "out", "-q")
     assert "NTv3 has no contact-prediction head" in line

@@ -132,7 +132,7 @@ def test_a_planted_pickle_payload_never_runs(broken_copy, tmp_path, capsys, wher
         Payload(marker) if where == "top" else {**genuine, "esm_transformer/~/embed": {"embeddings": Payload(marker)}}
     )
     weights.write_bytes(pickle.dumps(tree))
-    code = cli_main(["convert", str(broken_copy / "jax_model"), str(tmp_path / "out")])
+    code = cli_main(["convert", "-m", str(broken_copy / "jax_model"), "--output-dir", str(tmp_path / "out")])
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert code == 1 and len(err) == 1 and "it names posix.mkdir, which could run code" in err[0], err
     assert not marker.exists() and not (tmp_path / "out").exists()
