@@ -78,6 +78,13 @@ def no_remote_module_imported() -> bool:
     return not any(module.startswith("transformers_modules") for module in sys.modules)
 
 
+@pytest.fixture(autouse=True)
+def no_remote_module_before():
+    """Each test starts with no remote-code module imported (those left to transformers import theirs)."""
+    for module in [module for module in sys.modules if module.startswith("transformers_modules")]:
+        del sys.modules[module]
+
+
 # ---------------------------------------------------------------------------------- the client flows, by directory
 
 
