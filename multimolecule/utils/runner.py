@@ -206,7 +206,7 @@ class ShardedJob:
         suffix: str = ".jsonl",
         read_stamp: Callable[[Path], tuple[str, int]] | None = None,
         part: tuple[int, int] | None = None,
-        shard_records: int = SHARD_RECORDS,
+        shard_records: int | None = None,
     ):
         check_job_output(output, resume, part)
         self.rank, self.world, self.local_rank = distributed_context()
@@ -216,6 +216,7 @@ class ShardedJob:
         self.part = part
         self.keep = output is not None and (self.world > 1 or resume or part is not None)
         self.directory = shard_directory(output) if output is not None else None
+        shard_records = shard_records or SHARD_RECORDS  # read when the job is made (the module's setting)
         ranges = [range(start, min(start + shard_records, len(items))) for start in range(0, len(items), shard_records)]
         self.shards = [
             Shard(

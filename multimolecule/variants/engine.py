@@ -253,19 +253,20 @@ def site_content(site) -> list | None:
 
 def job_manifest(scorer: Scorer, settings: dict | None, variants, contents: list[str]) -> dict:
     """What binds a shard folder to this job: the variants, the reference bases they are scored on (the digests of
-    their windows, `contents`), the model's weights, its dtype and every setting."""
-    network = scorer.context.network
+    their windows, `contents`), the model's weights, its dtype and every setting (a scorer without a model, such as
+    a test's, is named by its class)."""
+    network = getattr(getattr(scorer, "context", None), "network", None)
     return {
         "inputs": {
             "variants": digest([[v.id, variant_key(v)] for v in variants]),
             "reference": digest(contents),
         },
-        "model": weights_digest(network.name_or_path),
-        "dtype": str(network.dtype).removeprefix("torch."),
+        "model": weights_digest(network.name_or_path) if network is not None else type(scorer).__name__,
+        "dtype": str(network.dtype).removeprefix("torch.") if network is not None else None,
         "settings": {
             **(settings or {}),
-            "max_tokens": scorer.max_tokens,
-            "batch_size": scorer.max_batch_size,
+            "max_tokens": getattr(scorer, "max_tokens", None),
+            "batch_size": getattr(scorer, "max_batch_size", None),
         },
     }
 
