@@ -13,6 +13,10 @@ Sources:
   steps per task, as written there.
 - GUE published figures: the DNABERT-2 paper (Zhou et al., ICLR 2024, arXiv:2306.15006), Tables 3-5, the
   DNABERT-2 (117M) row: MCC x 100 for every task but Covid variant classification, which reports macro F1 x 100.
+  The paper's tables could not be read where this was written; the values agree with independent public
+  transcriptions of that row (a citation audit against the paper's ar5iv tables, a reproduction report, notes
+  quoting the TF and core-promoter columns), which agree on every task but mouse/0 (56.76; one garbled copy has
+  56.26). Check them against the paper before quoting them.
 - NT settings: the Nucleotide Transformer paper (Dalla-Torre et al., Nature Methods 2024), Methods,
   "Fine-tuning": 10,000 steps of batch 8 at a learning rate of 3e-3 for its parameter-efficient (IA3) fine-tuning,
   used here for `lora`; `finetune` takes the same steps and batch with the train engine's learning rate. The NT
