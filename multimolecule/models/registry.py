@@ -69,13 +69,18 @@ class ModelPackage:
 
     Args:
         title: The family's name, for messages and docs.
-        config, tokenizer: Its config and tokenizer classes.
+        config: Its config class.
+        tokenizer: Its tokenizer class.
         model: The encoder (required).
-        masked_lm, pretraining, sequence_prediction, token_prediction, contact_prediction, track_prediction: The
-            other roles, each optional: a command that needs a missing one refuses the family in one line.
-            `track_prediction` is a species-conditioned model with functional-track heads (`predict-tracks`).
+        masked_lm: The masked-LM model. This and the roles below are optional: a command that needs a missing one
+            refuses the family in one line.
+        pretraining: The pre-training model.
+        sequence_prediction: The sequence-prediction model.
+        token_prediction: The per-base prediction model.
+        contact_prediction: The contact-prediction model.
+        track_prediction: A species-conditioned model with functional-track heads (`predict-tracks`).
         trained_length: Tokens per window (specials included) of the family's published pretraining, given to a
-            model built from scratch (`pretrain --config <family>`).
+            model built from scratch (`pretrain --architecture <family>`).
         lora_targets: Module names that get LoRA adapters by default (`train --lora`).
         demo: The name of the family's bundled demo model (`multimolecule/demo`), if it has one.
         fixtures: Original checkpoints with reference outputs, as paths under `../shared/fixtures` (the first is
