@@ -1,6 +1,8 @@
 """The benchmark's outputs, merged from the finished units (`runs/<task>/<mode>/seed-<seed>/result.json`):
 `results.csv` (one row per task x mode x seed x metric), `summary.md` (per task: each mode's mean ± sd over the
-seeds, the published figure and the k-mer floor) and `summary.png` (the same as a bar chart).
+seeds, the published figure and the k-mer floor; below the table the figures' sources and the suite's note on them,
+`suites.PUBLISHED_NOTES`: what they were checked against, or why the suite has none) and `summary.png` (the same as
+a bar chart, the published figures as diamonds).
 
 Merging reads every unit file there is, so any process (a shard, a rank, a resumed run) can merge at any time;
 the last one to finish writes the complete tables.
@@ -13,6 +15,8 @@ import json
 import os
 import statistics
 from pathlib import Path
+
+from .suites import PUBLISHED_NOTES
 
 RESULT = "result.json"
 COLUMNS = ("task", "mode", "seed", "metric", "value")
@@ -100,8 +104,9 @@ def write_summary(output: Path, rows: list[dict], settings: dict, expected_units
         lines.append("| " + " | ".join(values) + " |")
     lines.append("")
     if sources:
-        lines.append("Published: " + "; ".join(sources) + ".")
-        lines.append("")
+        lines += ["Published: " + "; ".join(sources) + ".", ""]
+    if PUBLISHED_NOTES.get(settings["suite"]):
+        lines += [PUBLISHED_NOTES[settings["suite"]], ""]
     lines += ["## Settings", "", "```json", json.dumps(settings, indent=1), "```", ""]
     path = output / "summary.md"
     temporary = path.with_name(f".summary.md.{os.getpid()}.tmp")

@@ -11,17 +11,16 @@ Sources:
   `finetune` mode) and `finetune/scripts/run_nt.sh` (LoRA fine-tuning of the Nucleotide Transformers on GUE:
   the `lora` mode): maximum length in tokens, batch size, learning rate, epochs, steps, warm-up and evaluation
   steps per task, as written there.
-- GUE published figures: the DNABERT-2 paper (Zhou et al., ICLR 2024, arXiv:2306.15006), Tables 3-5, the
-  DNABERT-2 (117M) row: MCC x 100 for every task but Covid variant classification, which reports macro F1 x 100.
-  The paper's tables could not be read where this was written; the values agree with independent public
-  transcriptions of that row (a citation audit against the paper's ar5iv tables, a reproduction report, notes
-  quoting the TF and core-promoter columns), which agree on every task but mouse/0 (56.76; one garbled copy has
-  56.26). Check them against the paper before quoting them.
-- NT settings: the Nucleotide Transformer paper (Dalla-Torre et al., Nature Methods 2024), Methods,
-  "Fine-tuning": 10,000 steps of batch 8 at a learning rate of 3e-3 for its parameter-efficient (IA3) fine-tuning,
-  used here for `lora`; `finetune` takes the same steps and batch with the train engine's learning rate. The NT
-  paper reports MCC for its tasks; its per-task figures are drawn in figures, not tabulated here (no published
-  column).
+- Published figures (`PUBLISHED`, with `PUBLISHED_NOTES`): GUE has the DNABERT-2 paper's figures for DNABERT-2
+  (117M) (Zhou et al., ICLR 2024, arXiv:2306.15006, Tables 3-5): MCC x 100 for every task but Covid variant
+  classification, which reports macro F1 x 100. They could not be checked against the paper's own tables where
+  they were entered (docs/benchmark.md says what was and was not read); `PUBLISHED_NOTES["gue"]` says so in every
+  summary. The `nt` suite has none: the Nucleotide Transformer paper (Dalla-Torre et al., Nature Methods 2024)
+  draws its per-task MCCs in Fig. 2a and the authors' leaderboard lists them, but neither could be read as text
+  here; no figure is entered from memory.
+- NT settings: the Nucleotide Transformer paper, Methods, "Fine-tuning": 10,000 steps of batch 8 at a learning
+  rate of 3e-3 for its parameter-efficient (IA3) fine-tuning, used here for `lora`; `finetune` takes the same steps
+  and batch with the train engine's learning rate.
 - Genomic Benchmarks (Grešová et al., BMC Genomic Data 2023) reports accuracy; no per-task settings.
 """
 
@@ -40,7 +39,6 @@ from ..utils import InputError
 SUITES = ("gue", "nt", "genomic-benchmarks")
 NT_HUB_ID = "InstaDeepAI/nucleotide_transformer_downstream_tasks_revised"
 DEV_FRACTION, DEV_SEED = 0.1, 0
-DNABERT2_SOURCE = "DNABERT-2 paper (arXiv:2306.15006), Tables 3-5, DNABERT-2 row"
 
 
 @dataclass
@@ -76,7 +74,18 @@ GUE_GROUPS = [
 ]
 GUE_LEARNING_RATES = {"finetune": 2e-5, "lora": 1e-4}  # run_dnabert2.sh's lr, run_nt.sh's --learning_rate
 
-# The DNABERT-2 paper's figures for DNABERT-2 (117M), x 100.
+
+@dataclass(frozen=True)
+class Published:
+    """A figure a paper prints for one task of a suite: `value` x 100, in the task's metric, and `source`: the
+    model it was measured with and where the paper prints it (every figure has one; `tests/benchmark` checks)."""
+
+    value: float
+    source: str
+
+
+# The DNABERT-2 paper's figures for DNABERT-2 (117M), x 100 (MCC; macro F1 for virus/covid).
+DNABERT2_SOURCE = "DNABERT-2 (117M), the DNABERT-2 paper (Zhou et al., ICLR 2024, arXiv:2306.15006), Tables 3-5"
 GUE_PUBLISHED = {
     "EMP/H3": 78.27,
     "EMP/H3K14ac": 52.57,
@@ -107,6 +116,31 @@ GUE_PUBLISHED = {
     "virus/covid": 71.02,
     "splice/reconstructed": 84.99,
 }
+
+# Every named suite's published figures by task, and a note on them that each summary prints: what they were
+# checked against, or why the suite has none.
+PUBLISHED: dict[str, dict[str, Published]] = {
+    "gue": {task: Published(value, DNABERT2_SOURCE) for task, value in GUE_PUBLISHED.items()},
+    "nt": {},
+    "genomic-benchmarks": {},
+}
+PUBLISHED_NOTES = {
+    "gue": "The published figures are DNABERT-2 (117M)'s, whatever model ran here. They are not checked against the "
+    "paper's own tables, which could not be read where they were entered; mouse/0 (56.76) is the least certain "
+    "(one public copy of the row reads 56.26). See docs/benchmark.md.",
+    "nt": "No published column: the Nucleotide Transformer paper (Dalla-Torre et al., Nature Methods 2024) draws its "
+    "per-task MCCs in Fig. 2a, and the authors' leaderboard "
+    "(huggingface.co/spaces/InstaDeepAI/nucleotide_transformer_benchmark) lists them; neither could be read as text "
+    "where this suite was written, and no figure is entered from memory. See docs/benchmark.md.",
+    "genomic-benchmarks": "No published column: Genomic Benchmarks (Grešová et al., BMC Genomic Data 2023) reports "
+    "its own CNN baseline, not the models run here.",
+}
+
+
+def published(suite: str, task: str) -> tuple[float | None, str | None]:
+    """(value, source) of `suite`'s published figure for `task`; (None, None) where there is none."""
+    figure = PUBLISHED.get(suite, {}).get(task)
+    return (None, None) if figure is None else (figure.value, figure.source)
 
 
 def script_settings(values: tuple, learning_rate: float) -> dict:
@@ -175,17 +209,11 @@ def gue_tasks(data: Path) -> list[BenchmarkTask]:
     missing = len(GUE_TASKS) - len(found)
     if missing:
         print(f"note: {missing} of the {len(GUE_TASKS)} GUE tasks are not in {data}", flush=True)
-    return [
-        BenchmarkTask(
-            name,
-            data / name,
-            metric="f1" if name == "virus/covid" else "mcc",
-            settings=GUE_SETTINGS[name],
-            published=GUE_PUBLISHED.get(name),
-            source=DNABERT2_SOURCE,
-        )
-        for name in found
-    ]
+    tasks = []
+    for name in found:
+        metric = "f1" if name == "virus/covid" else "mcc"
+        tasks.append(BenchmarkTask(name, data / name, metric, GUE_SETTINGS[name], *published("gue", name)))
+    return tasks
 
 
 def folder_tasks(root: Path, metric: str = "mcc", settings: dict | None = None) -> list[BenchmarkTask]:
@@ -231,7 +259,8 @@ def genomic_benchmarks_tasks(root: Path, output: Path) -> list[BenchmarkTask]:
                 for file in sorted(label.glob("*.txt"))
             ]
         write_task(output / dataset.name, splits)
-        tasks.append(BenchmarkTask(dataset.name, output / dataset.name, "accuracy"))
+        figure = published("genomic-benchmarks", dataset.name)
+        tasks.append(BenchmarkTask(dataset.name, output / dataset.name, "accuracy", {}, *figure))
     return tasks
 
 
@@ -262,7 +291,7 @@ def nt_tasks(source: str, output: Path) -> list[BenchmarkTask]:
     tasks = []
     for name in sorted(rows):
         write_task(output / name, rows[name])
-        tasks.append(BenchmarkTask(name, output / name, "mcc", NT_SETTINGS))
+        tasks.append(BenchmarkTask(name, output / name, "mcc", NT_SETTINGS, *published("nt", name)))
     return tasks
 
 
