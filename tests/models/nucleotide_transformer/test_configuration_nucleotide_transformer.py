@@ -1,0 +1,20 @@
+"""The Nucleotide Transformer configuration: its defaults are nucleotide-transformer-v2-100m-multi-species."""
+
+from __future__ import annotations
+
+import torch
+
+from multimolecule import NucleotideTransformerConfig, NucleotideTransformerForPreTraining
+
+
+def test_config_defaults_are_v2_100m():
+    config = NucleotideTransformerConfig()
+    assert (config.hidden_size, config.num_hidden_layers, config.num_attention_heads) == (512, 22, 16)
+    assert (config.intermediate_size, config.vocab_size, config.layer_norm_eps) == (2048, 4107, 1e-12)
+    assert (config.position_embedding_type, config.hidden_act, config.use_glu, config.tie_word_embeddings) == (
+        "rotary", "silu", True, False
+    )  # fmt: skip
+    with torch.device("meta"):
+        model = NucleotideTransformerForPreTraining(config)
+    # The original's 97,889,132 less its unused position table (2050 x 512) and contact head (353).
+    assert model.num_parameters() == 97_889_132 - 2050 * 512 - 353
