@@ -1,8 +1,9 @@
 """`embed`'s job (`multimolecule.embedding.engine`): several processes under torchrun equal one, shards kept and
-resumed, another job's shards refused."""
+resumed, another job's shards refused; a shard's stamp read, shards merged in order."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -12,7 +13,8 @@ from safetensors import safe_open
 
 from multimolecule import api
 from multimolecule.embedding import SHARD_RECORDS, EmbeddingWriter, WindowEmbedder, shard_directory
-from multimolecule.utils.runner import digest, item_digest, shard_path
+from multimolecule.embedding.engine import merge_shards, read_stamp
+from multimolecule.utils.runner import Shard, digest, item_digest, shard_path
 
 from ..helpers import random_records, read_safetensors, subprocess_env
 
@@ -136,3 +138,28 @@ def test_two_processes_refusing_a_resume_both_fail_with_the_reason(tmp_path):
     assert result.returncode != 0
     assert result.stderr.count("holds shards of another job") >= 2, result.stderr  # both ranks say why
     assert not output.exists()
+
+
+def test_shards_are_read_by_their_stamp_and_merged_in_order(tmp_path):
+    vectors = torch.randn(5, 4, generator=torch.Generator().manual_seed(0))
+    lengths = [2, 3, 1, 4, 2]
+    per_base = [torch.full((length, 4), float(i)) for i, length in enumerate(lengths)]
+    shards = []
+    for index, items in enumerate((range(0, 3), range(3, 5))):
+        path = tmp_path / f"shard{index}.safetensors"
+        stamp = {"shard_inputs": f"digest{index}", "shard_rows": str(len(items))}
+        with EmbeddingWriter(path, [f"r{i}" for i in items], [lengths[i] for i in items], 4, True, stamp) as writer:
+            for row, i in enumerate(items):
+                writer.write(row, vectors[i], per_base[i])
+        shards.append(Shard(index, items, path, f"digest{index}"))
+        assert read_stamp(path) == (f"digest{index}", len(items))
+    short = tmp_path / "short.safetensors"  # stamped for more rows than it holds: not a finished shard
+    with EmbeddingWriter(short, ["r0"], [2], 4, False, {"shard_inputs": "digest", "shard_rows": "3"}) as writer:
+        writer.write(0, vectors[0], None)
+    assert read_stamp(short) == ("digest", -1)
+    output = tmp_path / "merged.safetensors"
+    with EmbeddingWriter(output, [f"r{i}" for i in range(5)], lengths, 4, True, {}) as writer:
+        merge_shards(shards, writer)
+    metadata, tensors = read_safetensors(output)
+    assert json.loads(metadata["ids"]) == [f"r{i}" for i in range(5)] and torch.equal(tensors["embeddings"], vectors)
+    assert all(torch.equal(tensors[f"per_base.{i}"], per_base[i]) for i in range(5))

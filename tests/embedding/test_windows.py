@@ -1,5 +1,5 @@
 """Windows of long sequences (`multimolecule.embedding.windows`): window and stride, strand symmetry, sequences
-longer than a window."""
+longer than a window, and overlapping windows averaged as computed here window by window."""
 
 from __future__ import annotations
 
@@ -48,3 +48,27 @@ def test_embed_windows_long_sequences():
     lengths = api.token_lengths(network, tokenizer)[ids["input_ids"][0, 1:-1]]
     torch.testing.assert_close(result.per_base[1], hidden.repeat_interleave(lengths, dim=0), atol=1e-5, rtol=1e-5)
     assert window_starts(10, 4, 2) == [0, 2, 4, 6]
+
+
+@torch.no_grad()
+def test_overlapping_windows_are_averaged_base_by_base():
+    """A sequence of 23 tokens (20 six-mers, 3 single bases) in windows of <cls> and 8 tokens every 5 tokens,
+    computed here window by window: per-base vectors are the mean over the windows covering each base, the
+    sequence's vector the mean of the windows' mean over their tokens."""
+    network, tokenizer = api.load_model("nt-demo", task="feature-extraction")
+    sequence = random_dna(123, 7)
+    ids = tokenizer(sequence, add_special_tokens=False)["input_ids"]
+    lengths = api.token_lengths(network, tokenizer)[ids].tolist()
+    assert len(ids) == 23 and lengths == [6] * 20 + [1] * 3
+    sums, counts, pooled = torch.zeros(123, network.config.hidden_size), torch.zeros(123, 1), []
+    for start in (0, 5, 10, 15):  # every 5 tokens, and the last window ends at the end
+        window = ids[start : start + 8]
+        states = network(input_ids=torch.tensor([[tokenizer.cls_token_id, *window]])).last_hidden_state[0, 1:]
+        pooled.append(states.mean(0))
+        first = sum(lengths[:start])
+        covered = slice(first, first + sum(lengths[start : start + 8]))
+        sums[covered] += states.repeat_interleave(torch.tensor(lengths[start : start + 8]), dim=0)
+        counts[covered] += 1
+    result = api.embed([sequence], model="nt-demo", per_base=True, window=9, stride=5)
+    torch.testing.assert_close(result.per_base[0], sums / counts, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(result.embeddings[0], torch.stack(pooled).mean(0), atol=1e-5, rtol=1e-5)

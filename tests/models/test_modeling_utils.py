@@ -1,5 +1,5 @@
 """What every model shares (`multimolecule.models.modeling_utils`): a resized vocabulary reaches the
-base-resolution heads."""
+base-resolution heads; the backbone's inputs are ids or embeddings, never both."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from multimolecule import AutoModelForTokenPrediction
+from multimolecule import AutoModelForTokenPrediction, DnaBert2Model
 from multimolecule.demo import demo_model_path
 
-from ..helpers import DEMOS
+from ..helpers import DEMOS, tiny_model
 
 TEXTS = ["ACGTAGCTAGGATCCAATGCGCAT", "GGCCATTAGC"]
 
@@ -34,3 +34,12 @@ def test_token_head_takes_ids_added_by_resizing(name: str) -> None:
     lengths = torch.tensor([len(text) for text in TEXTS]) - torch.tensor(replaced)
     assert covers_none.tolist() == lengths.tolist()
     assert covers_two.tolist() == (lengths + 2).tolist()
+
+
+def test_the_backbone_takes_exactly_one_of_ids_and_embeddings():
+    model = tiny_model(DnaBert2Model)
+    ids = torch.tensor([[1, 5, 6, 2]])
+    embeddings = model.get_input_embeddings()(ids)
+    for inputs in ({}, {"input_ids": ids, "inputs_embeds": embeddings}):
+        with pytest.raises(ValueError, match="^give exactly one of input_ids and inputs_embeds$"):
+            model(**inputs)
