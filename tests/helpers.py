@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors import safe_open
 
 from multimolecule import api
 from multimolecule.cli import main
@@ -92,6 +93,18 @@ def random_dna(length: int, seed: int | random.Random = 0, gc: float | None = No
     if gc is None:
         return "".join(rng.choice("ACGT") for _ in range(length))
     return "".join(rng.choice("GC") if rng.random() < gc else rng.choice("AT") for _ in range(length))
+
+
+def random_records(count: int, seed: int) -> dict[str, str]:
+    """`count` records r0, r1... of 20 to 700 random bases each, from `seed`."""
+    rng = random.Random(seed)
+    return {f"r{i}": "".join(rng.choices("ACGT", k=rng.randint(20, 700))) for i in range(count)}
+
+
+def read_safetensors(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
+    """The metadata and every tensor of a `.safetensors` file."""
+    with safe_open(path, "pt") as file:
+        return file.metadata(), {key: file.get_tensor(key) for key in file.keys()}
 
 
 def pad_rows(rows: Sequence[Sequence[int]], pad_id: int, left: bool = False) -> tuple[torch.Tensor, torch.Tensor]:

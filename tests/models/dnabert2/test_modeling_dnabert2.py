@@ -1,5 +1,5 @@
-"""The DNABERT-2 model against the original implementation's outputs (../shared/fixtures/dnabert2/tiny_a), its
-default size, and its model card as published."""
+"""The DNABERT-2 model against the original implementation's outputs (../shared/fixtures/dnabert2/tiny_a) and its
+model card as published."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ import pytest
 import torch
 
 from multimolecule import (
-    DnaBert2Config,
     DnaBert2ForMaskedLM,
-    DnaBert2ForPreTraining,
     DnaBert2Model,
 )
 from multimolecule.modules import alibi_slopes
@@ -17,12 +15,6 @@ from multimolecule.modules import alibi_slopes
 from ...helpers import masked_max_diff, python_blocks, shared_path
 
 HIDDEN_ATOL, LOGITS_ATOL, LOSS_ATOL = 1e-4, 5e-4, 1e-4
-
-
-def test_config_defaults_are_117m():
-    model = DnaBert2ForPreTraining(DnaBert2Config())
-    assert model.num_parameters() == 117_074_176  # the original, tied decoder counted once
-    assert DnaBert2Config().position_embedding_type == "alibi"
 
 
 # Parity with the original
@@ -55,7 +47,6 @@ def test_parity_alibi(converted, reference):
     length = reference["input_ids"].shape[1]
     bias = model.encoder.alibi(length, torch.device("cpu"))
     assert torch.allclose(bias, reference["alibi_bias"], atol=1e-6)
-    assert alibi_slopes(12)[8] == pytest.approx(0.70710677)
 
 
 def test_parity_pooler(converted, reference):

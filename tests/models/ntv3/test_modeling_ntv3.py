@@ -1,5 +1,5 @@
 """NTv3 against every reference tensor of the original implementation (../shared/fixtures/ntv3), loaded from the
-published layout as it is and converted; inputs of any length and padded batches; the 8M size."""
+published layout as it is and converted; inputs of any length and padded batches."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from torch.nn import functional as F
 
 import multimolecule
 from multimolecule import (
-    NucleotideTransformerV3Config,
     NucleotideTransformerV3ForMaskedLM,
     NucleotideTransformerV3ForTokenPrediction,
     NucleotideTransformerV3ForTrackPrediction,
@@ -24,12 +23,6 @@ HIDDEN_ATOL, LOGITS_ATOL, LOSS_ATOL = 1e-4, 5e-4, 1e-4
 def max_diff(actual: torch.Tensor, expected: torch.Tensor) -> float:
     assert actual.shape == expected.shape
     return (actual - expected).abs().max().item()
-
-
-def test_the_8m_configuration_has_the_published_parameter_count():
-    with torch.device("meta"):
-        model = NucleotideTransformerV3ForMaskedLM(NucleotideTransformerV3Config())
-    assert model.num_parameters() == 7_692_475  # the count the ntv3_base_model card states
 
 
 @pytest.mark.parametrize("source", ["original", "converted"])

@@ -1,6 +1,6 @@
 """The Nucleotide Transformer model against the original implementations' outputs
 (../shared/fixtures/nucleotide_transformer/nt_v2_tiny_a, in the PyTorch and the JAX layout; transformers' own ESM
-for v1), its default size, and its model cards."""
+for v1) and its model cards."""
 
 from __future__ import annotations
 
@@ -11,28 +11,13 @@ from transformers import (
 )
 
 from multimolecule import (
-    NucleotideTransformerConfig,
     NucleotideTransformerForMaskedLM,
-    NucleotideTransformerForPreTraining,
     NucleotideTransformerModel,
 )
 
 from ...helpers import masked_max_diff, python_blocks, shared_path
 
 HIDDEN_ATOL, LOGITS_ATOL = 1e-4, 5e-4
-
-
-def test_config_defaults_are_v2_100m():
-    config = NucleotideTransformerConfig()
-    assert (config.hidden_size, config.num_hidden_layers, config.num_attention_heads) == (512, 22, 16)
-    assert (config.intermediate_size, config.vocab_size, config.layer_norm_eps) == (2048, 4107, 1e-12)
-    assert (config.position_embedding_type, config.hidden_act, config.use_glu, config.tie_word_embeddings) == (
-        "rotary", "silu", True, False
-    )  # fmt: skip
-    with torch.device("meta"):
-        model = NucleotideTransformerForPreTraining(config)
-    # The original's 97,889,132 less its unused position table (2050 x 512) and contact head (353).
-    assert model.num_parameters() == 97_889_132 - 2050 * 512 - 353
 
 
 # Parity with the originals

@@ -1,59 +1,22 @@
-"""`embed` from Python: streamed output equal to in memory, windows and strides, several processes, resuming."""
+"""`embed`'s job (`multimolecule.embedding.engine`): several processes under torchrun equal one, shards kept and
+resumed, another job's shards refused; a shard's stamp read, shards merged in order."""
 
 from __future__ import annotations
 
-import random
+import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 from safetensors import safe_open
 
 from multimolecule import api
-from multimolecule.embedding import SHARD_RECORDS, EmbeddingWriter, WindowEmbedder, shard_directory, window_starts
-from multimolecule.utils.runner import digest, item_digest, shard_path
+from multimolecule.embedding import SHARD_RECORDS, EmbeddingWriter, WindowEmbedder, shard_directory
+from multimolecule.embedding.engine import merge_shards, read_stamp
+from multimolecule.utils.runner import Shard, digest, item_digest, shard_path
 
-from .helpers import random_dna, subprocess_env
-
-
-def random_records(count: int, seed: int) -> dict[str, str]:
-    rng = random.Random(seed)
-    return {f"r{i}": "".join(rng.choices("ACGT", k=rng.randint(20, 700))) for i in range(count)}
-
-
-def read_all(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
-    with safe_open(path, "pt") as file:
-        return file.metadata(), {key: file.get_tensor(key) for key in file.keys()}
-
-
-def test_streamed_output_equals_memory_and_budget_does_not_change_results(tmp_path):
-    records = random_records(5, 1)
-    in_memory = api.embed(records, per_base=True, max_tokens=2048)
-    small_budget = api.embed(records, per_base=True, max_tokens=128)  # one window per batch
-    streamed = api.embed(records, output=tmp_path / "out.safetensors", per_base=True)
-    torch.testing.assert_close(small_budget.embeddings, in_memory.embeddings, atol=1e-5, rtol=1e-5)
-    assert torch.equal(streamed.embeddings, in_memory.embeddings)
-    for index in range(len(records)):
-        assert torch.equal(streamed.per_base[index], in_memory.per_base[index])  # read back from the file
-    for suffix in (".npz", ".npy"):  # per-sequence only, in the other formats
-        written = api.embed(records, output=tmp_path / f"out{suffix}", max_tokens=2048)
-        plain = api.embed(records, max_tokens=2048)
-        assert torch.equal(written.embeddings, plain.embeddings)
-    metadata, tensors = read_all(tmp_path / "out.safetensors")
-    assert metadata["stride_tokens"] == str(int(metadata["window_tokens"]) // 2 - 1)  # per-base: half the body
-    assert sorted(tensors) == ["embeddings", *sorted(f"per_base.{i}" for i in range(5))]
-
-
-def test_window_and_stride():
-    sequence = random_records(1, 2)["r0"] * 3
-    pooled = api.embed([sequence], window=32)
-    assert pooled.metadata["stride_tokens"] == "30"  # per-sequence output: windows do not overlap
-    overlapping = api.embed([sequence], window=32, stride=10)
-    assert not torch.allclose(pooled.embeddings, overlapping.embeddings)
-    with pytest.raises(api.InputError, match="stride"):
-        api.embed([sequence], window=32, stride=31)
+from ..helpers import random_records, read_safetensors, subprocess_env
 
 
 def run_embed(*arguments: str, processes: int = 1) -> subprocess.CompletedProcess:
@@ -73,7 +36,7 @@ def test_two_processes_equal_one_and_resume_skips_finished_shards(tmp_path):
     assert single.returncode == 0, single.stderr
     assert double.returncode == 0, double.stderr
     assert not shard_directory(two).exists()  # merged, then removed
-    (meta_one, tensors_one), (meta_two, tensors_two) = read_all(one), read_all(two)
+    (meta_one, tensors_one), (meta_two, tensors_two) = read_safetensors(one), read_safetensors(two)
     assert meta_one == meta_two and tensors_one.keys() == tensors_two.keys()
     for key in tensors_one:
         torch.testing.assert_close(tensors_two[key], tensors_one[key], atol=1e-6, rtol=1e-6)
@@ -177,29 +140,26 @@ def test_two_processes_refusing_a_resume_both_fail_with_the_reason(tmp_path):
     assert not output.exists()
 
 
-def test_embed_reverse_complement_is_strand_symmetric():
-    sequence = random_dna(700, 3)  # longer than one window of the demo model
-    forward = api.embed([sequence], per_base=True, reverse_complement=True)
-    backward = api.embed([api.revcomp(sequence)], per_base=True, reverse_complement=True)
-    torch.testing.assert_close(forward.embeddings, backward.embeddings, atol=1e-4, rtol=1e-4)
-    torch.testing.assert_close(forward.per_base[0], backward.per_base[0].flip(0), atol=1e-4, rtol=1e-4)
-    plain = api.embed([sequence], per_base=True)
-    assert not torch.allclose(plain.embeddings, forward.embeddings)
-
-
-def test_embed_windows_long_sequences():
-    network, tokenizer = api.load_model(None, "cpu", None)
-    window = api.trained_window(tokenizer, network.config)
-    sequence = random_dna(window * 12, 4)  # many more tokens than one window
-    assert len(tokenizer(sequence, add_special_tokens=False)["input_ids"]) > 2 * window
-    result = api.embed([sequence, sequence[:50]], per_base=True)
-    assert [tuple(x.shape) for x in result.per_base] == [
-        (len(sequence), network.config.hidden_size),
-        (50, network.config.hidden_size),
-    ]
-    # a short sequence is one window: per-base vectors are exactly its tokens' vectors
-    ids = tokenizer(sequence[:50], return_tensors="pt")
-    hidden = network.base_model(**ids).last_hidden_state[0, 1:-1]
-    lengths = api.token_lengths(network, tokenizer)[ids["input_ids"][0, 1:-1]]
-    torch.testing.assert_close(result.per_base[1], hidden.repeat_interleave(lengths, dim=0), atol=1e-5, rtol=1e-5)
-    assert window_starts(10, 4, 2) == [0, 2, 4, 6]
+def test_shards_are_read_by_their_stamp_and_merged_in_order(tmp_path):
+    vectors = torch.randn(5, 4, generator=torch.Generator().manual_seed(0))
+    lengths = [2, 3, 1, 4, 2]
+    per_base = [torch.full((length, 4), float(i)) for i, length in enumerate(lengths)]
+    shards = []
+    for index, items in enumerate((range(0, 3), range(3, 5))):
+        path = tmp_path / f"shard{index}.safetensors"
+        stamp = {"shard_inputs": f"digest{index}", "shard_rows": str(len(items))}
+        with EmbeddingWriter(path, [f"r{i}" for i in items], [lengths[i] for i in items], 4, True, stamp) as writer:
+            for row, i in enumerate(items):
+                writer.write(row, vectors[i], per_base[i])
+        shards.append(Shard(index, items, path, f"digest{index}"))
+        assert read_stamp(path) == (f"digest{index}", len(items))
+    short = tmp_path / "short.safetensors"  # stamped for more rows than it holds: not a finished shard
+    with EmbeddingWriter(short, ["r0"], [2], 4, False, {"shard_inputs": "digest", "shard_rows": "3"}) as writer:
+        writer.write(0, vectors[0], None)
+    assert read_stamp(short) == ("digest", -1)
+    output = tmp_path / "merged.safetensors"
+    with EmbeddingWriter(output, [f"r{i}" for i in range(5)], lengths, 4, True, {}) as writer:
+        merge_shards(shards, writer)
+    metadata, tensors = read_safetensors(output)
+    assert json.loads(metadata["ids"]) == [f"r{i}" for i in range(5)] and torch.equal(tensors["embeddings"], vectors)
+    assert all(torch.equal(tensors[f"per_base.{i}"], per_base[i]) for i in range(5))
