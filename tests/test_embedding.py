@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 import sys
@@ -10,12 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors import safe_open
+from safetensors.torch import load_file
 
-from multimolecule import api
+from multimolecule import NucleotideTransformerV3Model, api
 from multimolecule.embedding import SHARD_RECORDS, EmbeddingWriter, WindowEmbedder, shard_directory, window_starts
 from multimolecule.utils.runner import digest, item_digest, shard_path
 
-from .helpers import random_dna, subprocess_env
+from .helpers import fixture_dir, random_dna, subprocess_env
 
 
 def random_records(count: int, seed: int) -> dict[str, str]:
@@ -203,3 +205,24 @@ def test_embed_windows_long_sequences():
     lengths = api.token_lengths(network, tokenizer)[ids["input_ids"][0, 1:-1]]
     torch.testing.assert_close(result.per_base[1], hidden.repeat_interleave(lengths, dim=0), atol=1e-5, rtol=1e-5)
     assert window_starts(10, 4, 2) == [0, 2, 4, 6]
+
+
+def test_species_conditions_a_post_trained_model():
+    """`species` embeds with a post-trained NTv3 as the model called with that species' id: per base, the original's
+    final embedding of the fixture's batch (`<species>.embedding`); per sequence, its mean over the bases."""
+    post = fixture_dir("ntv3", "ntv3_post_tiny_a")
+    reference = load_file(post / "reference.safetensors")
+    sequences = json.loads((post / "reference.json").read_text())["batch"]["sequences"]
+    model = NucleotideTransformerV3Model.from_pretrained(post).eval()
+    results = {}
+    for species, species_id in (("human", 6), ("mouse", 7)):
+        result = api.embed(sequences, model=str(post), species=species, per_base=True)
+        expected = reference[f"{species}.embedding"]  # (2, 64, 32)
+        with torch.no_grad():
+            direct = model(reference["input_ids"], species_ids=species_id).last_hidden_state
+        assert (torch.stack(result.per_base) - expected).abs().max() < 1e-4
+        assert (torch.stack(result.per_base) - direct).abs().max() < 1e-5
+        assert (result.embeddings - expected.mean(1)).abs().max() < 1e-4
+        assert result.metadata["species"] == species
+        results[species] = result.embeddings
+    assert (results["human"] - results["mouse"]).abs().max() > 1e-2  # the species changes the numbers
