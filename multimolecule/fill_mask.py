@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from .models import cached_model, special_template, trained_window
+from .models import cached_model, special_template, species_condition, trained_window
 from .seqio import DNA, MASK, as_records
 from .utils import InputError, check_positive
 from .utils.batching import default_max_tokens, map_batches, pad
@@ -30,6 +30,7 @@ def fill_mask(
     top_k: int = 5,
     device: str | None = "cpu",
     dtype: str | None = None,
+    species: str | None = None,
 ) -> list[list[dict]]:
     """Predict the token at each `<mask>` of each sequence.
 
@@ -41,6 +42,8 @@ def fill_mask(
     trained length are cut to a window centred on each mask.
 
     `sequences` is one sequence, a list of them (called `seq1`, `seq2`...) or an {id: sequence} mapping.
+    `species`: the species a species-conditioned model (a post-trained NTv3) is conditioned on; it needs one, and
+    any other model refuses one.
     Returns, per sequence, per mask (left to right), a dict with `id`, `sequence` (the input), `mask` (its
     index), `context` (up to `CONTEXT` bases either side of the `<mask>`), `base_probabilities` ({"A": p, "C": p,
     "G": p, "T": p}) and `predictions` (`top_k` dicts: `token`, `score`, `sequence` — the input with this mask
@@ -60,6 +63,7 @@ def fill_mask(
         if MASK not in sequence:
             raise InputError(f"sequence {name!r} has no {MASK}")
     network, tokenizer = cached_model(model, device, dtype, "fill-mask")
+    condition = species_condition(network.config, species)
     prefix, suffix = special_template(tokenizer)
     body = trained_window(tokenizer, network.config) - len(prefix) - len(suffix)
     candidate_ids, candidate_tokens = dna_token_ids(tokenizer)
@@ -79,7 +83,9 @@ def fill_mask(
 
     def mask_probabilities(batch: list[tuple[list[int], int]]) -> list[torch.Tensor]:
         input_ids, attention_mask = pad([window for window, _ in batch], tokenizer.pad_token_id)
-        logits = network(input_ids=input_ids.to(network.device), attention_mask=attention_mask.to(network.device))
+        logits = network(
+            input_ids=input_ids.to(network.device), attention_mask=attention_mask.to(network.device), **condition
+        )
         where = torch.tensor([position for _, position in batch])
         return list(logits.logits.float().cpu()[torch.arange(len(batch)), where][:, candidate_index].softmax(-1))
 

@@ -89,6 +89,8 @@ SLOW = {
     "tests/variants/test_engine.py::test_resume_keeps_finished_shards",
     "tests/variants/test_mutagenesis.py::test_mutagenesis_command_writes_table_and_picture",
     "tests/variants/test_plot.py::test_rows_of_a_hundred_bases_set_the_size",
+    "tests/variants/test_track_scores.py::test_command_writes_the_chosen_tracks_and_the_summary",
+    "tests/variants/test_track_scores.py::test_resume_and_shards_as_for_the_other_scores",
     "tests/variants/test_scores.py::test_head_scores_equal_predict_on_the_two_windows",
     "tests/variants/test_scores.py::test_llr_is_the_masked_base_marginal",
     "tests/variants/test_scores.py::test_no_dependence_on_batch_company_or_attention_backend",

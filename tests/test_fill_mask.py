@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from multimolecule import NucleotideTransformerTokenizer, api
+from multimolecule import NucleotideTransformerTokenizer, NucleotideTransformerV3ForMaskedLM, api
 from multimolecule.fill_mask import CONTEXT, context, dna_token_ids, fill_mask
 from multimolecule.seqio import DNA, MASK
 
-from .helpers import DEMOS, MASKED, random_dna
+from .helpers import DEMOS, MASKED, fixture_dir, random_dna
 
 
 @torch.no_grad()
@@ -78,3 +78,23 @@ def test_context_cuts_past_the_limit_only():
     assert context("A" * CONTEXT, "<mask>", "C" * CONTEXT) == "A" * CONTEXT + "<mask>" + "C" * CONTEXT
     assert context("G" + "A" * CONTEXT, "x", "C" * CONTEXT + "T") == "..." + "A" * CONTEXT + "x" + "C" * CONTEXT + "..."
     assert context("", "x", "") == "x"
+
+
+def test_species_conditions_a_post_trained_model():
+    """`species` fills masks with a post-trained NTv3 as its masked-LM head called with that species' id (the
+    fixture's references have no masked input to compare with)."""
+    post = fixture_dir("ntv3", "ntv3_post_tiny_a")
+    sequence = random_dna(70, 21)
+    masked = sequence[:30] + MASK + sequence[31:]
+    model = NucleotideTransformerV3ForMaskedLM.from_pretrained(post).eval()
+    ids = torch.tensor([[{"A": 6, "T": 7, "C": 8, "G": 9}[base] for base in sequence]])
+    ids[0, 30] = 2  # <mask>
+    scores = {}
+    for species, species_id in (("human", 6), ("mouse", 7)):
+        ((entry,),) = fill_mask(masked, model=str(post), species=species, top_k=4)
+        with torch.no_grad():
+            logits = model(ids, species_ids=species_id).logits[0, 30, [6, 7, 8, 9]]  # A T C G
+        expected = dict(zip("ATCG", logits.softmax(-1).tolist()))
+        scores[species] = {prediction["token"]: prediction["score"] for prediction in entry["predictions"]}
+        assert scores[species] == pytest.approx(expected, abs=1e-6)
+    assert scores["human"] != pytest.approx(scores["mouse"], abs=1e-3)  # the species changes the numbers

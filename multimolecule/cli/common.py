@@ -42,6 +42,12 @@ def add_model(parser: argparse.ArgumentParser, text: str = MODEL_HELP, **kwargs)
     parser.add_argument("-m", "--model", help=text, **kwargs)
 
 
+def add_species(parser: argparse.ArgumentParser, **kwargs) -> None:
+    """`--species`: the species a species-conditioned model (a post-trained NTv3) is conditioned on."""
+    text = "the species to condition on, one of the model's (a post-trained NTv3)"
+    parser.add_argument("--species", help=text, **kwargs)
+
+
 def add_quiet(parser, default: bool | None = True) -> None:
     """`-q/--quiet` (every command has it): `args.progress` False. `default` None is the settings commands' "not
     given" (the settings file or the setting's default, True, decides)."""

@@ -6,7 +6,16 @@ import argparse
 
 from ..utils import InputError
 from ..utils.distributed import is_main_process
-from .common import add_batching, add_command, add_deprecated, add_model, add_overwrite, add_quiet, add_runtime
+from .common import (
+    add_batching,
+    add_command,
+    add_deprecated,
+    add_model,
+    add_overwrite,
+    add_quiet,
+    add_runtime,
+    add_species,
+)
 
 
 def add(commands) -> None:
@@ -16,6 +25,7 @@ def add(commands) -> None:
     parser.add_argument("-o", "--output", required=True, help="output file: .safetensors, .npz or .npy")
     add_overwrite(parser)
     add_model(parser)
+    add_species(parser)
     parser.add_argument(
         "--pooling",
         help="per-sequence pooling: mean (without <cls>/<eos>), mean-all (with them) or cls; default: the model's "
@@ -69,6 +79,7 @@ def run(args: argparse.Namespace) -> None:
         window=args.window,
         stride=args.stride,
         resume=args.resume,
+        species=args.species,
     )
     if not is_main_process():
         return  # rank 0 reports

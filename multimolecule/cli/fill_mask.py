@@ -7,7 +7,7 @@ import json
 
 from ..seqio import read_sequences, unique
 from ..utils import InputError
-from .common import add_command, add_model, add_quiet, add_runtime
+from .common import add_command, add_model, add_quiet, add_runtime, add_species
 
 
 def add(commands) -> None:
@@ -15,6 +15,7 @@ def add(commands) -> None:
     parser.add_argument("sequences", nargs="*", metavar="SEQUENCE", help="DNA with one or more <mask>")
     parser.add_argument("-i", "--input", help="FASTA or one-sequence-per-line file of masked sequences")
     add_model(parser)
+    add_species(parser)
     parser.add_argument("-k", "--top-k", type=int, default=5, help="predictions per mask, at least 1 (default 5)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_quiet(parser)
@@ -31,7 +32,9 @@ def run(args: argparse.Namespace) -> None:
         records[unique(name, records)] = sequence
     if not records:
         raise InputError("give masked sequences as arguments or with --input FILE")
-    results = api.fill_mask(records, model=args.model, top_k=args.top_k, device=args.device, dtype=args.dtype)
+    results = api.fill_mask(
+        records, model=args.model, top_k=args.top_k, device=args.device, dtype=args.dtype, species=args.species
+    )
     for masks in results:
         for entry in masks:
             del entry["sequence"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_command, add_model, add_overwrite, add_quiet, add_runtime
+from .common import add_command, add_model, add_overwrite, add_quiet, add_runtime, add_species
 
 
 def add(commands) -> None:
@@ -19,7 +19,7 @@ def add(commands) -> None:
     )
     parser.add_argument("target", metavar="SEQUENCE_OR_FASTA[:start-end]", help="DNA, or a FASTA file, and a region")
     add_model(parser, required=True)
-    parser.add_argument("--species", required=True, help="the species to condition on (one of the model's)")
+    add_species(parser, required=True)
     parser.add_argument("--tracks", help="comma-separated track names (default: all of the species')")
     parser.add_argument("--record", help="the FASTA record (default: the first)")
     parser.add_argument("--window", type=int, help="bases per window (default: the model's trained length)")

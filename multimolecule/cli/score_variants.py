@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import os
 
-from .common import MODEL_HELP, add_batching, add_command, add_model, add_overwrite, add_quiet, add_runtime
+from .common import MODEL_HELP, add_batching, add_command, add_model, add_overwrite, add_quiet, add_runtime, add_species
 
-SCORE_NAMES = ("llr", "pll", "cosine", "l2", "dot", "head")  # multimolecule.variants.SCORES, without importing it
+SCORE_NAMES = ("llr", "pll", "cosine", "l2", "dot", "head", "tracks")  # multimolecule.variants.SCORES, not imported
+DEFAULT_RADIUS = 128  # multimolecule.variants.track_scores.DEFAULT_RADIUS, not imported
 
 
 def add_variant_scoring(parser: argparse.ArgumentParser) -> None:
     """The options `score-variants` and `mutagenesis` share: the model, the scores, the window, batching."""
     add_model(parser, MODEL_HELP + "; for --score head, a `multimolecule train` output")
+    add_species(parser)
     parser.add_argument(
         "-s",
         "--score",
@@ -24,6 +26,14 @@ def add_variant_scoring(parser: argparse.ArgumentParser) -> None:
         "--window", type=int, metavar="BASES", help="bases per window, centred on the variant (default: trained length)"
     )
     parser.add_argument("--layer", type=int, default=-1, help="hidden state of cosine/l2/dot (default -1, the last)")
+    parser.add_argument("--tracks", help="--score tracks: comma-separated track names written one column each")
+    parser.add_argument(
+        "--radius",
+        type=int,
+        default=DEFAULT_RADIUS,
+        metavar="BASES",
+        help=f"--score tracks: bases either side of the variant compared (default {DEFAULT_RADIUS})",
+    )
     parser.add_argument("--reverse-complement", action="store_true", help="score both strands and average them")
     add_batching(parser, unit="windows")
     add_quiet(parser)
@@ -37,6 +47,9 @@ def scoring_options(args: argparse.Namespace) -> dict:
         "score": args.score or ["llr"],
         "window": args.window,
         "layer": args.layer,
+        "species": args.species,
+        "tracks": args.tracks.split(",") if args.tracks else None,
+        "radius": args.radius,
         "reverse_complement": args.reverse_complement,
         "batch_size": args.batch_size,
         "max_tokens": args.max_tokens,

@@ -50,7 +50,13 @@ SHARED = {
     "--gradient-checkpointing": "recompute activations in the backward pass: less memory, more time",
     "--threads": "CPU threads when training on the CPU; 0: torch's default, all cores",
     "--num-workers": "data loader worker processes",
-    "--score": "a score to compute, repeatable: `llr` (default), `pll`, `cosine`, `l2`, `dot`, `head`",
+    "--score": "a score to compute, repeatable: `llr` (default), `pll`, `cosine`, `l2`, `dot`, `head`; or `tracks` "
+    "alone (a model with track heads)",
+    "--species": "the species a species-conditioned model (a post-trained NTv3) is conditioned on, one of its own; "
+    "such a model needs it, any other refuses it",
+    "--tracks": "track names of the `--species`, comma-separated: `predict-tracks` writes only these (default: all); "
+    "`--score tracks` writes one delta column each, besides the summary over all",
+    "--radius": "`--score tracks`: bases either side of the variant whose track deltas are averaged",
     "--window": "bases per window, centred on the variant (default: the trained length)",
     "--layer": "the hidden state of `cosine`/`l2`/`dot` (-1: the last)",
 }

@@ -17,7 +17,7 @@ import torch
 from safetensors import safe_open
 
 from ..demo import DEFAULT_MODEL
-from ..models import cached_model, special_template, token_lengths, trained_window
+from ..models import cached_model, special_template, species_condition, token_lengths, trained_window
 from ..seqio import Inputs, as_records
 from ..utils import InputError, check_apart, check_choice, check_positive, raise_on_sigterm
 from ..utils.batching import default_max_tokens
@@ -46,6 +46,7 @@ def embed(
     stride: int | None = None,
     resume: bool = False,
     overwrite: bool = False,
+    species: str | None = None,
 ) -> Embeddings:
     """Embed DNA sequences with the last hidden layer of `model`.
 
@@ -68,6 +69,8 @@ def embed(
         resume: keep finished shards in `<output>.shards/` and skip them when the same job (same sequences,
             weights, dtype and settings) is run again; another job's shards are refused in one line.
         overwrite: replace an existing `output`.
+        species: the species a species-conditioned model (a post-trained NTv3) is conditioned on; it needs one,
+            and any other model refuses one.
 
     Sequences longer than a window are cut into windows every `stride` tokens (the last window ends at the
     sequence's end). Per-base vectors are averaged where windows overlap; the per-sequence vector is the mean of
@@ -94,6 +97,7 @@ def embed(
     if job.world > 1 and device in (None, "auto") and torch.cuda.is_available():
         device = f"cuda:{job.local_rank}"
     encoder, tokenizer = cached_model(model, device, dtype, "feature-extraction")
+    condition = species_condition(encoder.config, species)
     pooling = pooling or getattr(encoder.config, "embedding_pooling", None) or "mean"
     check_choice("pooling", pooling, POOLINGS)
     template = special_template(tokenizer)
@@ -115,8 +119,9 @@ def embed(
         stride=stride or default_stride(body, per_base),
         max_tokens=max(budget, window),
         max_batch_size=batch_size,
+        species=species,
     )
-    embedder = WindowEmbedder(encoder, tokenizer, template, token_lengths(encoder, tokenizer), settings)
+    embedder = WindowEmbedder(encoder, tokenizer, template, token_lengths(encoder, tokenizer), settings, condition)
     lengths = [len(s) for s in sequences]
     hidden = encoder.config.hidden_size
     mine = job.mine()

@@ -32,14 +32,17 @@ class EmbedSettings:
     stride: int  # tokens between window starts
     max_tokens: int  # token budget of a forward pass, padding included
     max_batch_size: int | None = None  # windows per forward pass at most
+    species: str | None = None  # the species of a species-conditioned model
 
     def metadata(self) -> dict[str, str]:
+        species = {"species": self.species} if self.species is not None else {}
         return {
             "model": self.model,
             "pooling": self.pooling,
             "reverse_complement": str(self.reverse_complement).lower(),
             "window_tokens": str(self.window),
             "stride_tokens": str(self.stride),
+            **species,
         }
 
 
@@ -97,11 +100,12 @@ class WindowEmbedder:
 
     `sink(index, embedding, per_base)` gets the record's index in the list, its (hidden,) vector and, with
     `per_base`, its (length, hidden) per-base vectors; `tick(bases)` advances a progress bar after every batch.
+    `condition`: the keyword arguments of every forward pass (`species_ids` of a species-conditioned model).
     """
 
-    def __init__(self, encoder, tokenizer, template, token_lengths, settings: EmbedSettings):
+    def __init__(self, encoder, tokenizer, template, token_lengths, settings: EmbedSettings, condition=None):
         self.encoder, self.tokenizer, self.template = encoder, tokenizer, template
-        self.token_lengths, self.settings = token_lengths, settings
+        self.token_lengths, self.settings, self.condition = token_lengths, settings, condition or {}
         self.body = settings.window - len(template[0]) - len(template[1])
 
     def run(self, texts: list[str], sink: Callable, tick: Callable[[float], None] | None = None) -> None:
@@ -173,7 +177,9 @@ class WindowEmbedder:
         """Pooled (batch, hidden) vectors and, with per-base output, each window's (bases, hidden) vectors."""
         input_ids, attention_mask = pad(rows, self.tokenizer.pad_token_id)
         device = self.encoder.device
-        hidden = self.encoder(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device))
+        hidden = self.encoder(
+            input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), **self.condition
+        )
         hidden = hidden.last_hidden_state.float().cpu()  # (batch, tokens, hidden)
         if self.settings.pooling == "cls":
             pooled = hidden[:, 0]

@@ -13,6 +13,7 @@ from .pretrained import (  # noqa: F401  (for the engines and the API, not in __
     load_model,
     silence_transformers,
     special_template,
+    species_condition,
     token_lengths,
     trained_window,
 )

@@ -4,6 +4,7 @@
 tokenizer and the model for `task` loaded (`from_pretrained`, any family, our layout or an original one), moved
 to `device`, in eval mode; anything that cannot load is an `InputError` with one line naming the model, and so
 is a checkpoint without a masked-LM head (DNABERT-S, a fine-tuned model) for the tasks that need one.
+`species_condition(config, species)`: what conditions a forward pass on a species (a post-trained NTv3).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.utils import logging
 
 from ..modules import load_report
-from ..utils import CheckpointError, InputError, check_device, resolve_dtype
+from ..utils import CheckpointError, InputError, OptionError, check_device, resolve_dtype
 from .loading_utils import Checkpoint, resolve_name
 from .registry import MODELS, from_pretrained, package_of, tokenizer_from_pretrained
 
@@ -135,3 +136,29 @@ def token_lengths(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) ->
     """Bases per token id, (vocab_size,): the model's `config.token_lengths` if set, else the tokenizer's."""
     lengths = getattr(model.config, "token_lengths", None) or tokenizer.token_lengths
     return torch.tensor(lengths, dtype=torch.long)
+
+
+def species_condition(config, species: str | None) -> dict[str, int]:
+    """The keyword arguments that condition a forward pass on `species`: `{"species_ids": id}` for a model
+    conditioned on a species (a post-trained NTv3, whose `config.species` names them), `{}` for any other model
+    given none. One line when a conditioned model gets no species or an unknown one (naming its species), or
+    another model gets one.
+
+    Example:
+        >>> from multimolecule import NucleotideTransformerV3Config
+        >>> species_condition(NucleotideTransformerV3Config(species=["human", "mouse"]), "mouse")
+        {'species_ids': 7}
+        >>> species_condition(NucleotideTransformerV3Config(), None)
+        {}
+    """
+    names = list(getattr(config, "species", None) or [])
+    if species is None:
+        if names:
+            message = f"species must be given: this model is conditioned on one of {', '.join(names)}"
+            raise OptionError(message, "species")
+        return {}
+    if not names:
+        raise OptionError("species is only for a model conditioned on a species (a post-trained NTv3)", "species")
+    if species not in names:
+        raise InputError(f"unknown species {species!r}; the model knows {', '.join(names)}")
+    return {"species_ids": config.species_id(species)}

@@ -2,7 +2,8 @@
 
 - `io`: VCF/BCF/TSV variants in (one row per ALT allele, normalised on the genome), TSV or VCF scores out.
 - `genome`: random access to a FASTA reference (plain, gzip or bgzip).
-- `scores`: the windows and the scores (`llr`, `pll`, `cosine`, `l2`, `dot`, `head`), defined in its docstring.
+- `scores`: the windows and the scores (`llr`, `pll`, `cosine`, `l2`, `dot`, `head`), defined in its docstring;
+  `track_scores`: the `tracks` score (alt - ref functional tracks near a variant, from a model with track heads).
 - `engine`: `score_variants` (the scorer of a masked LM or of a fine-tuned model, `variant_scorer`), its shards,
   `torchrun` and `resume` through the one sharded-job runner (`multimolecule.utils.runner`); `mutagenesis`:
   every SNV of a region; `plot`: the mutagenesis picture; `tracks`: a region's functional tracks from a model with
@@ -14,6 +15,7 @@ from .genome import Genome, Sequences
 from .io import STATUSES, Change, Variant, locate, normalise, read_variants
 from .mutagenesis import parse_target, run_mutagenesis
 from .scores import SCORES, ModelContext, Scorer, Site, window_site
+from .track_scores import TrackScorer
 from .tracks import Tracks, predict_tracks
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "Scorer",
     "Sequences",
     "Site",
+    "TrackScorer",
     "Tracks",
     "Variant",
     "VariantScores",

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..demo import DEFAULT_MODEL
-from ..models import load_model, resolve_name, special_template, token_lengths, trained_window
-from ..utils import check_apart, check_overwrite, check_positive
+from ..models import load_model, resolve_name, special_template, species_condition, token_lengths, trained_window
+from ..utils import OptionError, check_apart, check_overwrite, check_positive
 from ..utils.batching import default_max_tokens
 from ..utils.runner import (
     SHARD_RECORDS,
@@ -37,6 +37,7 @@ from ..utils.runner import (
 from .genome import Genome
 from .io import Variant, check_output, locate, naming_hints, read_variants, write_tsv, write_vcf
 from .scores import ModelContext, Scorer, window_site
+from .track_scores import DEFAULT_RADIUS, TrackScorer, load_track_model
 
 
 @dataclass
@@ -106,18 +107,42 @@ def variant_scorer(
     batch_size: int | None = None,
     device: str | None = "cpu",
     dtype: str | None = None,
-) -> Scorer:
-    """The `Scorer` of `model`: a masked LM, or a `multimolecule train` output (a folder with a task.json), whose
-    head then gives the `head` scores."""
+    species: str | None = None,
+    tracks: Sequence[str] | None = None,
+    radius: int = DEFAULT_RADIUS,
+) -> Scorer | TrackScorer:
+    """The scorer of `model`: a masked LM, or a `multimolecule train` output (a folder with a task.json), whose
+    head then gives the `head` scores; for `score` `tracks`, a model with track heads (`TrackScorer`: the
+    `species`' tracks within `radius` bases of the change, `tracks` one column each). `species` conditions a
+    species-conditioned model (a post-trained NTv3), which needs one."""
     from ..training.inference import load_fine_tuned  # here, not at the top: transformers' Trainer is slow to import
 
+    scores = [score] if isinstance(score, str) else list(score or [])
+    if "tracks" in scores:
+        if len(set(scores)) > 1:
+            raise OptionError("score tracks is scored on its own (by the track heads): score the others apart", "score")
+        if reverse_complement:
+            raise OptionError(
+                "reverse_complement does not apply to score tracks: a track may be of one strand", "reverse_complement"
+            )
+        network, tokenizer = load_track_model(model, device, dtype)
+        budget = max_tokens or default_max_tokens(network.device)
+        return TrackScorer(network, tokenizer, species, tracks, radius, budget, batch_size)
+    if tracks:
+        raise OptionError("tracks names the track columns of score tracks: add that score", "tracks")
     if (Path(resolve_name(model)) / "task.json").is_file():
         network, tokenizer, task = load_fine_tuned(model, device, dtype)
     else:
         network, tokenizer, task = *load_model(model, device, dtype), None
     window = trained_window(tokenizer, network.config)
     context = ModelContext(
-        network, tokenizer, special_template(tokenizer), window, token_lengths(network, tokenizer), task
+        network,
+        tokenizer,
+        special_template(tokenizer),
+        window,
+        token_lengths(network, tokenizer),
+        task,
+        species_condition(network.config, species),
     )
     budget = max_tokens or default_max_tokens(network.device)
     return Scorer(context, score, layer, reverse_complement, max(budget, window), batch_size)
@@ -139,12 +164,18 @@ def score_variants(
     progress: bool = False,
     resume: bool = False,
     overwrite: bool = False,
+    species: str | None = None,
+    tracks: Sequence[str] | None = None,
+    radius: int = DEFAULT_RADIUS,
 ) -> VariantScores:
     """Score the variants of a VCF/BCF or TSV (chrom, pos, ref, alt) on a reference FASTA with `model`.
 
     `score` is one or more of `llr`, `pll`, `cosine`, `l2`, `dot` (masked language models) and `head` (a model
     fine-tuned with `train`; `cosine`, `l2`, `dot` work with it too), defined in `multimolecule.variants.scores`
-    and docs/variants.md. `window`: bases per window, centred on the variant (default: the model's trained length
+    and docs/variants.md, or `tracks` alone (a model with track heads, a post-trained NTv3: the alt - ref tracks of
+    `species` within `radius` bases of the change, `tracks` one column each and a summary of all; see
+    `multimolecule.variants.track_scores`). `species`: the species a species-conditioned model is conditioned on.
+    `window`: bases per window, centred on the variant (default: the model's trained length
     in tokens, in bases). `layer`: the hidden state of the embedding scores (-1, the last). `output` (`.tsv`, or
     `.vcf`/`.vcf.gz`/`.bcf` for a VCF input) is written atomically; with `resume` (or under `torchrun`) finished
     shards are kept in `<output>.shards/`. Returns a `VariantScores` (`.rows()`: one dict per ALT allele).
@@ -159,10 +190,14 @@ def score_variants(
     check_job_output(output, resume)
     if output is not None:
         check_apart(output, [variants, reference])
-    scorer = variant_scorer(model, score, layer, reverse_complement, max_tokens, batch_size, device, dtype)
-    window = window or scorer.context.default_bases()
+    scorer = variant_scorer(
+        model, score, layer, reverse_complement, max_tokens, batch_size, device, dtype, species, tracks, radius
+    )
+    window = window or scorer.default_bases()
     settings = {"model": str(model or DEFAULT_MODEL), "scores": scorer.scores, "window": window, "layer": layer}
-    settings["reverse_complement"] = reverse_complement
+    settings.update(reverse_complement=reverse_complement, species=species)
+    if isinstance(scorer, TrackScorer):
+        settings.update(tracks=scorer.tracks, radius=radius)
     return run_score_variants(variants, reference, scorer, window, output, settings, progress, resume, overwrite)
 
 
@@ -255,7 +290,7 @@ def job_manifest(scorer: Scorer, settings: dict | None, variants, contents: list
     """What binds a shard folder to this job: the variants, the reference bases they are scored on (the digests of
     their windows, `contents`), the model's weights, its dtype and every setting (a scorer without a model, such as
     a test's, is named by its class)."""
-    network = getattr(getattr(scorer, "context", None), "network", None)
+    network = getattr(scorer, "network", None)
     return {
         "inputs": {
             "variants": digest([[v.id, variant_key(v)] for v in variants]),
@@ -272,5 +307,8 @@ def job_manifest(scorer: Scorer, settings: dict | None, variants, contents: list
 
 
 def restore_nan(row: dict) -> dict:
-    """JSON writes NaN as NaN and reads it back as a float; make sure values are floats."""
-    return {key: float(value) if value is not None else math.nan for key, value in row.items()}
+    """JSON writes NaN as NaN and reads it back as a float; make sure values are floats (names stay text)."""
+    return {
+        key: value if isinstance(value, str) else float(value) if value is not None else math.nan
+        for key, value in row.items()
+    }

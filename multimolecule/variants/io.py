@@ -227,9 +227,11 @@ def naming_hints(variants: list[Variant], statuses: list[str], genome) -> list[s
 
 
 # ------------------------------------------------------------------------------------------------- outputs
-def format_score(value: float | None) -> str:
+def format_score(value: float | str | None) -> str:
     if value is None:
         return ""
+    if isinstance(value, str):  # a name (the track of `tracks_top_track`)
+        return value
     return "nan" if math.isnan(value) else f"{value:.6g}"
 
 
@@ -273,8 +275,9 @@ def write_vcf(path, source, variants: list[Variant], statuses: list[str], scores
                            ("Description", "multimolecule score-variants status of each ALT allele (ok or a reason)")]
         )  # fmt: skip
         for column in columns:
+            kind = "String" if any(isinstance(row.get(column), str) for row in scores) else "Float"
             header.add_meta(
-                "INFO", items=[("ID", f"{INFO_PREFIX}{column}"), ("Number", "A"), ("Type", "Float"),
+                "INFO", items=[("ID", f"{INFO_PREFIX}{column}"), ("Number", "A"), ("Type", kind),
                                ("Description", f"multimolecule score-variants {column} of each ALT allele")]
             )  # fmt: skip
         with pysam.VariantFile(str(temporary), mode, header=header) as out:

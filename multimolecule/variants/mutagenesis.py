@@ -19,6 +19,7 @@ from .genome import Sequences
 from .io import Variant, write_tsv
 from .plot import check_plot, plot_mutagenesis
 from .scores import Scorer
+from .track_scores import DEFAULT_RADIUS
 
 REGION = re.compile(r"^(?P<target>.*?):(?P<start>\d+)-(?P<end>\d+)$")
 
@@ -100,9 +101,13 @@ def mutagenesis(
     dtype: str | None = None,
     progress: bool = False,
     overwrite: bool = False,
+    species: str | None = None,
+    tracks: Sequence[str] | None = None,
+    radius: int = DEFAULT_RADIUS,
 ) -> VariantScores:
     """Every SNV of `target` (`SEQUENCE_OR_FASTA[:start-end]`, 1-based and inclusive; a FASTA's first record or
-    `record`) scored as in `score_variants`; `output` a TSV, `plot` a .png/.svg/.pdf picture of the first score.
+    `record`) scored as in `score_variants` (`species`, `tracks` and `radius` too); `output` a TSV, `plot` a
+    .png/.svg/.pdf picture of the first score.
 
     Example:
         >>> from multimolecule.api import mutagenesis
@@ -117,8 +122,10 @@ def mutagenesis(
             check_overwrite(path, overwrite)
     if plot is not None:
         check_plot(plot)
-    scorer = variant_scorer(model, score, layer, reverse_complement, max_tokens, batch_size, device, dtype)
-    window = window or scorer.context.default_bases()
+    scorer = variant_scorer(
+        model, score, layer, reverse_complement, max_tokens, batch_size, device, dtype, species, tracks, radius
+    )
+    window = window or scorer.default_bases()
     result = run_mutagenesis(target, scorer, window, record, output, progress, overwrite)
     if plot is not None:
         plot_mutagenesis(result, plot, overwrite=overwrite)

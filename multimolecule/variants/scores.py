@@ -24,6 +24,8 @@ DNA tokens (special tokens excluded), as in `fill_mask`.
 * `head` (two passes): a fine-tuned model's outputs, alt - ref: `head_logit_<class>` and
   `head_probability_<class>` for classification (`head_<label>` for regression); per-base heads give the mean
   over the changed bases (substitutions; NaN for indels, which have no base-to-base pairing).
+* `tracks` (two passes, a model with track heads): alt - ref functional tracks near the change, scored on its own
+  by `track_scores.TrackScorer`.
 
 With `reverse_complement`, each score is also computed on the reverse-complemented window and the two are
 averaged. Identical forward passes (the same token row) are run once: variants that share a window share its
@@ -43,7 +45,7 @@ from ..utils import OptionError, check_choice, check_positive
 from ..utils.batching import token_budget_batches
 from .io import Change
 
-SCORES = ("llr", "pll", "cosine", "l2", "dot", "head")
+SCORES = ("llr", "pll", "cosine", "l2", "dot", "head", "tracks")
 EMBEDDING_SCORES = ("cosine", "l2", "dot")
 LIKELIHOOD_SCORES = ("llr", "pll")
 
@@ -95,7 +97,8 @@ class ModelContext:
     """A model and what scoring needs to know about its tokenizer.
 
     `template`: the ids put before and after a sequence; `window`: tokens per forward pass, special tokens
-    included; `token_lengths`: bases per token id; `task`: a fine-tuned model's task (None for a masked LM).
+    included; `token_lengths`: bases per token id; `task`: a fine-tuned model's task (None for a masked LM);
+    `condition`: the keyword arguments of every forward pass (`species_ids` of a species-conditioned model).
     """
 
     network: torch.nn.Module
@@ -104,6 +107,7 @@ class ModelContext:
     window: int
     token_lengths: torch.Tensor
     task: object | None = None
+    condition: dict = field(default_factory=dict)
     candidate_ids: list[int] = field(init=False)
     candidate_texts: list[str] = field(init=False)
 
@@ -239,6 +243,8 @@ class Scorer:
             raise OptionError(f"score: choose at least one of {', '.join(SCORES)}", "score")
         for score in scores:
             check_choice("score", score, SCORES)
+        if "tracks" in scores:
+            raise OptionError("score tracks is scored on its own, by a model's track heads (TrackScorer)", "score")
         if context.task is None and "head" in scores:
             raise OptionError("score head needs a model fine-tuned with `multimolecule train` (a task.json)", "score")
         if context.task is not None and any(score in LIKELIHOOD_SCORES for score in scores):
@@ -253,6 +259,14 @@ class Scorer:
         self.context, self.scores, self.layer = context, list(dict.fromkeys(scores)), layer
         self.reverse_complement, self.max_tokens, self.max_batch_size = reverse_complement, max_tokens, max_batch_size
         self.passes = 0  # forward passes run (rows), for the cost reports
+
+    @property
+    def network(self) -> torch.nn.Module:
+        return self.context.network
+
+    def default_bases(self) -> int:
+        """The window in bases when not given (`ModelContext.default_bases`)."""
+        return self.context.default_bases()
 
     def columns(self) -> list[str]:
         """The output columns of the chosen scores, in order."""
@@ -356,6 +370,7 @@ class Scorer:
                 input_ids=padded.to(network.device),
                 attention_mask=attention_mask.to(network.device),
                 output_hidden_states=hidden_wanted,
+                **self.context.condition,
             )
             self.passes += len(chosen)
             logits = result.logits.float().cpu()

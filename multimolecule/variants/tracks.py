@@ -11,12 +11,10 @@ from dataclasses import dataclass
 
 import torch
 
-from ..models import package_of, resolve_name, silence_transformers, tokenizer_from_pretrained, trained_window
-from ..utils import InputError, atomic_output, check_device, check_overwrite, check_positive, resolve_dtype
-from ..utils.errors import CheckpointError
+from ..models import species_condition, trained_window
+from ..utils import InputError, atomic_output, check_overwrite, check_positive
 from .mutagenesis import parse_target
-
-SPECIES_OFFSET = 6  # species ids follow the six special tokens
+from .track_scores import load_track_model, predicted_bases, track_indices
 
 
 @dataclass
@@ -27,27 +25,6 @@ class Tracks:
     positions: list[int]
     names: list[str]
     values: torch.Tensor
-
-
-def load_track_model(model: str, device: str | None, dtype: str | None):
-    """(track model in eval mode, tokenizer) of a checkpoint whose family has a track head."""
-    path = resolve_name(model, check=True)
-    silence_transformers()
-    try:
-        package = package_of(path)
-        network = package.role("track_prediction").from_pretrained(path, dtype=resolve_dtype(dtype))
-        tokenizer = tokenizer_from_pretrained(path)
-    except (OSError, ValueError, KeyError, RuntimeError, CheckpointError) as error:
-        raise InputError(f"cannot load model {model}: {error}") from error
-    target = check_device("device", device) if device is not None else None
-    return (network.to(target) if target is not None else network).eval(), tokenizer
-
-
-def species_id(config, species: str) -> int:
-    names = list(config.species or [])
-    if species not in names:
-        raise InputError(f"unknown species {species!r}; the model knows {', '.join(names)}")
-    return SPECIES_OFFSET + names.index(species)
 
 
 def predict_tracks(
@@ -74,19 +51,16 @@ def predict_tracks(
     name, sequence, start, end = parse_target(target, record)
     network, tokenizer = load_track_model(model, device, dtype)
     config = network.config
-    species_index = species_id(config, species) - SPECIES_OFFSET
-    available = list((config.bigwig_tracks or {}).get(species, []))
-    chosen = available if not tracks else list(tracks)
-    unknown = [track for track in chosen if track not in available]
-    if unknown:
-        raise InputError(f"no track {', '.join(unknown)} for {species}; it has {', '.join(available[:8])}, ...")
-    columns = [available.index(track) for track in chosen]
+    condition = species_condition(config, species)
+    available, columns = track_indices(config, species, tracks)
+    chosen = list(tracks) if tracks else available
+    columns = columns or list(range(len(available)))
 
     window = window or trained_window(tokenizer, config)
-    kept = int(window * config.keep_target_center_fraction)
+    centre = predicted_bases(window, config.keep_target_center_fraction)
+    kept, offset = len(centre), centre.start  # offset: where the predicted centre starts in a window
     if kept < 1:
         raise InputError(f"a window of {window} bases keeps no base at its centre")
-    offset = (window - kept) // 2  # where the predicted centre starts in a window
     starts = list(range(start - 1, end, kept))  # 0-based first base of each window's centre
     values = []
     device_of = next(network.parameters()).device
@@ -98,7 +72,7 @@ def predict_tracks(
             texts.append("N" * max(-left, 0) + piece + "N" * (window - max(-left, 0) - len(piece)))
         ids = tokenizer(texts, return_tensors="pt", add_special_tokens=False)["input_ids"].to(device_of)
         with torch.no_grad():
-            output_tracks = network(ids, species_ids=species_index + SPECIES_OFFSET).tracks  # (B, kept, tracks)
+            output_tracks = network(ids, **condition).tracks  # (B, kept, tracks)
         values.append(output_tracks[..., columns].float().cpu().flatten(0, 1))
     result = torch.cat(values)[: end - start + 1]  # (bases, tracks)
     tracks_result = Tracks(name, list(range(start, end + 1)), chosen, result)

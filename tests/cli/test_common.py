@@ -51,6 +51,31 @@ def test_every_option_is_checked(capsys, tmp_path, argv, option, value):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("command", ["embed", "fill-mask", "score-variants", "mutagenesis", "predict-tracks"])
+def test_species_is_checked_in_one_line(capsys, tmp_path, command):
+    """`--species` (`add_species`): a species-conditioned model needs one of its own, any other model refuses one."""
+    post, pre = fixture_dir("ntv3", "ntv3_post_tiny_a"), fixture_dir("ntv3", "ntv3_tiny_a")
+    fasta = tmp_path / "ref.fa"
+    fasta.write_text(f">chr1\n{random_dna(120, 7)}\n")
+    variants = tmp_path / "v.tsv"
+    variants.write_text(f"chr1\t60\t{fasta.read_text().split()[1][59]}\tN\n")
+    argv = {
+        "embed": ["embed", "--example", "-o", tmp_path / "e.npy"],
+        "fill-mask": ["fill-mask", MASKED],
+        "score-variants": ["score-variants", variants, "-r", fasta, "-o", tmp_path / "s.tsv"],
+        "mutagenesis": ["mutagenesis", f"{fasta}:5-6", "-o", tmp_path / "m.tsv"],
+        "predict-tracks": ["predict-tracks", f"{fasta}:1-10", "-o", tmp_path / "t.tsv"],
+    }[command]
+    if command != "predict-tracks":  # there argparse requires it
+        line = cli_error(capsys, *argv, "-m", post, status=2)
+        assert line == "error: --species must be given: this model is conditioned on one of human, mouse"
+        line = cli_error(capsys, *argv, "-m", pre, "--species", "human", status=2)
+        assert line == "error: --species is only for a model conditioned on a species (a post-trained NTv3)"
+    line = cli_error(capsys, *argv, "-m", post, "--species", "dog", status=1)
+    assert line == "error: unknown species 'dog'; the model knows human, mouse"
+    assert sorted(tmp_path.iterdir()) == [fasta, variants]
+
+
 # ---------------------------------------------------------------------------------------------------- outputs
 
 

@@ -10,13 +10,14 @@ import sys
 import pytest
 import torch
 from safetensors import safe_open
+from safetensors.torch import load_file
 
-from multimolecule import api
+from multimolecule import NucleotideTransformerV3Model, api
 from multimolecule.embedding import SHARD_RECORDS, EmbeddingWriter, WindowEmbedder, shard_directory
 from multimolecule.embedding.engine import merge_shards, read_stamp
 from multimolecule.utils.runner import Shard, digest, item_digest, shard_path
 
-from ..helpers import random_records, read_safetensors, subprocess_env
+from ..helpers import fixture_dir, random_records, read_safetensors, subprocess_env
 
 
 def run_embed(*arguments: str, processes: int = 1) -> subprocess.CompletedProcess:
@@ -163,3 +164,24 @@ def test_shards_are_read_by_their_stamp_and_merged_in_order(tmp_path):
     metadata, tensors = read_safetensors(output)
     assert json.loads(metadata["ids"]) == [f"r{i}" for i in range(5)] and torch.equal(tensors["embeddings"], vectors)
     assert all(torch.equal(tensors[f"per_base.{i}"], per_base[i]) for i in range(5))
+
+
+def test_species_conditions_a_post_trained_model():
+    """`species` embeds with a post-trained NTv3 as the model called with that species' id: per base, the original's
+    final embedding of the fixture's batch (`<species>.embedding`); per sequence, its mean over the bases."""
+    post = fixture_dir("ntv3", "ntv3_post_tiny_a")
+    reference = load_file(post / "reference.safetensors")
+    sequences = json.loads((post / "reference.json").read_text())["batch"]["sequences"]
+    model = NucleotideTransformerV3Model.from_pretrained(post).eval()
+    results = {}
+    for species, species_id in (("human", 6), ("mouse", 7)):
+        result = api.embed(sequences, model=str(post), species=species, per_base=True)
+        expected = reference[f"{species}.embedding"]  # (2, 64, 32)
+        with torch.no_grad():
+            direct = model(reference["input_ids"], species_ids=species_id).last_hidden_state
+        assert (torch.stack(result.per_base) - expected).abs().max() < 1e-4
+        assert (torch.stack(result.per_base) - direct).abs().max() < 1e-5
+        assert (result.embeddings - expected.mean(1)).abs().max() < 1e-4
+        assert result.metadata["species"] == species
+        results[species] = result.embeddings
+    assert (results["human"] - results["mouse"]).abs().max() > 1e-2  # the species changes the numbers

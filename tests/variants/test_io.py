@@ -11,6 +11,7 @@ import pytest
 from multimolecule import api
 from multimolecule.seqio import InputError
 from multimolecule.variants import Genome, Variant, locate, normalise, read_variants, window_site
+from multimolecule.variants.io import write_vcf
 
 from ..helpers import example_genome, write_fasta, write_tsv
 
@@ -218,3 +219,15 @@ def test_vcf_output_keeps_the_records_and_declares_info_fields(tmp_path, fasta):
     assert records[1].info["MM_STATUS"] == (result.statuses[3],) and "MM_llr" not in records[1].info
     with pytest.raises(InputError, match="needs a VCF or BCF input"):
         api.score_variants(write_tsv(tmp_path / "v.tsv", [rows[0][:2] + rows[0][3:]]), fasta, output=tmp_path / "x.vcf")
+
+
+def test_vcf_output_declares_a_name_column_as_text(tmp_path):
+    """A column of names (`tracks_top_track` of the `tracks` score) is a `String` INFO field, the others `Float`."""
+    (tmp_path / "v.vcf").write_text(vcf_text([("chrA", 10, "rs1", GENOME["chrA"][9], "A,C")]))
+    variants = read_variants(tmp_path / "v.vcf")
+    scores = [{"delta": 0.5, "track": "ENCSR000AKO"}, {"delta": -0.25, "track": "ENCSR921NMD"}]
+    write_vcf(tmp_path / "out.vcf", tmp_path / "v.vcf", variants, ["ok", "ok"], scores, ["delta", "track"], False)
+    with pysam.VariantFile(str(tmp_path / "out.vcf")) as vcf:
+        assert (vcf.header.info["MM_delta"].type, vcf.header.info["MM_track"].type) == ("Float", "String")
+        (record,) = list(vcf)
+    assert record.info["MM_track"] == ("ENCSR000AKO", "ENCSR921NMD") and record.info["MM_delta"] == (0.5, -0.25)

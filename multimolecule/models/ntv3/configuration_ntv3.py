@@ -113,3 +113,12 @@ class NucleotideTransformerV3Config(MultiMoleculeConfig):
     @property
     def num_species(self) -> int:
         return len(self.species or [])
+
+    def species_id(self, name: str) -> int:
+        """The `species_ids` value of species `name`: its index in `species`, after the six special tokens.
+
+        Example:
+            >>> NucleotideTransformerV3Config(species=["human", "mouse"]).species_id("mouse")
+            7
+        """
+        return NUM_SPECIES_SPECIAL_TOKENS + self.species.index(name)
