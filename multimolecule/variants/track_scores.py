@@ -52,12 +52,15 @@ def load_track_model(model: str, device: str | None, dtype: str | None):
     if "track_prediction" not in package.model_classes:
         raise InputError(f"{model} has no track heads ({package.title} has none): tracks need a post-trained NTv3")
     try:
+        config = package.config.from_pretrained(path)
+    except (OSError, ValueError, KeyError, CheckpointError) as error:
+        raise InputError(f"cannot load model {model}: {error}") from error
+    if not getattr(config, "species", None):  # the family has track heads, this (pre-trained) checkpoint not
+        raise InputError(f"{model} has no track heads (a pre-trained {package.title}): use a post-trained one")
+    try:
         network = package.model_classes["track_prediction"].from_pretrained(path, dtype=resolve_dtype(dtype))
         tokenizer = tokenizer_from_pretrained(path)
     except (OSError, ValueError, KeyError, RuntimeError, CheckpointError) as error:
-        if "needs a post-trained config" in str(error):  # the family has them, this (pre-trained) checkpoint not
-            message = f"{model} has no track heads (a pre-trained {package.title}): use a post-trained one"
-            raise InputError(message) from error
         raise InputError(f"cannot load model {model}: {error}") from error
     target = check_device("device", device) if device is not None else None
     return (network.to(target) if target is not None else network).eval(), tokenizer
