@@ -30,8 +30,9 @@ from .checkpoints import convert, detect_model, info
 from .embedding import Embeddings, embed, save_embeddings
 from .fill_mask import fill_mask
 from .models import load_model, resolve_name, special_template, token_lengths, trained_window
+from .pretraining import tokenizer as tokenizer_training
 from .pretraining.config import resolve_pretrain_config
-from .pretraining.tokenizer import train_bpe_tokenizer
+from .pretraining.tokenizer import recipe_family
 from .seqio import Inputs, read_sequences, revcomp
 from .training.config import resolve_config
 from .utils import InputError, OptionError
@@ -56,6 +57,7 @@ __all__ = [
     "predict_tracks",
     "pretrain",
     "read_sequences",
+    "recipe_family",
     "resolve_name",
     "revcomp",
     "save_embeddings",
@@ -192,16 +194,20 @@ def train_tokenizer(
     max_token_length: int = 32,
     max_bases: int | None = 100_000_000,
     overwrite: bool = False,
+    architecture: str | None = None,
 ):
-    """Train a DNABERT-2-style BPE tokenizer (`vocab_size` tokens, specials at DNABERT-2's ids 0-4, then
-    A C G T) on the genomes `data` and save it in `output`; returns the `DnaBert2Tokenizer`.
+    """Train a tokenizer by the recipe of the family `architecture` (default: the first that declares one,
+    DNABERT-2's BPE: `vocab_size` tokens, specials at ids 0-4, then A C G T) on the genomes `data` and save it in
+    `output`; returns it (`recipe_family(architecture)` says whose recipe it is).
 
     Example:
         >>> from multimolecule.api import train_tokenizer
         >>> len(train_tokenizer("genomes/", "bpe", vocab_size=1024))  # doctest: +SKIP
         1024
     """
-    return train_bpe_tokenizer(data, output, vocab_size, max_token_length, max_bases, overwrite=overwrite)
+    return tokenizer_training.train_tokenizer(
+        data, output, vocab_size, max_token_length, max_bases, overwrite=overwrite, architecture=architecture
+    )
 
 
 def benchmark(

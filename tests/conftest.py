@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoTokenizer
 
-from .helpers import MISSING, ROOT, SHARED, fixture_dir
+from .helpers import BENCHMARK_LIMIT, MISSING, ROOT, SHARED, fixture_dir, load_script
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +29,16 @@ def reference(original) -> dict[str, torch.Tensor]:
 def tokenizer(converted):
     """The tokenizer of the test module's `converted` directory."""
     return AutoTokenizer.from_pretrained(converted)
+
+
+@pytest.fixture(scope="session")
+def benchmark_suite(tmp_path_factory) -> dict[str, Path]:
+    """The small benchmark suite of real sequences (scripts/benchmark_data.py) in every layout: {layout: folder};
+    for tests/benchmark/ and tests/cli/test_benchmark.py."""
+    root = tmp_path_factory.mktemp("suite")
+    script = load_script("benchmark_data")
+    layouts = ("folder", "gue", "nt", "genomic-benchmarks")
+    return {layout: script.write(root / layout, layout, BENCHMARK_LIMIT) for layout in layouts}
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
@@ -102,9 +112,10 @@ SLOW = {
     "tests/models/dnabert2/test_dnabert_s.py::test_loads_by_offline_hub_id",
     "tests/models/ntv3/test_commands.py::test_pretrain_from_scratch_by_folder_name",
     "tests/models/ntv3/test_commands.py::test_variant_scores_and_mutagenesis",
-    "tests/benchmark/test_benchmark.py::test_finetune_and_lora_write_the_train_output",
-    "tests/benchmark/test_benchmark.py::test_torchrun_ranks_take_their_own_tasks",
-    "tests/benchmark/test_benchmark.py::test_resume_skips_finished_units_and_merges",
+    "tests/benchmark/test_engine.py::test_finetune_and_lora_write_the_train_output",
+    "tests/benchmark/test_engine.py::test_torchrun_ranks_take_their_own_tasks",
+    "tests/benchmark/test_engine.py::test_resume_skips_finished_units_and_merges",
+    "tests/benchmark/test_engine.py::test_lora_units_resume",
     "tests/variants/test_engine.py::test_resume_resumes_only_the_same_job",
 }
 

@@ -8,10 +8,13 @@ missing file is an error instead, so that a green CI run always compared against
 
 from __future__ import annotations
 
+import csv
+import importlib.util
 import math
 import os
 import random
 import re
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +25,7 @@ from safetensors import safe_open
 from multimolecule import api
 from multimolecule.cli import main
 from multimolecule.demo import EXAMPLE_FASTA
+from multimolecule.models import MODELS
 from multimolecule.seqio import DNA, read_sequences, revcomp
 from multimolecule.variants import ModelContext, Scorer
 
@@ -30,7 +34,7 @@ SHARED = ROOT.parent / "shared"
 MISSING = "../shared not found beside the clone"
 # A tiny encoder (any registered family's config takes these): fast, and enough to tell two code paths apart.
 TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64}
-DEMOS = ["dnabert2-demo", "nt-demo"]  # the bundled demo models, one per family
+DEMOS = [package.demo[0] for package in MODELS.values() if package.demo]  # the bundled demos, as families declare
 MASKED = "ATGAAACGCATTAGCACCACCATTACCACC<mask>CATCACCATTACCACAGGTAACGGTGCGGGC"  # E. coli DNA with one mask
 
 
@@ -297,3 +301,45 @@ class GcShift:
             {"gc_shift": math.nan if site.alt == self.nan_for else float(gc(site.alt_text) - gc(site.text))}
             for site in sites
         ]
+
+
+# Benchmarks: the small suite of real sequences (scripts/benchmark_data.py), built once per run (`benchmark_suite`
+# in conftest.py), and the k-mer baseline recomputed with scikit-learn directly
+
+BENCHMARK_LIMIT = 240  # rows per motif task, and per E. coli split: each mode of a task runs in seconds
+
+
+def load_script(name: str):
+    """A script of scripts/ as a module."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def read_csv(path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def kmer_reference(folder) -> float:
+    """The kmer mode's test MCC, recomputed here from the CSV files with scikit-learn directly."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import matthews_corrcoef
+    from sklearn.preprocessing import StandardScaler
+
+    from multimolecule.benchmark import baselines
+
+    splits = {s: read_csv(folder / f"{s}.csv") for s in ("train", "dev", "test")}
+    x = {s: baselines.kmer_frequencies([r["sequence"] for r in rows]) for s, rows in splits.items()}
+    y = {s: np.array([int(r["label"]) for r in rows]) for s, rows in splits.items()}
+    scaler = StandardScaler(with_mean=False).fit(x["train"])
+    best = None
+    for strength in baselines.STRENGTHS:
+        model = LogisticRegression(C=strength, max_iter=1000).fit(scaler.transform(x["train"]), y["train"])
+        dev = matthews_corrcoef(y["dev"], model.predict(scaler.transform(x["dev"])))
+        if best is None or dev > best[0]:
+            best = (dev, model)
+    return matthews_corrcoef(y["test"], best[1].predict(scaler.transform(x["test"])))

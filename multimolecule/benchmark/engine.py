@@ -2,9 +2,16 @@
 
 A unit is one task, one mode, one seed. `finetune` and `lora` are `multimolecule train` runs (the fine-tuning
 engine, `runs/<task>/<mode>/seed-<seed>/` is its output directory) with the task's settings from the suite
-(`suites.py`), then `--config`; `probe` and `kmer` are logistic regressions (`baselines.py`). Each finished unit
-writes `result.json` into its folder; a unit with one is never run again (`--resume`, other shards), and
-`report.merge` rebuilds the tables from all of them.
+(`suites.py`), then `--config`; `probe` and `kmer` are logistic regressions (`baselines.py`).
+
+The units are the items of one sharded job (`multimolecule.utils.runner.ShardedJob`, as `embed` and
+`score-variants` are), each with the digest of what it is computed from (the task's files, the model's files, its
+settings, its seed), and a task's units are one shard: `--shard i/n` and the `torchrun` ranks (independent workers:
+each a training run of its own, on its own GPU) take tasks, task by task. Each finished unit writes `result.json`
+(stamped with its digest) into its folder; a unit with one is never run again (`--resume`, other shards), and one
+of another job is refused in one line. A task whose units are all finished is a stamped shard in
+`results.csv.shards/`, beside the job's manifest; the last worker to finish merges (`report.merge` rebuilds the
+tables from every finished unit), and every worker writes the tables of what is finished so far.
 """
 
 from __future__ import annotations
@@ -22,11 +29,13 @@ import torch
 from .. import __version__
 from ..demo import DEFAULT_MODEL
 from ..embedding import embed
+from ..models import resolve_name
 from ..training.config import resolve_config
 from ..training.engine import last_complete_checkpoint, run_training
 from ..utils import InputError, OptionError, check_positive
+from ..utils.distributed import world_size
+from ..utils.runner import ShardedJob, digest, item_digest, parse_part, weights_digest, write_jsonl_shard
 from . import baselines, report
-from .shards import own_slot, owned
 from .suites import BenchmarkTask, check_task, load_suite, read_task, select_tasks
 
 MODES = ("finetune", "lora", "probe")
@@ -180,15 +189,15 @@ def run_benchmark(
     `output_dir`; returns {task: {mode: {"mean", "sd", "seeds"}}} (x 100). See `multimolecule.api.benchmark`."""
     if output_dir is None:
         raise InputError("give an output directory (--output-dir)")
-    model = str(model or DEFAULT_MODEL)
+    suite, model = str(suite), str(model or DEFAULT_MODEL)  # a folder of tasks may be given as a path
     modes, seeds = check_modes(modes), parse_seeds(seeds)
     check_positive("max_tokens", max_tokens)
     check_positive("batch_size", batch_size)
     check_positive("threads", threads, allow_zero=True)
-    slot, slots = own_slot(shard)  # before CUDA is used: under torchrun, each rank sees its own GPU
+    part = parse_part(shard)
     output = Path(output_dir)
     identity = {"suite": suite, "data": None if data is None else str(data), "model": model}
-    prepare_output(output, identity, resume, overwrite, shared=slots > 1)
+    prepare_output(output, identity, resume, overwrite, shared=part is not None or world_size() > 1)
     chosen = select_tasks(load_suite(suite, data, output / "data"), list(tasks) if tasks else None)
     for task in chosen:  # every task is read and checked before anything is trained
         check_task(task)
@@ -210,13 +219,38 @@ def run_benchmark(
         "versions": {"multimolecule": __version__, "python": platform.python_version()},
     }
     report.write_json(output / "settings.json", settings)
-    mine = owned(chosen, slot, slots)
-    pending = [(task, mode, unfinished(output, task, mode, seeds)) for task in mine for mode in all_modes]
-    pending = [(task, mode, todo) for task, mode, todo in pending if todo]
+    units = [(task, mode, seed) for task in chosen for mode in all_modes for seed in seeds]
+    model_digest = weights_digest(resolve_name(model)) if modes else None
+    task_digests = {task.name: weights_digest(task.folder) for task in chosen}
+    items = [unit_digest(task, mode, seed, task_digests, model_digest, settings) for task, mode, seed in units]
+    manifest = {
+        "inputs": {"tasks": digest(task_digests)},
+        "model": model_digest,
+        "dtype": dtype,
+        "settings": {key: settings[key] for key in ("suite", "data", "model", "modes", "seeds", "train_settings")},
+    }
+    manifest = json.loads(json.dumps(manifest))  # as it is read back from the folder (tuples are lists there)
+    # a task's units are one shard: the workers (torchrun ranks, --shard parts) take tasks, each rank on its own
+    job = ShardedJob(
+        output / "results.csv", items, manifest, resume, ".jsonl", part=part,
+        shard_records=len(all_modes) * len(seeds), independent=True,
+    )  # fmt: skip
+    worker, workers = job.workers
+    job.prepare()
+    mine = [shard for shard in job.mine() if not job.finished(shard)]
+    pending = []
+    for shard in mine:
+        task = units[shard.items.start][0]
+        for mode in all_modes:
+            todo = [units[i][2] for i in shard.items if units[i][1] == mode and not done(output, units[i], items[i])]
+            if todo:
+                pending.append((task, mode, todo))
     bar = UnitProgress(sum(len(todo) for _, _, todo in pending), progress)
     embed_options = {"device": device, "dtype": dtype, "max_tokens": max_tokens, "batch_size": batch_size}
     if threads:  # on the CPU, more threads than cores (or than the share of a busy machine) is much slower
         torch.set_num_threads(threads)
+    stamps = dict(zip(((task.name, mode, seed) for task, mode, seed in units), items))
+    slot = {"slot": f"{worker + 1}/{workers}"}
     try:
         for task, mode, todo in pending:
             bar.start(task.name, mode)
@@ -225,9 +259,9 @@ def run_benchmark(
                 features, targets = features_of(task, mode, model, embed_options)
                 metrics, details = baselines.fit_and_score(features, targets, task.metric, todo[0], threads)
                 seconds = time.perf_counter() - started
-                details |= {"slot": f"{slot + 1}/{slots}", "cpu_seconds": round(time.process_time() - cpu, 3)}
+                details |= {**slot, "cpu_seconds": round(time.process_time() - cpu, 3)}
                 for seed in todo:
-                    record(output, task, mode, seed, metrics, seconds, bar, details)
+                    record(output, task, mode, seed, metrics, seconds, bar, details, stamps[task.name, mode, seed])
                 continue
             for seed in todo:
                 started, cpu = time.perf_counter(), time.process_time()
@@ -238,22 +272,58 @@ def run_benchmark(
                 run = train_settings(task, mode, common, per_task, fixed)
                 metrics = run_train_unit(task, mode, seed, folder, run, resume)
                 seconds = time.perf_counter() - started
-                details = {"slot": f"{slot + 1}/{slots}", "cpu_seconds": round(time.process_time() - cpu, 3)}
-                record(output, task, mode, seed, metrics, seconds, bar, details)
+                details = {**slot, "cpu_seconds": round(time.process_time() - cpu, 3)}
+                record(output, task, mode, seed, metrics, seconds, bar, details, stamps[task.name, mode, seed])
     finally:
         bar.close()
-    return report.merge(output, settings)
+    if not job.keep:
+        return report.merge(output, settings)
+    for shard in mine:  # each task of this worker's, finished: its stamped shard
+        rows = [read_unit(output, units[i]) for i in shard.items]
+        write_jsonl_shard(shard.path, shard.digest, rows)
+
+    def merge(shards) -> dict:  # every finished unit's result.json, whether or not other workers still run
+        return report.merge(output, settings)
+
+    return job.merge(merge, partial=merge)
 
 
-def unfinished(output: Path, task: BenchmarkTask, mode: str, seeds: list[int]) -> list[int]:
-    """The seeds of `task` x `mode` without a `result.json` yet."""
-    return [s for s in seeds if not (report.unit_folder(output, task.name, mode, s) / report.RESULT).is_file()]
+def unit_digest(task: BenchmarkTask, mode: str, seed: int, task_digests: dict, model_digest, settings: dict) -> str:
+    """The digest of what a unit is computed from: the task's files, its mode and seed, and for the modes with a
+    model the model's files, the dtype and the mode's train settings."""
+    if mode == "kmer":
+        return item_digest(f"{task.name}/{mode}/{seed}", task_digests[task.name])
+    own = settings["train_settings"][task.name].get(mode, {"pooling": "mean"})
+    return item_digest(f"{task.name}/{mode}/{seed}", task_digests[task.name], model_digest, settings["dtype"], own)
 
 
-def record(output: Path, task, mode: str, seed: int, metrics: dict, seconds: float, bar, details=None) -> None:
-    """Write a finished unit's `result.json`: its test metrics, wall-clock seconds, and `details` (the process's
-    slot, `i/n` over shards and ranks; its CPU seconds; the regression's chosen C and dev score)."""
+def done(output: Path, unit: tuple, stamp: str) -> bool:
+    """Whether `unit` (task, mode, seed) has its `result.json`, written for these inputs (its stamp); one of
+    another job is refused in one line."""
+    task, mode, seed = unit
+    path = report.unit_folder(output, task.name, mode, seed) / report.RESULT
+    if not path.is_file():
+        return False
+    try:
+        stamped = json.loads(path.read_text()).get("inputs")
+    except (OSError, ValueError, AttributeError):
+        raise InputError(f"{path} is damaged; remove it to run the unit again") from None
+    if stamped != stamp:
+        raise InputError(f"{path} was not written for these inputs; remove it to run the unit again")
+    return True
+
+
+def read_unit(output: Path, unit: tuple) -> dict:
+    task, mode, seed = unit
+    return json.loads((report.unit_folder(output, task.name, mode, seed) / report.RESULT).read_text())
+
+
+def record(output: Path, task, mode: str, seed: int, metrics: dict, seconds: float, bar, details, stamp) -> None:
+    """Write a finished unit's `result.json`: its test metrics, wall-clock seconds, `details` (the worker, `i/n`
+    over shards and ranks; its CPU seconds; the regression's chosen C and dev score) and its stamp (`inputs`, the
+    unit's digest)."""
     unit = {"task": task.name, "mode": mode, "seed": seed, "metrics": metrics, "seconds": round(seconds, 3)}
     unit |= {"details": details} if details else {}
+    unit["inputs"] = stamp
     report.write_json(report.unit_folder(output, task.name, mode, seed) / report.RESULT, unit)
     bar.done(unit, task.metric)

@@ -12,9 +12,9 @@ from .common import add_command, add_deprecated, add_settings, deprecation, mode
 
 DESCRIPTION = """Masked-LM pretraining on genomes (FASTA files or folders, plain or gzip), streamed in windows
 of the model's trained length, with new random offsets each epoch and both strands. Continue a checkpoint
-(--model) or start from scratch (--architecture dnabert2 --tokenizer DIR, --architecture
-nucleotide_transformer, or a config.json), with the model cards' masking: 15% of tokens, of those 80%
-<mask>, 10% random, 10% kept.
+(--model) or start from scratch (--architecture FAMILY, a family's folder name, with --tokenizer DIR
+where the family has no standard vocabulary, or a config.json), with the model cards' masking: 15% of
+tokens, of those 80% <mask>, 10% random, 10% kept.
 
 OUT then holds the best checkpoint (by held-out masked-token loss) as a model directory with its tokenizer,
 metrics.json (held-out masked-token accuracy, perplexity, first-base accuracy and the most-frequent-token

@@ -1,4 +1,4 @@
-"""`multimolecule train-tokenizer`: a DNABERT-2-style BPE tokenizer trained on genomes."""
+"""`multimolecule train-tokenizer`: a tokenizer trained on genomes by a model family's recipe."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from ..utils import OptionError
 from .common import add_command, add_deprecated, add_overwrite, add_quiet
 
 DESCRIPTION = (
-    "Train a byte-pair-encoding tokenizer with DNABERT-2's layout (<unk> <cls> <eos> <pad> <mask> at ids 0-4, "
-    "then A C G T, then the merges) on FASTA files or folders; it loads as DnaBert2Tokenizer and feeds "
-    "`multimolecule pretrain --architecture dnabert2 --tokenizer DIR`."
+    "Train a tokenizer on FASTA files or folders by the recipe a model family declares (its "
+    "`ModelPackage.tokenizer_recipe`: the first registered family that has one; DNABERT-2's byte-pair encoding, "
+    "<unk> <cls> <eos> <pad> <mask> at ids 0-4, then A C G T, then the merges). It loads as the family's "
+    "tokenizer and feeds `multimolecule pretrain --architecture FAMILY --tokenizer DIR`."
 )
 
 
@@ -20,7 +21,7 @@ def add(commands) -> None:
         commands,
         "train-tokenizer",
         run,
-        help="train a DNABERT-2-style BPE tokenizer on genomes",
+        help="train a model family's tokenizer (DNABERT-2's BPE by default) on genomes",
         description=DESCRIPTION,
     )
     parser.add_argument("--data", required=True, metavar="GENOMES", help="FASTA files or folders, comma-separated")
@@ -42,11 +43,17 @@ def run(args: argparse.Namespace) -> None:
         raise OptionError("give the folder to write the tokenizer to: --output-dir DIR")
     from .. import api  # here, not at the top: `--help` imports no torch
 
+    recipe = api.recipe_family().tokenizer_recipe
     with warnings.catch_warnings(record=True) as caught:  # such as fewer tokens than asked: said as notes
         warnings.simplefilter("always")
         result = api.train_tokenizer(
-            args.data, args.output_dir, args.vocab_size, args.max_token_length, args.max_bases, overwrite=args.overwrite
+            args.data,
+            args.output_dir,
+            args.vocab_size,
+            args.max_token_length,
+            args.max_bases,
+            overwrite=args.overwrite,
         )
-    print(f"wrote {args.output_dir}: a BPE tokenizer of {len(result):,} tokens")
+    print(f"wrote {args.output_dir}: a {recipe.kind} tokenizer of {len(result):,} tokens")
     for warning in caught:
         print(f"note: {warning.message}")

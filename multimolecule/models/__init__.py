@@ -1,13 +1,12 @@
-"""Every model family, registered once: a new family is a folder (declaring its `PACKAGE`) and one
-`register_model(<family>.PACKAGE)` line here."""
+"""Every model family, registered once: a new family is a folder (declaring its `PACKAGE`, see
+docs/adding-a-model.md) and its name in `FAMILIES`; everything else reads the registry (`MODELS`)."""
+
+import importlib
 
 from ..utils.errors import CheckpointError, CheckpointShapeError, ConversionError
-from . import dnabert2, ntv3, nucleotide_transformer, remote_code
+from . import remote_code
 from .auto import AutoModelForContactPrediction, AutoModelForSequencePrediction, AutoModelForTokenPrediction
-from .dnabert2 import *  # noqa: F403
 from .loading_utils import fetch, resolve_name  # noqa: F401  (fetch: for the engines, not in __all__)
-from .ntv3 import *  # noqa: F403
-from .nucleotide_transformer import *  # noqa: F403
 from .pretrained import (  # noqa: F401  (for the engines and the API, not in __all__: the one loader and its helpers)
     cached_model,
     load_model,
@@ -20,6 +19,7 @@ from .pretrained import (  # noqa: F401  (for the engines and the API, not in __
 from .registry import (
     MODELS,
     ModelPackage,
+    TokenizerRecipe,
     detect_model_type,
     from_pretrained,
     get_model,  # noqa: F401  (for the engines: a family by model_type or folder name)
@@ -30,9 +30,17 @@ from .registry import (
 )
 from .tokenization_utils import DnaTokenizerFast
 
-register_model(dnabert2.PACKAGE)
-register_model(nucleotide_transformer.PACKAGE)
-register_model(ntv3.PACKAGE)
+# The registry: every model family by its folder under multimolecule/models/, in order (the order of `MODELS`, of
+# listings and of the choices made among families, such as `train-tokenizer`'s recipe). Each folder's `PACKAGE` is
+# registered, and its public classes (its `__all__`) are this package's and `multimolecule`'s.
+FAMILIES = ("dnabert2", "nucleotide_transformer", "ntv3")
+
+_exported = []
+for _folder in FAMILIES:
+    _family = importlib.import_module(f"{__name__}.{_folder}")
+    register_model(_family.PACKAGE)
+    globals().update({name: getattr(_family, name) for name in _family.__all__})
+    _exported += _family.__all__
 remote_code.install()
 
 __all__ = [
@@ -45,6 +53,7 @@ __all__ = [
     "ConversionError",
     "DnaTokenizerFast",
     "ModelPackage",
+    "TokenizerRecipe",
     "detect_model_type",
     "from_pretrained",
     "package_of",
@@ -52,7 +61,5 @@ __all__ = [
     "register_model",
     "resolve_name",
     "tokenizer_from_pretrained",
-    *dnabert2.__all__,
-    *nucleotide_transformer.__all__,
-    *ntv3.__all__,
+    *_exported,
 ]

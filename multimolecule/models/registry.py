@@ -5,24 +5,27 @@ A model package is a folder `multimolecule/models/<model_type>/` holding
 - `tokenization_<model_type>.py`: the tokenizer;
 - `modeling_<model_type>.py`: the backbone and its masked-LM, pre-training, sequence, token and contact models;
 - `convert_checkpoint.py`: `convert_checkpoint(src, dst) -> ConversionReport`, `detect(path) -> bool` (does
-  `path` hold an original checkpoint this converter reads?) and `main(argv)` calling `converter_main`.
+  `path` hold an original checkpoint this converter reads?) and `main(argv)` calling `converter_main`;
+- `__init__.py`: its `PACKAGE = ModelPackage(...)`, everything else the family knows (trained length, LoRA targets,
+  demo names, fixtures, doc page, tokenizer recipe).
 
-`register_model(ModelPackage(...))` in `multimolecule/models/__init__.py` adds it to `MODELS` and to the
-transformers Auto classes; the API (`convert`, `detect_model`, `info`) and the command line take the model
-types from `MODELS`.
+Its folder's name in `FAMILIES` (`multimolecule/models/__init__.py`) registers it (`register_model`): in `MODELS`,
+the transformers Auto classes and the bundled demos; the API (`convert`, `detect_model`, `info`) and the command
+line take the model types from `MODELS`.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
 from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
+from ..demo import register_demo
 from ..utils.errors import CheckpointError
 from .auto import register
 from .conversion_utils import ConversionReport
@@ -49,6 +52,32 @@ ROLE_NAMES = {
     "contact_prediction": "contact-prediction head",
     "track_prediction": "functional-track head",
 }
+
+
+@dataclass(frozen=True)
+class TokenizerRecipe:
+    """How `train-tokenizer` trains a family's tokenizer on genomes. The generic part (reading the genomes in
+    pieces of DNA, checking the options, bounding the vocabulary by what the bases can give, writing atomically) is
+    `multimolecule.pretraining.tokenizer`'s; the family gives what is its own.
+
+    Args:
+        kind: What the tokenizer is, for messages (`"BPE"`).
+        special_tokens: The special tokens the trained tokenizer starts with, in id order.
+        alphabet: The single bases that follow them.
+        train: `train(pieces, folder, vocab_size, max_token_length, model_max_length)`: train on `pieces` (an
+            iterator of A/C/G/T strings) a vocabulary of at most `vocab_size` tokens, none longer than
+            `max_token_length` bases, save the tokenizer into `folder` and return it.
+    """
+
+    kind: str
+    special_tokens: tuple[str, ...]
+    alphabet: tuple[str, ...]
+    train: Callable[[Iterator[str], Path, int, int, int], PreTrainedTokenizerBase]
+
+    @property
+    def smallest(self) -> int:
+        """The fewest tokens a vocabulary can have: the specials and the alphabet."""
+        return len(self.special_tokens) + len(self.alphabet)
 
 
 class ModelClasses(dict):
@@ -82,10 +111,12 @@ class ModelPackage:
         trained_length: Tokens per window (specials included) of the family's published pretraining, given to a
             model built from scratch (`pretrain --architecture <family>`).
         lora_targets: Module names that get LoRA adapters by default (`train --lora`).
-        demo: The name of the family's bundled demo model (`multimolecule/demo`), if it has one.
+        demo: The names of the family's bundled demo model, the folder `multimolecule/demo/<folder>/`, if it has
+            one (the first is the one messages and docs use).
         fixtures: Original checkpoints with reference outputs, as paths under `../shared/fixtures` (the first is
             the one the shared contract tests convert).
         doc: The family's documentation page, relative to `docs/`.
+        tokenizer_recipe: How `train-tokenizer` trains a tokenizer of the family (`TokenizerRecipe`), if it can.
         original_classes: The originals' remote-code classes (as their `auto_map` names them) whose role is not the
             one transformers' Auto class of that name gives ours: {class name: role}. NTv3's post-trained
             `AutoModel` is the species-conditioned model with track heads: `{"NTv3PostTrained": "track_prediction"}`.
@@ -112,9 +143,10 @@ class ModelPackage:
     trained_length: int | None = None
     lora_targets: tuple[str, ...] = ("query", "key", "value", "dense")  # BERT/ESM: attention, feed-forward
     original_classes: Mapping[str, str] = field(default_factory=dict)
-    demo: str | None = None
+    demo: tuple[str, ...] = ()
     fixtures: tuple[str, ...] = ()
     doc: str | None = None
+    tokenizer_recipe: TokenizerRecipe | None = None
 
     @property
     def name(self) -> str:
@@ -176,11 +208,13 @@ MODELS: dict[str, ModelPackage] = {}
 
 
 def register_model(package: ModelPackage) -> ModelPackage:
-    """Add a model package to `MODELS` and its classes to the transformers Auto classes and ours."""
+    """Add a model package to `MODELS`, its classes to the transformers Auto classes and ours, its original layouts
+    to those `from_pretrained` reads, and its demo's names to the bundled demos (`multimolecule.demo`)."""
     classes = package.model_classes
     register(package.config, package.tokenizer, **{role: classes[role] for role in AUTO_ROLES if role in classes})
     for layout in package.original_layouts:
         register_layout(layout)
+    register_demo(package.demo, package.folder)
     MODELS[package.name] = package
     return package
 

@@ -1,4 +1,4 @@
-"""Masked-LM pretraining on genomes, and DNABERT-2-style tokenizer training: the engine behind
+"""Masked-LM pretraining on genomes, and tokenizer training by a family's recipe: the engine behind
 `multimolecule pretrain` and `multimolecule train-tokenizer`.
 
 For your own `transformers.Trainer`: `GenomeWindows` (a streamed dataset of token windows over FASTA files),
@@ -24,6 +24,6 @@ MODULES = {
     "genomes": ("GenomeWindows", "HeldOut", "genome_files", "read_contigs", "scan_genomes"),
     "masking": ("DataCollatorForMaskedDNA", "MaskedWindows", "dna_token_ids", "mask_tokens"),
     "metrics": ("MaskedTokenMetrics",),
-    "tokenizer": ("train_bpe_tokenizer",),
+    "tokenizer": ("recipe_family", "train_bpe_tokenizer", "train_tokenizer"),
 }
 __all__, __getattr__, __dir__ = lazy_exports(__name__, MODULES)

@@ -22,7 +22,7 @@ SETTINGS: dict[str, dict[str, Setting]] = {
     },
     "model and output": {
         "model": Setting(None, str, "continued pretraining from this model directory, Hub id or demo"),
-        "config": Setting(None, str, "from scratch: dnabert2, nucleotide_transformer, a config.json or its folder"),
+        "config": Setting(None, str, "from scratch: a model family (its folder name), a config.json or its folder"),
         "tokenizer": Setting(None, str, "from scratch: a tokenizer folder (default: beside the config)"),
         "hidden_size": Setting(None, int, "from scratch: hidden size (default: the config's)"),
         "num_hidden_layers": Setting(None, int, "from scratch: layers (default: the config's)"),

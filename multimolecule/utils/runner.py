@@ -1,4 +1,4 @@
-"""One runner for sharded jobs (`embed`, `score-variants`, and any later job): shards, manifests, resuming.
+"""One runner for sharded jobs (`embed`, `score-variants`, `benchmark`): shards, manifests, resuming.
 
 A job is a list of work items in input order, each with a stable digest of what it is computed from
 (`item_digest(key, *content)`). The items are cut into shards of `SHARD_RECORDS`; shard `k` belongs to worker
@@ -14,6 +14,13 @@ naming what differs ("differing: the reference"); a run without `resume` starts 
 Each shard carries the digest of its items and its row count (its stamp), checked before it is reused or merged:
 a planted, short or damaged shard is refused in one line. Once every shard is there, rank 0 merges them, in
 order, and removes the folder. A damaged manifest (a 0-byte file left by a full disk) is named in one line.
+
+A job whose items are whole runs of their own (a benchmark's training runs) takes `independent=True`: under
+`torchrun` each rank is then a worker alone, as a part of `--shard i/n` is (no process group; the launcher's
+variables are taken out of the environment, so that a `Trainer` inside does not join the ranks into one
+data-parallel run; the rank sees only its own GPU), and whichever worker finds every shard finished merges. The
+merge of parts and independent ranks holds `<output>.shards.lock`, so that two finishing at once merge one after
+the other; `merge(..., partial=...)` lets a worker report what is finished while other parts still run.
 
 Example:
     >>> import tempfile
@@ -37,16 +44,21 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .distributed import broadcast_error, distributed_context, end_distributed, synchronize
+from .distributed import broadcast_error, distributed_context, end_distributed, rank, synchronize, world_size
 from .errors import InputError, OptionError
-from .files import atomic_output
+from .files import atomic_output, lock_holder
 
 SHARD_RECORDS = 64
 MANIFEST = "manifest.json"
+# what torchrun (and torch.distributed's elastic agent) tells a process; an independent worker removes them
+LAUNCHER_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_RANK")
+LAUNCHER_VARIABLES += ("ROLE_WORLD_SIZE", "GROUP_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID")
 
 
 def digest(*parts) -> str:
@@ -128,6 +140,50 @@ def parse_part(text: str | None) -> tuple[int, int] | None:
     return int(index), int(count)
 
 
+def independent_part(part: tuple[int, int] | None) -> tuple[int, int] | None:
+    """This process as a part of its own: under `torchrun`, rank r of w in part (i, n) of `--shard` is part
+    ((i - 1) * w + r + 1, n * w). Detaches the process from the launcher (see the module's docstring): call it
+    before CUDA is first used. A single process keeps `part`.
+
+    Example:
+        >>> independent_part((2, 3))
+        (2, 3)
+    """
+    processes = world_size()
+    if processes <= 1:
+        return part
+    index, count = part or (1, 1)
+    process, local = rank(), int(os.environ.get("LOCAL_RANK", "0"))
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    devices = visible.split(",") if visible else None
+    os.environ["CUDA_VISIBLE_DEVICES"] = devices[local % len(devices)] if devices else str(local)
+    for name in LAUNCHER_VARIABLES:
+        os.environ.pop(name, None)
+    return (index - 1) * processes + process + 1, count * processes
+
+
+@contextmanager
+def waiting_lock(path: Path, poll: float = 0.1) -> Iterator[None]:
+    """Hold `<path>.lock` (the process id inside), waiting while another running process holds it; a lock left
+    by a process that no longer runs is taken over."""
+    lock = path.with_name(path.name + ".lock")
+    while True:
+        try:
+            handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            if lock_holder(lock) is None:
+                lock.unlink(missing_ok=True)
+            else:
+                time.sleep(poll)
+    with os.fdopen(handle, "w") as file:
+        file.write(f"{os.getpid()}\n")
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
 def check_job_output(output: str | os.PathLike | None, resume: bool, part: tuple[int, int] | None = None) -> None:
     """Refuse `resume` (or a part of a job) without an output file, before any work: shards are kept beside it."""
     if output is None and (resume or part is not None):
@@ -195,6 +251,9 @@ class ShardedJob:
         read_stamp: `read_stamp(path) -> (digest, rows)` of a written shard: the digest it was stamped with and
             the rows it actually holds (raising on a damaged file).
         part: (i, n) of `--shard i/n`: this process computes part i of n (shards are then always kept).
+        shard_records: items per shard (default `SHARD_RECORDS`).
+        independent: under `torchrun`, every rank is a part of its own (`independent_part`), not a rank of one
+            process group: for items that are whole runs of their own, such as training runs.
     """
 
     def __init__(
@@ -207,8 +266,11 @@ class ShardedJob:
         read_stamp: Callable[[Path], tuple[str, int]] | None = None,
         part: tuple[int, int] | None = None,
         shard_records: int | None = None,
+        independent: bool = False,
     ):
         check_job_output(output, resume, part)
+        if independent:
+            part = independent_part(part)
         self.rank, self.world, self.local_rank = distributed_context()
         if output is None and self.world > 1:
             raise InputError("several processes need an output file to write their shards to")
@@ -306,17 +368,26 @@ class ShardedJob:
             )
         return True
 
-    def merge(self, merge: Callable[[list[Shard]], object]) -> object:
-        """Wait for every rank; rank 0 checks every shard, calls `merge(shards)` and removes the folder.
+    def merge(
+        self, merge: Callable[[list[Shard]], object], partial: Callable[[list[Shard]], object] | None = None
+    ) -> object:
+        """Wait for every rank; rank 0 checks every shard, calls `merge(shards)` and removes the folder. While
+        another part's shards are missing it calls `partial(finished shards)` instead, if given. Parts (and
+        independent ranks) take turns (`waiting_lock`), so that the last to finish merges everything.
 
-        Returns what `merge` returned (None on other ranks, or while another part's shards are missing)."""
+        Returns what `merge` (or `partial`) returned (None on other ranks, or while shards are missing and no
+        `partial` is given)."""
         synchronize()
         message, result = None, None
         if self.rank == 0:
             try:
-                if all(self.finished(shard) for shard in self.shards):
-                    result = merge(self.shards)
-                    shutil.rmtree(self.directory)
+                with waiting_lock(self.directory):
+                    finished = [shard for shard in self.shards if self.finished(shard)]
+                    if len(finished) == len(self.shards):
+                        result = merge(self.shards)
+                        shutil.rmtree(self.directory, ignore_errors=True)
+                    elif partial is not None:
+                        result = partial(finished)
             except InputError as error:
                 message = str(error)
         message = broadcast_error(message)

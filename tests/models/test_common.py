@@ -52,7 +52,7 @@ from ..helpers import TINY, fixture_dir, masked_max_diff, pad_rows, tiny_model
 # The contract below is the attention encoders' (batching, attention backends, contact heads on a demo): it runs over
 # the families with a demo; a family without one (NTv3) keeps its checks in its own folder of tests.
 FIXTURES = {name: tuple(package.fixtures[0].split("/")) for name, package in MODELS.items() if package.fixtures}
-DEMOS = {name: package.demo for name, package in MODELS.items() if package.demo}
+DEMOS = {name: package.demo[0] for name, package in MODELS.items() if package.demo}  # its first name
 CONTRACT = sorted(DEMOS)
 TEXTS = ["ACGTAGCATCGGATCTATCTATCGACACTTGG", "TTGACAGCTAGCTCAG", "GATTACAT"]
 AUTO_CLASSES = {

@@ -57,3 +57,21 @@ def test_pipeline_builds_the_model_and_tokenizer_of_a_name():
     tokenizer = multimolecule.tokenizer_from_pretrained("nt-demo")
     expected = model(**tokenizer("ACGTACGGATCC", return_tensors="pt")).last_hidden_state
     torch.testing.assert_close(features, expected)
+
+
+def test_a_family_declares_its_demo_and_tokenizer_recipe():
+    """The bundled demos and `train-tokenizer`'s recipe are read from the families' `PACKAGE`s, nothing else."""
+    from multimolecule.demo import DEMO_MODELS
+    from multimolecule.models import MODELS
+    from multimolecule.pretraining.tokenizer import recipe_family
+    from multimolecule.utils import OptionError
+
+    declared = {name: package.folder for package in MODELS.values() for name in package.demo}
+    assert DEMO_MODELS == declared and {"dnabert2-demo", "nt-demo"} <= set(declared)
+    assert demo_model_path("nt-demo") == demo_model_path("nucleotide-transformer-demo")
+    assert (demo_model_path("nt-demo") / "config.json").is_file()
+    with pytest.raises(KeyError, match="no demo model 'ntv3-demo'; choose from dnabert2-demo, nt-demo"):
+        demo_model_path("ntv3-demo")
+    assert recipe_family() is get_model("dnabert2") and get_model("dnabert2").tokenizer_recipe.smallest == 9
+    with pytest.raises(OptionError, match="NTv3 has no tokenizer recipe; train-tokenizer trains: dnabert2"):
+        recipe_family("ntv3")

@@ -1,4 +1,4 @@
-"""`multimolecule train-tokenizer`: a DNABERT-2-style BPE tokenizer trained on genomes."""
+"""`multimolecule train-tokenizer`: DNABERT-2's BPE tokenizer (its family's recipe) trained on genomes."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ stamped shards checked before reuse, atomic writes, damaged files named in one l
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -14,6 +15,7 @@ from multimolecule.utils.runner import (
     ShardedJob,
     difference,
     digest,
+    independent_part,
     item_digest,
     parse_part,
     read_jsonl_shard,
@@ -24,10 +26,12 @@ from multimolecule.utils.runner import (
 )
 
 
-def numbers_job(output, values, resume=True, part=None, settings=None, model="weights"):
+def numbers_job(output, values, resume=True, part=None, settings=None, model="weights", independent=False):
     items = [item_digest(str(i), value) for i, value in enumerate(values)]
     manifest = {"inputs": {"numbers": digest(values)}, "model": model, "dtype": "float32", "settings": settings or {}}
-    return ShardedJob(output, items, manifest, resume=resume, suffix=".jsonl", part=part, shard_records=4)
+    return ShardedJob(
+        output, items, manifest, resume=resume, suffix=".jsonl", part=part, shard_records=4, independent=independent
+    )
 
 
 def run(job, values, computed: list | None = None):
@@ -157,3 +161,32 @@ def test_difference_and_parts_in_words():
         with pytest.raises(OptionError, match="shard must be i/n"):
             parse_part(text)
     assert parse_part("1/1") == (1, 1)
+
+
+def test_a_partial_merge_reports_the_finished_shards_until_the_last_part_merges_all(tmp_path):
+    values = list(range(10))
+    output = tmp_path / "out.jsonl"
+    first, second = (numbers_job(output, values, resume=False, part=(i, 2)) for i in (1, 2))
+    for job in (first, second):
+        job.prepare()
+    write_jsonl_shard(first.mine()[0].path, first.mine()[0].digest, [{"square": 0}] * 4)  # part 1's first shard
+    seen = first.merge(lambda shards: "all", partial=lambda shards: [s.index for s in shards])
+    assert seen == [0] and first.directory.is_dir()
+    assert run(second, values) is None  # part 2 done, part 1's shard 2 still missing: no partial asked for
+    assert run(first, values) == [0] * 4 + [v * v for v in values[4:]]  # the planted rows of shard 0, reused
+    assert not first.directory.exists() and not output.with_name(output.name + ".shards.lock").exists()
+
+
+def test_independent_ranks_are_parts_of_their_own(tmp_path, monkeypatch):
+    """Under torchrun, an independent rank leaves the launcher (no process group; Trainer sees one process), sees
+    its own GPU, and is the part (i - 1) * world + rank + 1 of n * world."""
+    launcher = {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
+    for name, value in {**launcher, "CUDA_VISIBLE_DEVICES": "3,5"}.items():
+        monkeypatch.setenv(name, value)
+    assert independent_part((2, 3)) == (4, 6)
+    assert not set(launcher) & set(os.environ) and os.environ["CUDA_VISIBLE_DEVICES"] == "5"
+    for name, value in launcher.items():
+        monkeypatch.setenv(name, value)
+    job = numbers_job(tmp_path / "out.jsonl", list(range(40)), resume=False, independent=True)
+    assert (job.rank, job.world, job.part, job.workers) == (0, 1, (2, 2), (1, 2)) and job.keep
+    assert [shard.index for shard in job.mine()] == [1, 3, 5, 7, 9]

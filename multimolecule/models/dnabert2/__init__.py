@@ -12,6 +12,7 @@ from .modeling_dnabert2 import (
     DnaBert2PreTrainedModel,
 )
 from .tokenization_dnabert2 import DnaBert2Tokenizer
+from .tokenizer_recipe import RECIPE
 
 __all__ = [
     "DnaBert2Config",
@@ -40,7 +41,8 @@ PACKAGE = ModelPackage(
     # every Linear of the encoder, as the original names them: attention (query, key, value, attention.output.dense)
     # and the gated feed-forward (mlp.gated_layers, mlp.wo)
     lora_targets=("query", "key", "value", "dense", "gated_layers", "wo"),
-    demo="dnabert2-demo",
+    demo=("dnabert2-demo",),
     fixtures=("dnabert2/tiny_a",),
     doc="dnabert2.md",
+    tokenizer_recipe=RECIPE,  # `train-tokenizer`: DNABERT-2's BPE layout
 )

@@ -36,7 +36,7 @@ PACKAGE = ModelPackage(
     token_prediction=NucleotideTransformerForTokenPrediction,
     contact_prediction=NucleotideTransformerForContactPrediction,
     trained_length=MODEL_MAX_LENGTH,  # 1,000 tokens: the one source, also of the config and tokenizer defaults
-    demo="nt-demo",
+    demo=("nt-demo", "nucleotide-transformer-demo", "nucleotide_transformer-demo"),
     fixtures=("nucleotide_transformer/nt_v2_tiny_a",),
     doc="nucleotide_transformer.md",
 )
