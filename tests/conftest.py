@@ -87,7 +87,7 @@ SLOW = {
     "tests/test_embedding.py::test_two_processes_equal_one_and_resume_skips_finished_shards",
     "tests/test_embedding.py::test_two_processes_refusing_a_resume_both_fail_with_the_reason",
     "tests/variants/test_engine.py::test_resume_keeps_finished_shards",
-    "tests/variants/test_mutagenesis.py::test_mutagenesis_command_writes_table_and_picture",
+    "tests/cli/test_mutagenesis.py::test_mutagenesis_command_writes_table_and_picture",
     "tests/variants/test_plot.py::test_rows_of_a_hundred_bases_set_the_size",
     "tests/variants/test_scores.py::test_head_scores_equal_predict_on_the_two_windows",
     "tests/variants/test_scores.py::test_llr_is_the_masked_base_marginal",

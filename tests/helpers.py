@@ -115,6 +115,12 @@ def ragged_batch(
     return pad_rows(rows, pad_id, left)
 
 
+def write_csv(path: Path, header: str, rows: list[tuple]) -> None:
+    """A labelled table for fine-tuning: `header` (such as `sequence,label`), then one line per row."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(header + "\n" + "".join(",".join(map(str, row)) + "\n" for row in rows))
+
+
 # Models
 
 

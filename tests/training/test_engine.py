@@ -1,8 +1,8 @@
-"""Fine-tuning: `multimolecule train`, `evaluate`, `predict`, their data checks, and the pieces for your own Trainer."""
+"""Fine-tuning: `multimolecule train`, `evaluate`, `predict` end to end, the checks before training, and the pieces for
+your own Trainer (the data's checks: test_data.py; the task inferred: test_tasks.py)."""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import random
@@ -15,20 +15,15 @@ import torch
 import multimolecule
 from multimolecule import api
 from multimolecule.cli import main
-from multimolecule.training import DataCollatorForBaseLevelLabels, Task, TaskMetrics, infer_task, read_splits
+from multimolecule.training import DataCollatorForBaseLevelLabels, Task, TaskMetrics
 from multimolecule.training.engine import last_complete_checkpoint
 from multimolecule.utils import InputError
 
-from ..helpers import cli_error, fixture_dir, one_thread, random_dna, run_cli, subprocess_env  # noqa: F401  (one_thread: a fixture)
+from ..helpers import cli_error, fixture_dir, one_thread, random_dna, run_cli, subprocess_env, write_csv  # noqa: F401  (one_thread: a fixture)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 FAST = ["--max-steps", "12", "--eval-steps", "6", "-q", "--device", "cpu"]
-
-
-def write_csv(path: Path, header: str, rows: list[tuple]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(header + "\n" + "".join(",".join(map(str, row)) + "\n" for row in rows))
 
 
 def gc_task(folder: Path, per_base: bool = False, sizes=(64, 24, 24), seed: int = 0) -> Path:
@@ -62,52 +57,7 @@ def trained(gc_data, tmp_path_factory) -> Path:
     return output
 
 
-# ---------------------------------------------------------------------------------------- task inference
-
-
-@pytest.mark.parametrize(
-    ("header", "rows", "expected"),
-    [
-        ("sequence,label", [("ACGTACGTAA", 0), ("ACGTTTGTAA", 1)], "sequence-level binary classification"),
-        ("sequence,label", [("ACGTACGTAA", 0), ("ACGTTTGTAA", 2), ("AAAA", 1)], "sequence-level multiclass"),
-        ("sequence,label", [("ACGTACGTAA", "enhancer"), ("ACGTTTGTAA", "other")], "binary classification"),
-        ("sequence,label", [("ACGTACGTAA", 0.5), ("ACGTTTGTAA", 1)], "sequence-level regression"),
-        ("sequence,a,b", [("ACGTACGTAA", 0, 1), ("ACGTTTGTAA", 1, 1)], "multi-label classification"),
-        ("sequence,a,b", [("ACGTACGTAA", 0.5, 1), ("ACGTTTGTAA", 1, 2)], "regression (2 outputs"),
-        ("sequence1,sequence2,label", [("ACGTAC", "GGTA", 0), ("ACGT", "AA", 1)], "sequence-level binary"),
-        ("sequence,label", [("ACGTACGTAA", "0001112220"), ("acgun", "00110")], "per-base multiclass"),
-        ("sequence\tlabel", [("ACGTACGTAA", "[0.5, 1, 0, 0, 0, 0, 0, 0, 0, 1]")], "per-base regression"),
-        ("sequence\tlabel", [("ACGTACGTAA", "[[0, 9], [1, 8]]")], "base-pair (contact) binary"),
-    ],
-)
-def test_task_inference(tmp_path, header, rows, expected):
-    separator = "\t" if "\t" in header else ","
-    path = tmp_path / ("train.tsv" if separator == "\t" else "train.csv")
-    path.write_text(header + "\n" + "".join(separator.join(map(str, row)) + "\n" for row in rows))
-    splits = read_splits(train=path, require=("train",))
-    assert expected in splits.task.describe()
-
-
-@pytest.mark.parametrize(
-    ("train_rows", "dev_rows", "message"),
-    [
-        ([("ACGTACGTAA", 0), ("ACGT", "")], None, "row 2.*missing"),
-        ([("ACGTACGTAA", 0), ("ACGT", "nan")], None, "missing"),
-        ([("ACGTACGTAA", 0), ("ACGT", "enhancer")], None, "mixed label types"),
-        ([("ACGTACGTAA", "0001112220"), ("ACGTAC", "0001")], None, "row 2: 4 labels for a sequence of 6 bases"),
-        ([("ACGTACGTAA", 1), ("ACGT", 1)], None, "at least two classes"),
-        ([("ACGTACGTAA", 0), ("ACGT", 1)], [("ACGT", 2)], "label 2 is not one of the training classes"),
-        ([("ACGTACGTAA", 0), ("ACGT", 1)], [], "dev split is empty"),
-    ],
-)
-def test_bad_labels_fail_before_training(capsys, tmp_path, train_rows, dev_rows, message):
-    data = tmp_path / "data"
-    data.mkdir()
-    write_csv(data / "train.csv", "sequence,label", train_rows)
-    write_csv(data / "dev.csv", "sequence,label", train_rows if dev_rows is None else dev_rows)
-    error = train_error(capsys, "train", "--data", data, "--output-dir", tmp_path / "out", "-q")
-    assert re.search(message, error), error
-    assert not (tmp_path / "out").exists()
+# ------------------------------------------------------------------------------ checks before training
 
 
 def test_bad_setup_fails_before_training(capsys, tmp_path, gc_data):
@@ -347,35 +297,6 @@ def test_contact_head_evaluates_over_batches_of_different_lengths(tmp_path):
             targets.append(torch.tensor(example["labels"]).flatten())
     accuracy = float(((torch.cat(scores) > 0.5).long() == torch.cat(targets)).float().mean())
     assert metrics["eval_accuracy"] == pytest.approx(accuracy, abs=1e-6)
-
-
-def test_shifted_views_keep_per_base_labels_on_their_bases():
-    """A view `s` bases in is the sequence from base `s`, with the labels of those bases; each draw picks a view."""
-    from multimolecule.training import encode_rows
-    from multimolecule.training.data import ShiftedViews
-
-    tokenizer = multimolecule.NucleotideTransformerTokenizer.from_pretrained(api.resolve_name("nt-demo"))
-    sequence, labels = "ACGTTGCAAGCTTACGGATC", "01201201201201201201"
-    rows = [{"sequence": sequence, "label": labels}, {"sequence": "ACG", "label": "012"}]
-    task = infer_task(rows, ["sequence"], ["label"])
-    encode = functools.partial(encode_rows, rows, task, tokenizer, 100, tokenizer.token_lengths, "rows")
-    views = [encode(shift=shift)[0] for shift in range(6)]
-    for shift, view in enumerate(views):
-        assert tokenizer.decode(view[0]["input_ids"], skip_special_tokens=True).replace(" ", "") == sequence[shift:]
-        assert view[0]["labels"] == [int(c) for c in labels[shift:]]
-        assert len(view[1]["labels"]) == len(tokenizer.decode(view[1]["input_ids"], skip_special_tokens=True)) >= 1
-
-    def draws(dataset: ShiftedViews) -> list[int]:
-        return [len(dataset[0]["labels"]) for _ in range(60)]
-
-    drawn = draws(ShiftedViews(views, seed=0))
-    assert len(ShiftedViews(views, seed=0)) == 2 and set(drawn) == {20, 19, 18, 17, 16, 15}
-    assert draws(ShiftedViews(views, seed=0)) == drawn != draws(ShiftedViews(views, seed=1))  # seeded
-
-
-def test_infer_task_is_importable_for_python_users():
-    rows = [{"sequence": "ACGTACGTAC", "label": "1"}, {"sequence": "ACGTAC", "label": "0"}]
-    assert infer_task(rows, ["sequence"], ["label"]).kind == "binary"
 
 
 @pytest.mark.parametrize("family", ["dnabert2-demo", "nt-demo"])
