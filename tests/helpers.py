@@ -8,6 +8,7 @@ missing file is an error instead, so that a green CI run always compared against
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
@@ -129,6 +130,19 @@ def tiny_model(model_class, attn_implementation: str = "eager", **config):
     torch.manual_seed(0)
     configuration = model_class.config_class(**{**TINY, **config})
     return model_class._from_config(configuration, attn_implementation=attn_implementation).eval()
+
+
+def fine_tuned(folder: Path, task, model: str = "nt-demo") -> Path:
+    """What `multimolecule train` leaves in `folder`, without the training: `model` with a new head for `task`
+    (random, seed 0), its tokenizer and `task.json`; for the code that uses a fine-tuned model."""
+    from multimolecule.training.engine import load_model_for
+
+    torch.manual_seed(0)
+    network, tokenizer = load_model_for(task, model)
+    network.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    (folder / "task.json").write_text(json.dumps(task.to_dict()))
+    return folder
 
 
 def masked_max_diff(actual: torch.Tensor, expected: torch.Tensor, mask: torch.Tensor) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ..helpers import example_genome, run_cli, write_fasta
+from ..helpers import cli_error, example_genome, run_cli, write_fasta
 
 GENOME = example_genome()
 
@@ -29,3 +29,8 @@ def test_mutagenesis_command_writes_table_and_picture(capsys, tmp_path, suffix):
     assert (tmp_path / f"ism{suffix}").read_bytes().startswith(magic)
     code, _, err = run_cli(capsys, "mutagenesis", f"{target}:200-300", "-o", tmp_path / "other.tsv")
     assert code == 1 and "outside gene (1-120)" in err
+
+
+def test_mutagenesis_needs_an_output_or_a_plot(capsys):
+    line = cli_error(capsys, "mutagenesis", "ACGTACGTAC:2-4", status=1)
+    assert line == "error: give an output (-o ism.tsv), a plot (--plot ism.png) or both"

@@ -7,6 +7,8 @@ import random
 from multimolecule import DnaBert2Tokenizer
 from multimolecule.cli import main
 
+from ..helpers import cli_error
+
 
 def test_a_vocabulary_larger_than_the_genome_can_give(capsys, tmp_path):
     """A billion tokens asked of 2,000 bases: bounded by what the bases can give (no allocation failure), with
@@ -24,3 +26,8 @@ def test_a_vocabulary_larger_than_the_genome_can_give(capsys, tmp_path):
         "more distinct merges",
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["genome.fa", "out"]
+
+
+def test_the_output_folder_is_required(capsys, tmp_path):
+    line = cli_error(capsys, "train-tokenizer", "--data", tmp_path / "genome.fa", status=2)
+    assert line == "error: give the folder to write the tokenizer to: --output-dir DIR"
