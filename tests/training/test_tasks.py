@@ -44,6 +44,7 @@ def test_infer_task_is_importable_for_python_users():
 
 @pytest.mark.parametrize(
     ("value", "parsed"),
+    # "0101" is a number here: `infer_task` takes a string as per-base labels only from 8 bases on
     [(True, 1), (" 7 ", 7), ("1e-3", 0.001), (2.5, 2.5), ("[[0, 9]]", [[0, 9]]), ("0101", 101), ("AT", "AT")],
 )
 def test_a_cell_is_read_as_a_number_list_or_word(value, parsed):
