@@ -25,6 +25,7 @@ from multimolecule.utils import InputError
 from ..helpers import fine_tuned, random_dna, write_csv
 
 BINARY = Task("sequence", "single_label_classification", 2, ["0", "1"], ["label"], ["sequence"], "value")
+TOKEN = Task("token", "single_label_classification", 2, ["0", "1"], ["label"], ["sequence"], "string")
 # three lengths, so that a batch of them is padded
 SEQUENCES = {"gc_rich": random_dna(60, 1, 0.9), "at_rich": random_dna(90, 2, 0.1), "short": "ACGTAGCATT"}
 
@@ -32,6 +33,11 @@ SEQUENCES = {"gc_rich": random_dna(60, 1, 0.9), "at_rich": random_dna(90, 2, 0.1
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     return fine_tuned(tmp_path_factory.mktemp("fine_tuned"), BINARY)
+
+
+@pytest.fixture(scope="module")
+def token_model(tmp_path_factory):
+    return fine_tuned(tmp_path_factory.mktemp("fine_tuned_per_base"), TOKEN)
 
 
 SHORT = {"gc_short": "GGCGCGTA", "at_short": "ATTATAATAT"}
@@ -68,6 +74,35 @@ def test_metrics_are_those_of_the_models_outputs(model, alone, tmp_path):
     assert {"mcc", "f1", "auroc"} <= set(metrics)
 
 
+def test_per_base_predictions_are_the_models_outputs(token_model):
+    network, tokenizer, _ = load_fine_tuned(token_model)
+    results = predict_model(SEQUENCES, token_model)
+    for sequence, result in zip(SEQUENCES.values(), results):
+        with torch.no_grad():
+            probabilities = network(**tokenizer(sequence, return_tensors="pt")).logits[0].softmax(-1)
+        assert probabilities.shape == (len(sequence), 2)  # one row per base
+        assert len(result["label"]) == len(result["probabilities"]) == len(sequence)
+        assert result["label"] == "".join(str(int(k)) for k in probabilities.argmax(-1))
+        flat = [p for row in result["probabilities"] for p in row]
+        assert flat == pytest.approx(probabilities.flatten().tolist(), abs=1e-4)  # rounded to 4 places
+
+
+def test_a_sequence_longer_than_the_window(model, token_model, capsys):
+    """A sequence label reads the window's first 128 tokens (the demo's trained length), with a note; per-base
+    labels cannot be cut, so they are refused."""
+    long = random_dna(6 * 140, 7)
+    (result,) = predict_model([long], model)
+    assert capsys.readouterr().out == "note: 1 sequences are longer than 128 tokens; only their start is used\n"
+    network, tokenizer, _ = load_fine_tuned(model)
+    with torch.no_grad():
+        start = tokenizer(long, truncation=True, max_length=128, return_tensors="pt")
+        probabilities = network(**start).logits[0].softmax(-1).tolist()
+    assert [result["probability_0"], result["probability_1"]] == pytest.approx(probabilities, abs=1e-5)
+    message = "1 sequences are longer than the model's 128 tokens; per-base predictions need them cut into windows"
+    with pytest.raises(InputError, match=re.escape(message)):
+        predict_model([long], token_model)
+
+
 def close(actual, expected) -> bool:
     """Equal, floats to 1e-4, in nested dicts and lists."""
     if isinstance(expected, dict):
@@ -80,7 +115,6 @@ def close(actual, expected) -> bool:
 
 
 LOG3 = math.log(3)  # softmax([0, log 3]) = [0.25, 0.75]; sigmoid(log 3) = 0.75
-TOKEN = Task("token", "single_label_classification", 2, ["0", "1"], ["label"], ["sequence"], "string")
 TOKEN_WORDS = Task("token", "single_label_classification", 2, ["exon", "intron"], ["label"], ["sequence"], "list")
 TOKEN_VALUES = Task("token", "regression", 1, None, ["label"], ["sequence"], "list")
 CONTACT = Task("contact", "single_label_classification", 2, ["0", "1"], ["label"], ["sequence"], "pairs")
