@@ -73,6 +73,9 @@ def test_every_split_is_checked_against_the_task_of_the_training_labels(tmp_path
     write_csv(tmp_path / "dev.csv", "sequence,a", [("ACGT", 1)])
     with pytest.raises(InputError, match=re.escape(f"{tmp_path / 'dev.csv'} has no column 'b' (columns: sequence, a)")):
         read_splits(tmp_path, label_column="a,b")
+    write_csv(tmp_path / "dev.csv", "sequence,a,b", [("ACGT", 1, 0), ("GG", "x", 0)])
+    with pytest.raises(InputError, match=re.escape(f"{tmp_path / 'dev.csv'}, row 2: expected numbers in a, b, got")):
+        read_splits(tmp_path, label_column="a,b")  # every row of every split, before any model is loaded
     write_csv(tmp_path / "dev.csv", "sequence,a,b", [("ACGT", 1, 0), (" ", 0, 0)])
     with pytest.raises(InputError, match=re.escape(f"{tmp_path / 'dev.csv'}, row 2: the sequence is empty")):
         read_splits(tmp_path, label_column="a,b")
