@@ -97,7 +97,7 @@ SLOW = {
     "tests/embedding/test_engine.py::test_two_processes_equal_one_and_resume_skips_finished_shards",
     "tests/embedding/test_engine.py::test_two_processes_refusing_a_resume_both_fail_with_the_reason",
     "tests/variants/test_engine.py::test_resume_keeps_finished_shards",
-    "tests/variants/test_mutagenesis.py::test_mutagenesis_command_writes_table_and_picture",
+    "tests/cli/test_mutagenesis.py::test_mutagenesis_command_writes_table_and_picture",
     "tests/variants/test_plot.py::test_rows_of_a_hundred_bases_set_the_size",
     "tests/variants/test_track_scores.py::test_command_writes_the_chosen_tracks_and_the_summary",
     "tests/variants/test_track_scores.py::test_resume_and_shards_as_for_the_other_scores",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import json
 import math
 import os
 import random
@@ -132,6 +133,12 @@ def ragged_batch(
     return pad_rows(rows, pad_id, left)
 
 
+def write_csv(path: Path, header: str, rows: list[tuple]) -> None:
+    """A labelled table for fine-tuning: `header` (such as `sequence,label`), then one line per row."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(header + "\n" + "".join(",".join(map(str, row)) + "\n" for row in rows))
+
+
 # Models
 
 
@@ -140,6 +147,19 @@ def tiny_model(model_class, attn_implementation: str = "eager", **config):
     torch.manual_seed(0)
     configuration = model_class.config_class(**{**TINY, **config})
     return model_class._from_config(configuration, attn_implementation=attn_implementation).eval()
+
+
+def fine_tuned(folder: Path, task, model: str = "nt-demo") -> Path:
+    """What `multimolecule train` leaves in `folder`, without the training: `model` with a new head for `task`
+    (random, seed 0), its tokenizer and `task.json`; for the code that uses a fine-tuned model."""
+    from multimolecule.training.engine import load_model_for
+
+    torch.manual_seed(0)
+    network, tokenizer = load_model_for(task, model)
+    network.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    (folder / "task.json").write_text(json.dumps(task.to_dict()))
+    return folder
 
 
 def masked_max_diff(actual: torch.Tensor, expected: torch.Tensor, mask: torch.Tensor) -> float:

@@ -265,3 +265,23 @@ def test_from_scratch_from_a_config_folder(genome, tmp_path):
     metrics = api.pretrain(genome, tmp_path / "out", config=str(folder), max_steps=1, eval_steps=1, batch_size=2,
                            eval_windows=2, max_length=24, progress=False, device="cpu")  # fmt: skip
     assert metrics["window"] == 24
+
+
+def test_from_scratch_by_family_name_at_the_sizes_given():
+    """`--architecture nucleotide_transformer` with sizes: the family's masked-LM at those sizes, its vocabulary the
+    standard 6-mer tokenizer's, its window the family's pretraining length. (DNABERT-2, which needs a trained
+    tokenizer: test_from_scratch_with_a_trained_tokenizer.)"""
+    family = "nucleotide_transformer"
+    from multimolecule.models import MODELS, get_model
+    from multimolecule.pretraining import PretrainConfig, build_from_config
+
+    settings = PretrainConfig()
+    settings.config = family
+    sizes = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
+    settings.merge(sizes)
+    model, tokenizer = build_from_config(settings)
+    package = get_model(family)
+    assert isinstance(model, package.role("masked_lm")) and {k: getattr(model.config, k) for k in sizes} == sizes
+    assert model.config.vocab_size == len(tokenizer) == len(package.tokenizer.standard())
+    assert model.get_input_embeddings().weight.shape == (len(tokenizer), 32)
+    assert tokenizer.model_max_length == MODELS[package.config.model_type].trained_length

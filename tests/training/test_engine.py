@@ -1,8 +1,8 @@
-"""Fine-tuning: `multimolecule train`, `evaluate`, `predict`, their data checks, and the pieces for your own Trainer."""
+"""Fine-tuning: `multimolecule train`, `evaluate`, `predict` end to end, the checks before training, and the pieces for
+your own Trainer (the data's checks: test_data.py; the task inferred: test_tasks.py)."""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import random
@@ -15,20 +15,15 @@ import torch
 import multimolecule
 from multimolecule import api
 from multimolecule.cli import main
-from multimolecule.training import DataCollatorForBaseLevelLabels, Task, TaskMetrics, infer_task, read_splits
+from multimolecule.training import DataCollatorForBaseLevelLabels, Task, TaskMetrics
 from multimolecule.training.engine import last_complete_checkpoint
 from multimolecule.utils import InputError
 
-from ..helpers import cli_error, fixture_dir, one_thread, random_dna, run_cli, subprocess_env  # noqa: F401  (one_thread: a fixture)
+from ..helpers import cli_error, fixture_dir, one_thread, random_dna, run_cli, subprocess_env, write_csv  # noqa: F401  (one_thread: a fixture)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 FAST = ["--max-steps", "12", "--eval-steps", "6", "-q", "--device", "cpu"]
-
-
-def write_csv(path: Path, header: str, rows: list[tuple]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(header + "\n" + "".join(",".join(map(str, row)) + "\n" for row in rows))
 
 
 def gc_task(folder: Path, per_base: bool = False, sizes=(64, 24, 24), seed: int = 0) -> Path:
@@ -62,52 +57,7 @@ def trained(gc_data, tmp_path_factory) -> Path:
     return output
 
 
-# ---------------------------------------------------------------------------------------- task inference
-
-
-@pytest.mark.parametrize(
-    ("header", "rows", "expected"),
-    [
-        ("sequence,label", [("ACGTACGTAA", 0), ("ACGTTTGTAA", 1)], "sequence-level binary classification"),
-        ("sequence,label", [("ACGTACGTAA", 0), ("ACGTTTGTAA", 2), ("AAAA", 1)], "sequence-level multiclass"),
-        ("sequence,label", [("ACGTACGTAA", "enhancer"), ("ACGTTTGTAA", "other")], "binary classification"),
-        ("sequence,label", [("ACGTACGTAA", 0.5), ("ACGTTTGTAA", 1)], "sequence-level regression"),
-        ("sequence,a,b", [("ACGTACGTAA", 0, 1), ("ACGTTTGTAA", 1, 1)], "multi-label classification"),
-        ("sequence,a,b", [("ACGTACGTAA", 0.5, 1), ("ACGTTTGTAA", 1, 2)], "regression (2 outputs"),
-        ("sequence1,sequence2,label", [("ACGTAC", "GGTA", 0), ("ACGT", "AA", 1)], "sequence-level binary"),
-        ("sequence,label", [("ACGTACGTAA", "0001112220"), ("acgun", "00110")], "per-base multiclass"),
-        ("sequence\tlabel", [("ACGTACGTAA", "[0.5, 1, 0, 0, 0, 0, 0, 0, 0, 1]")], "per-base regression"),
-        ("sequence\tlabel", [("ACGTACGTAA", "[[0, 9], [1, 8]]")], "base-pair (contact) binary"),
-    ],
-)
-def test_task_inference(tmp_path, header, rows, expected):
-    separator = "\t" if "\t" in header else ","
-    path = tmp_path / ("train.tsv" if separator == "\t" else "train.csv")
-    path.write_text(header + "\n" + "".join(separator.join(map(str, row)) + "\n" for row in rows))
-    splits = read_splits(train=path, require=("train",))
-    assert expected in splits.task.describe()
-
-
-@pytest.mark.parametrize(
-    ("train_rows", "dev_rows", "message"),
-    [
-        ([("ACGTACGTAA", 0), ("ACGT", "")], None, "row 2.*missing"),
-        ([("ACGTACGTAA", 0), ("ACGT", "nan")], None, "missing"),
-        ([("ACGTACGTAA", 0), ("ACGT", "enhancer")], None, "mixed label types"),
-        ([("ACGTACGTAA", "0001112220"), ("ACGTAC", "0001")], None, "row 2: 4 labels for a sequence of 6 bases"),
-        ([("ACGTACGTAA", 1), ("ACGT", 1)], None, "at least two classes"),
-        ([("ACGTACGTAA", 0), ("ACGT", 1)], [("ACGT", 2)], "label 2 is not one of the training classes"),
-        ([("ACGTACGTAA", 0), ("ACGT", 1)], [], "dev split is empty"),
-    ],
-)
-def test_bad_labels_fail_before_training(capsys, tmp_path, train_rows, dev_rows, message):
-    data = tmp_path / "data"
-    data.mkdir()
-    write_csv(data / "train.csv", "sequence,label", train_rows)
-    write_csv(data / "dev.csv", "sequence,label", train_rows if dev_rows is None else dev_rows)
-    error = train_error(capsys, "train", "--data", data, "--output-dir", tmp_path / "out", "-q")
-    assert re.search(message, error), error
-    assert not (tmp_path / "out").exists()
+# ------------------------------------------------------------------------------ checks before training
 
 
 def test_bad_setup_fails_before_training(capsys, tmp_path, gc_data):
@@ -242,32 +192,15 @@ def test_an_interrupted_run_resumes(gc_data, tmp_path):
 # ---------------------------------------------------------------------------------------------- predict
 
 
-def test_predict_and_evaluate_commands(capsys, trained, gc_data, tmp_path):
+def test_the_fine_tuned_model_predicts_its_task(trained, tmp_path):
+    """New GC-rich and AT-rich sequences, predicted by the trained model: classes 1 and 0. (What `predict` and
+    `evaluate` print and write: cli/test_predict.py, cli/test_evaluate.py; their numbers against the model's own
+    outputs, however batched: test_inference.py.)"""
     rng = random.Random(5)
     fasta = tmp_path / "new.fasta"
     fasta.write_text(">gc_rich\n" + random_dna(60, rng, 0.9) + "\n>at_rich\n" + random_dna(70, rng, 0.1) + "\n")
-    code, out, _ = run_cli(capsys, "predict", fasta, "--model", trained, "-o", tmp_path / "p.csv", "-q")
-    assert code == 0 and "2 sequences" in out
-    lines = (tmp_path / "p.csv").read_text().splitlines()
-    assert lines[0] == "id,label,probability_0,probability_1"
-    rows = [line.split(",") for line in lines[1:]]
-    assert [row[0] for row in rows] == ["gc_rich", "at_rich"] and [row[1] for row in rows] == ["1", "0"]
-    assert all(abs(float(row[2]) + float(row[3]) - 1) < 1e-5 for row in rows)
-    # a token budget of one sequence per forward pass: the same predictions, in the input order
-    code, _, _ = run_cli(
-        capsys, "predict", fasta, "--model", trained, "-o", tmp_path / "one.csv", "-q", "--max-tokens", 1
-    )
-    alone = [line.split(",") for line in (tmp_path / "one.csv").read_text().splitlines()[1:]]
-    assert code == 0 and [row[:2] for row in alone] == [row[:2] for row in rows]
-    assert all(abs(float(a) - float(b)) < 1e-5 for x, y in zip(alone, rows) for a, b in zip(x[2:], y[2:]))
-    code, _, err = run_cli(capsys, "predict", fasta, "--model", trained, "-o", tmp_path / "x.csv", "--max-tokens", 0)
-    assert code == 2 and "error: --max-tokens must be an integer of at least 1, got 0" in err
-    code, out, _ = run_cli(
-        capsys, "evaluate", gc_data / "test.csv", "--model", trained, "-o", tmp_path / "m.json", "-q"
-    )
-    assert code == 0 and re.search(r"mcc\s+[01]\.\d{4}", out)
-    assert json.loads((tmp_path / "m.json").read_text())["accuracy"] >= 0.9
-    assert "not a fine-tuned model" in train_error(capsys, "predict", fasta, "--model", "dnabert2-demo", "-o", "x.csv")
+    results = api.predict(fasta, trained)
+    assert [(result["id"], result["label"]) for result in results] == [("gc_rich", "1"), ("at_rich", "0")]
 
 
 @pytest.mark.parametrize("model", ["nt-demo", "dnabert2-demo"])
@@ -347,35 +280,6 @@ def test_contact_head_evaluates_over_batches_of_different_lengths(tmp_path):
             targets.append(torch.tensor(example["labels"]).flatten())
     accuracy = float(((torch.cat(scores) > 0.5).long() == torch.cat(targets)).float().mean())
     assert metrics["eval_accuracy"] == pytest.approx(accuracy, abs=1e-6)
-
-
-def test_shifted_views_keep_per_base_labels_on_their_bases():
-    """A view `s` bases in is the sequence from base `s`, with the labels of those bases; each draw picks a view."""
-    from multimolecule.training import encode_rows
-    from multimolecule.training.data import ShiftedViews
-
-    tokenizer = multimolecule.NucleotideTransformerTokenizer.from_pretrained(api.resolve_name("nt-demo"))
-    sequence, labels = "ACGTTGCAAGCTTACGGATC", "01201201201201201201"
-    rows = [{"sequence": sequence, "label": labels}, {"sequence": "ACG", "label": "012"}]
-    task = infer_task(rows, ["sequence"], ["label"])
-    encode = functools.partial(encode_rows, rows, task, tokenizer, 100, tokenizer.token_lengths, "rows")
-    views = [encode(shift=shift)[0] for shift in range(6)]
-    for shift, view in enumerate(views):
-        assert tokenizer.decode(view[0]["input_ids"], skip_special_tokens=True).replace(" ", "") == sequence[shift:]
-        assert view[0]["labels"] == [int(c) for c in labels[shift:]]
-        assert len(view[1]["labels"]) == len(tokenizer.decode(view[1]["input_ids"], skip_special_tokens=True)) >= 1
-
-    def draws(dataset: ShiftedViews) -> list[int]:
-        return [len(dataset[0]["labels"]) for _ in range(60)]
-
-    drawn = draws(ShiftedViews(views, seed=0))
-    assert len(ShiftedViews(views, seed=0)) == 2 and set(drawn) == {20, 19, 18, 17, 16, 15}
-    assert draws(ShiftedViews(views, seed=0)) == drawn != draws(ShiftedViews(views, seed=1))  # seeded
-
-
-def test_infer_task_is_importable_for_python_users():
-    rows = [{"sequence": "ACGTACGTAC", "label": "1"}, {"sequence": "ACGTAC", "label": "0"}]
-    assert infer_task(rows, ["sequence"], ["label"]).kind == "binary"
 
 
 @pytest.mark.parametrize("family", ["dnabert2-demo", "nt-demo"])

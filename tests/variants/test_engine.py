@@ -1,5 +1,5 @@
 """`score_variants`' engine: scores back in input order with their statuses, shards merged (NaN kept) and
-resumed, and the command's table and refusals."""
+resumed (the command's table and refusals: cli/test_score_variants.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from multimolecule.utils import InputError, runner
 from multimolecule.variants import VariantScores, run_score_variants
 from multimolecule.variants.engine import restore_nan
 
-from ..helpers import GcShift, cli_error, example_genome, run_cli, write_fasta, write_tsv
+from ..helpers import GcShift, cli_error, example_genome, write_fasta, write_tsv
 
 GENOME = example_genome()
 
@@ -21,23 +21,6 @@ GENOME = example_genome()
 @pytest.fixture(scope="module")
 def fasta(tmp_path_factory):
     return write_fasta(tmp_path_factory.mktemp("genome") / "genome.fa", GENOME)
-
-
-def test_score_variants_command(capsys, tmp_path, fasta):
-    a = GENOME["chrB"]
-    variants = write_tsv(tmp_path / "v.tsv", [("chrB", 100, a[99], "A,C,G,T"), ("chrQ", 3, "A", "C")])
-    output = tmp_path / "scores.tsv"
-    argv = ["score-variants", variants, "-r", fasta, "-o", output, "-m", "nt-demo", "-s", "llr", "-s", "cosine", "-q"]
-    code, out, _ = run_cli(capsys, *argv, "--window", 60)
-    assert code == 0 and "5 alleles (4 ok, 1 contig-not-found)" in out
-    header = output.read_text().splitlines()[0].split("\t")
-    assert header == ["id", "chrom", "pos", "ref", "alt", "status", "llr", "cosine", "cosine_variant"]
-    code, _, err = run_cli(capsys, *argv)
-    assert code == 1 and err.strip().startswith("error: output exists")
-    code, _, err = run_cli(capsys, *argv[:-3], "-s", "head", "--overwrite")
-    assert code == 2 and "needs a model fine-tuned" in err and len(err.strip().splitlines()) == 1
-    code, _, err = run_cli(capsys, "score-variants", variants, "-r", fasta, "-o", tmp_path / "x.csv")
-    assert code == 1 and ".tsv or .vcf" in err
 
 
 def test_resume_keeps_finished_shards(tmp_path, fasta, monkeypatch):
