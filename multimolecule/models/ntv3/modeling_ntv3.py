@@ -420,7 +420,7 @@ class NucleotideTransformerV3Model(NucleotideTransformerV3PreTrainedModel):
             masks.append(level_mask)
             x = block_module(x, level_mask, condition)  # (B, length_i, C_i+1), before pooling
             all_hidden_states += (x,) if output_hidden_states else ()
-            x = x.unflatten(1, (-1, 2)).mean(dim=2)  # (B, length_i / 2, C_i+1): the original's average pool
+            x = (x[:, 0::2] + x[:, 1::2]).div_(2)  # (B, length_i / 2, C_i+1): the average pool, in the model's dtype
             level_mask = None if level_mask is None else level_mask[:, ::2]
 
         # The transformer at 1/2^D: keys outside the mask are left out of attention.
