@@ -43,6 +43,9 @@ class NucleotideTransformerV3Config(MultiMoleculeConfig):
         bigwig_tracks: The functional tracks each species' head predicts, by species.
         bed_elements: The genome annotations the BED head predicts (each as two logits: absent, present).
         keep_target_center_fraction: The central fraction of the input the track heads predict for.
+        tower_chunk_size: Positions per chunk in the convolutional towers: a longer level is computed chunk by chunk
+            (each chunk with the neighbours its convolution reads), which bounds the working memory of long inputs
+            (a megabase) without changing the result.
 
     Example:
         >>> import torch
@@ -73,6 +76,7 @@ class NucleotideTransformerV3Config(MultiMoleculeConfig):
     bigwig_tracks: dict[str, list[str]] | None = None
     bed_elements: list[str] | None = None
     keep_target_center_fraction: float = 0.375
+    tower_chunk_size: int = 32768
     head_pooling: str = "mean"
     unk_token_id: int | None = 0
     pad_token_id: int | None = 1
@@ -92,6 +96,8 @@ class NucleotideTransformerV3Config(MultiMoleculeConfig):
             raise ValueError(f"num_downsamples must be at least 0, got {self.num_downsamples}")
         if self.species and self.hidden_size != self.embed_dim:
             raise ValueError("a post-trained model needs hidden_size == embed_dim (its heads read both widths)")
+        if self.tower_chunk_size < 1:
+            raise ValueError(f"tower_chunk_size must be at least 1, got {self.tower_chunk_size}")
         if not 0 < self.keep_target_center_fraction <= 1:
             raise ValueError(f"keep_target_center_fraction must be in (0, 1], got {self.keep_target_center_fraction}")
         if self.token_bases is None and self.vocab_size == VOCAB_SIZE:

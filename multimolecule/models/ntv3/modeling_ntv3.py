@@ -16,6 +16,13 @@ cropped back, so an input without padding gives exactly the original's numbers o
 shorter than the batch (`attention_mask` 0 at their end, or at their start: rows are aligned first) are padded
 with `N` to their own multiple of 2^D; beyond it their positions are zeroed before every convolution and left out
 of attention, so each row gives what it gives alone.
+
+Memory. A megabase through the 650M size is 1,536 channels at 2^20 positions: one such tensor is 3 GiB in bf16.
+The towers therefore compute each convolution `config.tower_chunk_size` positions at a time (LayerNorm, repeat,
+mask, convolution and GELU of one chunk; each chunk reads the neighbours its convolution needs, so the result is
+that of one pass), keep only the skip connections and the level at hand, add residual branches and skips in place
+when autograd is not recording, and keep the levels' outputs only when `output_hidden_states` asks for them. The
+transformer runs on 1/2^D of the length (8,192 positions for a megabase) through `scaled_dot_product_attention`.
 """
 
 from __future__ import annotations
@@ -85,37 +92,81 @@ def conditioned(condition_dim: int | None, config: NucleotideTransformerV3Config
     return config.token_embed_dim if config.num_species else condition_dim
 
 
+def chunked_convolution(conv: nn.Module, read, length: int, chunk_size: int, scale: int = 1) -> torch.Tensor:
+    """`gelu(conv(read(0, length)))`, (B, length, C_out), computed `chunk_size` output positions at a time.
+
+    `read(low, high)` gives the convolution's input at positions [low, high), (B, high - low, C_in); `scale` is the
+    number of positions per input position (2 when upsampling), so chunks start and end on whole input positions.
+    Each chunk also reads the `kernel_size // 2` neighbours on each side that the convolution needs (its own zero
+    padding then only matters at the true ends), so the result is that of one pass while the working memory is
+    that of one chunk. An input of at most `chunk_size` positions is one pass, as it is.
+    """
+    halo = conv.kernel_size[0] // 2
+    output = None
+    for start in range(0, length, chunk_size):
+        end = min(start + chunk_size, length)
+        low, high = max(start - halo, 0), min(end + halo, length)
+        low, high = low - low % scale, high + (-high) % scale  # whole input positions
+        y = gelu(conv(read(low, high).transpose(1, 2)).transpose(1, 2))[:, start - low : end - low]
+        if end - start == length:
+            return y
+        if output is None:
+            output = y.new_empty(y.shape[0], length, y.shape[2])
+        output[:, start:end] = y  # (B, length, C_out)
+    return output
+
+
 class Ntv3ConvBlock(nn.Module):
     """`gelu(conv(LN(x)))`; with `upsample`, LN(x) is repeated twice along the length before the convolution.
-    Positions outside `mask` are zeroed before the convolution."""
+    Positions outside `mask` (None: every position is real) are zeroed before the convolution. Lengths above
+    `config.tower_chunk_size` are computed in chunks (`chunked_convolution`)."""
 
     def __init__(self, config, in_width: int, out_width: int, kernel_size: int, transpose: bool = False):
         super().__init__()
         self.layer_norm = Ntv3LayerNorm(in_width, TOWER_LAYER_NORM_EPS, conditioned(None, config))
         conv_class = nn.ConvTranspose1d if transpose else nn.Conv1d  # the original's k=1 up residual is transposed
         self.conv = conv_class(in_width, out_width, kernel_size, padding=kernel_size // 2)
+        self.config = config
 
     def forward(self, x, mask, condition, upsample: bool = False) -> torch.Tensor:
-        y = self.layer_norm(x, condition)  # (B, length, C_in)
-        if upsample:
-            y = y.repeat_interleave(2, dim=1)  # (B, 2 length, C_in)
-        y = torch.where(mask, y, 0)
-        return gelu(self.conv(y.transpose(1, 2)).transpose(1, 2))  # (B, length, C_out)
+        scale = 2 if upsample else 1
+
+        def read(low: int, high: int) -> torch.Tensor:  # the convolution's input at [low, high)
+            y = self.layer_norm(x[:, low // scale : high // scale], condition)  # (B, (high - low) / scale, C_in)
+            if upsample:
+                y = y.repeat_interleave(2, dim=1)  # (B, high - low, C_in)
+            return y if mask is None else torch.where(mask[:, low:high], y, 0)
+
+        length = x.shape[1] * scale
+        return chunked_convolution(self.conv, read, length, self.config.tower_chunk_size, scale)  # (B, length, C_out)
+
+
+def recording_gradients() -> bool:
+    """Whether autograd records the operations now; when it does not (inference), the towers add residual branches
+    and skip connections in place, into tensors they have just made, instead of allocating new ones."""
+    return torch.is_grad_enabled()
 
 
 class Ntv3ResidualConvBlock(nn.Module):
-    """`x + gate · gelu(conv_k1(LN(x)))`, with `gate = 1 + Linear(species)` in post-trained models, else 1."""
+    """`x + gate · gelu(conv_k1(LN(x)))`, with `gate = 1 + Linear(species)` in post-trained models, else 1; chunk by
+    chunk (a k=1 convolution reads no neighbours), and into `x` itself in inference."""
 
     def __init__(self, config, width: int, transpose: bool = False):
         super().__init__()
         self.conv_block = Ntv3ConvBlock(config, width, width, 1, transpose=transpose)
         self.gate = nn.Linear(config.token_embed_dim, width) if config.num_species else None
+        self.config = config
 
     def forward(self, x, mask, condition) -> torch.Tensor:
-        branch = self.conv_block(x, mask, condition)
-        if self.gate is not None:
-            branch = branch * (1 + self.gate(condition)).unsqueeze(1)
-        return x + branch
+        output = torch.empty_like(x) if recording_gradients() else x  # (B, length, C)
+        chunk_size = self.config.tower_chunk_size
+        for start in range(0, x.shape[1], chunk_size):
+            part = slice(start, start + chunk_size)
+            branch = self.conv_block(x[:, part], None if mask is None else mask[:, part], condition)
+            if self.gate is not None:
+                branch = branch * (1 + self.gate(condition)).unsqueeze(1)
+            output[:, part] = x[:, part] + branch
+        return output
 
 
 class Ntv3DownBlock(GradientCheckpointingLayer):
@@ -141,7 +192,9 @@ class Ntv3UpBlock(GradientCheckpointingLayer):
 
     def forward(self, x, skip, mask, condition) -> torch.Tensor:
         y = self.residual(self.conv(x, mask, condition, upsample=True), mask, condition)  # (B, 2 length, C_out)
-        return y + skip if skip is not None else y
+        if skip is None:
+            return y
+        return y + skip if recording_gradients() else y.add_(skip)
 
 
 class Ntv3Attention(nn.Module):
@@ -356,42 +409,45 @@ class NucleotideTransformerV3Model(NucleotideTransformerV3PreTrainedModel):
         condition = self.species_condition(species_ids, batch)
 
         all_hidden_states, all_attentions = (), ()
-        level_mask = mask[..., None]  # (B, P, 1)
-        x = torch.where(level_mask, x, 0)
-        x = gelu(self.stem(x.transpose(1, 2)).transpose(1, 2))  # (B, P, C_0)
-        skips, masks = [], []
+        level_mask = None if bool(mask.all()) else mask[..., None]  # (B, P, 1); None: every position is real
+        if level_mask is not None:
+            x = torch.where(level_mask, x, 0)
+        embedded, chunk_size = x, self.config.tower_chunk_size
+        x = chunked_convolution(self.stem, lambda low, high: embedded[:, low:high], padded_length, chunk_size)
+        skips, masks = [], []  # (B, P, C_0) first
         for block_module in self.down_blocks:
             skips.append(x)
             masks.append(level_mask)
-            y = block_module(x, level_mask, condition)  # (B, length_i, C_i+1)
-            all_hidden_states += (y,)
-            x = F.avg_pool1d(y.transpose(1, 2), 2, 2).transpose(1, 2)  # (B, length_i / 2, C_i+1)
-            level_mask = level_mask[:, ::2]
+            x = block_module(x, level_mask, condition)  # (B, length_i, C_i+1), before pooling
+            all_hidden_states += (x,) if output_hidden_states else ()
+            x = (x[:, 0::2] + x[:, 1::2]).div_(2)  # (B, length_i / 2, C_i+1): the average pool, in the model's dtype
+            level_mask = None if level_mask is None else level_mask[:, ::2]
 
         # The transformer at 1/2^D: keys outside the mask are left out of attention.
         attention_bias = None
-        if not bool(level_mask.all()):
+        if level_mask is not None and not bool(level_mask.all()):
             attention_bias = torch.zeros(level_mask.shape[:2], device=x.device)
             attention_bias = attention_bias.masked_fill(~level_mask[..., 0], torch.finfo(torch.float32).min)
             attention_bias = attention_bias[:, None, None, :]  # (B, 1, 1, P / 2^D)
         position_embeddings = self.rotary(torch.arange(x.shape[1], device=x.device)[None])
         for layer in self.layers:
             x, weights = layer(x, attention_bias, position_embeddings, condition, output_attentions)
-            all_hidden_states += (x,)
+            all_hidden_states += (x,) if output_hidden_states else ()
             all_attentions += (weights,)
         bottleneck = x  # (B, P / 2^D, E)
 
         for block_module in self.up_blocks:
             skip, level_mask = skips.pop(), masks.pop()
             x = block_module(x, skip if self.config.use_skip_connection else None, level_mask, condition)
-            all_hidden_states += (x,)
+            all_hidden_states += (x,) if output_hidden_states else ()
 
         last_hidden_state = x[:, :length]  # (B, L, C_0)
         if order is not None:  # back to the input's order
             last_hidden_state = torch.zeros_like(last_hidden_state).scatter(
                 1, order[..., None].expand_as(last_hidden_state), last_hidden_state
             )
-        last_hidden_state = torch.where(input_mask[..., None], last_hidden_state, 0)
+        if not bool(input_mask.all()):
+            last_hidden_state = torch.where(input_mask[..., None], last_hidden_state, 0)
         return NucleotideTransformerV3ModelOutput(
             last_hidden_state=last_hidden_state,
             bottleneck_hidden_state=bottleneck,

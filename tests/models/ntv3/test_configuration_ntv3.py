@@ -17,6 +17,16 @@ def test_the_8m_configuration_has_the_published_parameter_count():
     assert model.num_parameters() == 7_692_475  # the count the ntv3_base_model card states
 
 
+def test_the_650m_sized_configuration_has_the_reported_parameter_count():
+    """The 650M model's published dimensions (1,536 wide at every level, 12 layers of 24 heads, a 6,144-wide
+    feed-forward, 7 levels) give the 651.83M parameters reported for the original code built at that size."""
+    dimensions = dict(hidden_size=1536, embed_dim=1536, num_hidden_layers=12, num_attention_heads=24, head_dim=64)
+    config = NucleotideTransformerV3Config(intermediate_size=6144, **dimensions)
+    with torch.device("meta"):
+        model = NucleotideTransformerV3ForMaskedLM(config)
+    assert round(model.num_parameters() / 1e4) == 65_183
+
+
 @pytest.mark.parametrize(
     "hidden_size, embed_dim, num_downsamples, channels",
     [(10, 21, 3, [10, 13, 17, 21]), (256, 256, 7, [256] * 8), (16, 40, 0, [16])],

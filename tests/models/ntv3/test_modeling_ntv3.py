@@ -25,6 +25,31 @@ def max_diff(actual: torch.Tensor, expected: torch.Tensor) -> float:
     return (actual - expected).abs().max().item()
 
 
+@pytest.mark.parametrize("record_gradients", [False, True])
+def test_towers_in_chunks_give_the_one_pass_result(pre, pre_reference, record_gradients):
+    """Long levels run chunk by chunk (`tower_chunk_size`), each chunk with the neighbours its convolution reads;
+    with chunks of 5 positions (halos across every boundary, upsampled levels split inside an input position), a
+    padded batch gives the one-pass numbers, in inference (in place) and with autograd recording."""
+    whole = NucleotideTransformerV3ForMaskedLM.from_pretrained(pre).eval()
+    chunked = NucleotideTransformerV3ForMaskedLM.from_pretrained(pre).eval()
+    chunked.config.tower_chunk_size = 5
+    ids = pre_reference["input_ids"]
+    mask = torch.ones_like(ids)
+    mask[1, 37:] = 0
+    with torch.set_grad_enabled(record_gradients):
+        expected = whole(ids, attention_mask=mask, output_hidden_states=True)
+        actual = chunked(ids, attention_mask=mask, output_hidden_states=True)
+        unpadded = chunked(ids).logits
+    assert ids.shape[1] >= 64  # levels of 64 and 32 positions: several chunks each
+    for i, (hidden, reference) in enumerate(zip(actual.hidden_states, expected.hidden_states, strict=True)):
+        assert max_diff(hidden, reference) < 1e-5, i  # float rounding: convolutions of other shapes
+    assert max_diff(actual.logits, expected.logits) < 1e-5
+    assert max_diff(unpadded, pre_reference["logits"]) < LOGITS_ATOL  # the original's numbers
+    if record_gradients:
+        actual.logits.sum().backward()
+        assert chunked.model.stem.weight.grad is not None
+
+
 @pytest.mark.parametrize("source", ["original", "converted"])
 @pytest.mark.parametrize("attn_implementation", ["eager", "sdpa"])
 def test_pre_trained_parity_every_tensor(pre, converted, pre_reference, source, attn_implementation):
