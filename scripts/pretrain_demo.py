@@ -20,10 +20,11 @@ demo: a BPE vocabulary trained on the training DNA only (`train-tokenizer`), lin
 standard 6-mer vocabulary and an inverse-square-root decay, as the card says. One CPU thread, seeded; steps of
 32 windows of 128 tokens: 7,000 for DNABERT-2 (28.7M tokens), 14,000 for NT (57.3M tokens: at 7,000, fine-tuned,
 it fell just short of the k-mer baseline of `scripts/ecoli_tasks.py`), evaluated every 1,000 steps, the checkpoint
-with the lowest held-out loss kept. NTv3 demo (not bundled yet: see docs/pretraining.md): the published
-single-base vocabulary, a small U-Net (`NTV3_ARCHITECTURE`, given to `pretrain --architecture` as a config.json:
-3 down levels, so windows of 512 bases reach the transformer as 64 positions) and the Nucleotide Transformer
-card's optimiser; 8,000 steps of 8 windows of 512 bases (32.8M bases, about 7 passes), evaluated every 1,000.
+with the lowest held-out loss kept. NTv3 demo: the published single-base vocabulary, a small U-Net
+(`NTV3_ARCHITECTURE`, given to `pretrain --architecture` as a config.json: 3 down levels, so windows of 512 bases
+reach the transformer as 64 positions) and the Nucleotide Transformer card's optimiser and schedule; 800 steps of
+8 windows of 512 bases (3.3M bases, about 0.74 passes), evaluated every 200 steps on the first 200 held-out
+windows (two threads: `--threads 2`).
 """
 
 from __future__ import annotations
@@ -50,7 +51,10 @@ RECIPES = {
     "nucleotide_transformer": [
         *SIZE, *COMMON, "--max-length", "128", "--batch-size", "32", "--scheduler", "inverse_sqrt", *NT_OPTIMISER,
     ],
-    "ntv3": [*COMMON, "--max-length", "512", "--batch-size", "8", "--scheduler", "inverse_sqrt", *NT_OPTIMISER],
+    "ntv3": [
+        *COMMON, "--max-length", "512", "--batch-size", "8", "--scheduler", "inverse_sqrt", *NT_OPTIMISER,
+        "--eval-windows", "200",
+    ],
 }  # fmt: skip
 # The NTv3 demo's U-Net (the published 8M model has 7 levels, width 256 and 8 heads of 32): 3 levels from a stem
 # of width 32 to 64 at 1/8 of the length, 2 rotary transformer layers there, and back up to every base.
@@ -59,8 +63,8 @@ NTV3_ARCHITECTURE = {
     "num_downsamples": 3, "num_hidden_layers": 2, "num_attention_heads": 4, "head_dim": 16, "intermediate_size": 128,
 }  # fmt: skip
 VOCAB_SIZE, MAX_TOKEN_LENGTH = 512, 16  # the DNABERT-2 demo's BPE vocabulary (--vocab-size)
-MAX_STEPS = {"dnabert2": 7000, "nucleotide_transformer": 14000, "ntv3": 8000}
-EVAL_STEPS = 1000
+MAX_STEPS = {"dnabert2": 7000, "nucleotide_transformer": 14000, "ntv3": 800}
+EVAL_STEPS = {"dnabert2": 1000, "nucleotide_transformer": 1000, "ntv3": 200}
 # The architecture as the card and training.json state it, read from the saved config.json.
 ARCHITECTURE_KEYS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
 ARCHITECTURE_KEYS_NTV3 = (*ARCHITECTURE_KEYS, "embed_dim", "token_embed_dim", "num_downsamples", "head_dim")
@@ -141,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work", type=Path, default=Path("demo-build"), help="folder for the FASTA files")
     parser.add_argument("--max-steps", type=int, help=f"default: {MAX_STEPS}")
     parser.add_argument("--vocab-size", type=int, default=VOCAB_SIZE, help="the DNABERT-2 demo's BPE vocabulary")
-    parser.add_argument("--eval-steps", type=int, default=EVAL_STEPS)
+    parser.add_argument("--eval-steps", type=int, help=f"default: {EVAL_STEPS}")
     args, extra = parser.parse_known_args(argv)  # anything else goes to `multimolecule pretrain`
     output = args.output or args.work / args.model
     train, held_out = write_genome(args.work)
@@ -157,7 +161,8 @@ def main(argv: list[str] | None = None) -> None:
         architecture.write_text(json.dumps(NTV3_ARCHITECTURE, indent=2) + "\n")
         model = ["--architecture", str(architecture)]
     max_steps = MAX_STEPS[args.model] if args.max_steps is None else args.max_steps
-    steps = ["--max-steps", str(max_steps), "--eval-steps", str(min(args.eval_steps, max_steps))]
+    eval_steps = EVAL_STEPS[args.model] if args.eval_steps is None else args.eval_steps
+    steps = ["--max-steps", str(max_steps), "--eval-steps", str(min(eval_steps, max_steps))]
     run("pretrain", "--data", train, "--eval-data", held_out, *model, "--output-dir", output, "--overwrite", *steps,
         *RECIPES[args.model], *extra)  # fmt: skip
     write_card(output, args.model)

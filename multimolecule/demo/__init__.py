@@ -1,7 +1,7 @@
 """Tiny demo models and an example FASTA bundled with the package, so that the command line works offline.
 
 The models were pre-trained from scratch on E. coli K-12 DNA by `scripts/pretrain_demo.py`; they show how the
-tools work and are not the published DNABERT-2 or Nucleotide Transformer models.
+tools work and are not the published DNABERT-2, Nucleotide Transformer or NTv3 models.
 
 Example:
     >>> from multimolecule.demo import EXAMPLE_FASTA, demo_model_path
@@ -23,6 +23,7 @@ DEMO_MODELS = {
     "nt-demo": "nucleotide_transformer",
     "nucleotide-transformer-demo": "nucleotide_transformer",
     "nucleotide_transformer-demo": "nucleotide_transformer",
+    "ntv3-demo": "ntv3",
 }
 
 
