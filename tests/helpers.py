@@ -35,7 +35,8 @@ SHARED = ROOT.parent / "shared"
 MISSING = "../shared not found beside the clone"
 # A tiny encoder (any registered family's config takes these): fast, and enough to tell two code paths apart.
 TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64}
-DEMOS = [package.demo[0] for package in MODELS.values() if package.demo]  # the bundled demos, as families declare
+# the attention encoders' bundled demos, as their families declare them (the U-Net's, NTv3's, is tested in its folder)
+DEMOS = [package.demo[0] for package in MODELS.values() if package.demo and package.contact_prediction is not None]
 MASKED = "ATGAAACGCATTAGCACCACCATTACCACC<mask>CATCACCATTACCACAGGTAACGGTGCGGGC"  # E. coli DNA with one mask
 
 

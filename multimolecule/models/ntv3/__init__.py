@@ -36,6 +36,7 @@ PACKAGE = ModelPackage(
     track_prediction=NucleotideTransformerV3ForTrackPrediction,
     trained_length=8192,
     lora_targets=("query", "key", "value", "output", "up_proj", "down_proj"),
+    demo=("ntv3-demo",),
     fixtures=("ntv3/ntv3_tiny_a", "ntv3/ntv3_post_tiny_a"),
     doc="ntv3.md",
     original_classes={"NTv3PostTrained": "track_prediction"},  # its AutoModel: the conditioned model, with tracks

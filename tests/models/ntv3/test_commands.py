@@ -1,6 +1,6 @@
 """The commands with NTv3, on the published layout of the pre-trained fixture: fill-mask, embed per base,
 pretrain --architecture ntv3, score-variants (llr: one masked pass per variant), mutagenesis; a role the family lacks
-refused in one line."""
+refused in one line; fill-mask and info on the bundled demo by name."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import json
 import numpy as np
 import torch
 
-from multimolecule import NucleotideTransformerV3ForMaskedLM
+import multimolecule
+from multimolecule import NucleotideTransformerV3ForMaskedLM, api
 
-from ...helpers import cli_error, random_dna, run_cli
+from ...helpers import MASKED, cli_error, random_dna, run_cli
 
 
 def test_fill_mask_gives_the_models_probabilities(capsys, pre):
@@ -23,6 +24,22 @@ def test_fill_mask_gives_the_models_probabilities(capsys, pre):
     probabilities = logits[[6, 8, 9, 7]].softmax(-1)  # over the four bases, A C G T
     best = int(probabilities.argmax())
     assert f"1. {'ACGT'[best]}" in out and f"{probabilities[best].item():.3f}" in out
+
+
+def test_the_demo_by_name(capsys):
+    code, out, _ = run_cli(capsys, "fill-mask", "-m", "ntv3-demo", MASKED)
+    assert code == 0
+    model = multimolecule.from_pretrained("ntv3-demo", task="fill-mask").eval()
+    tokenizer = multimolecule.tokenizer_from_pretrained("ntv3-demo")
+    encoded = tokenizer(MASKED, return_tensors="pt")
+    with torch.no_grad():
+        logits = model(**encoded).logits[0, encoded["input_ids"][0] == tokenizer.mask_token_id][0]
+    probabilities = logits[[6, 8, 9, 7]].softmax(-1)  # over the four bases, A C G T
+    best = int(probabilities.argmax())
+    assert f"1. {'ACGT'[best]}" in out and f"{probabilities[best].item():.3f}" in out
+    details = api.info("ntv3-demo")
+    assert details["model_type"] == "nucleotide_transformer_v3" and details["trained_length"] == 512
+    assert details["held_out_accuracy"] > details["baseline_accuracy"]
 
 
 def test_embed_per_base(capsys, pre, tmp_path):
