@@ -70,8 +70,8 @@ def test_a_family_declares_its_demo_and_tokenizer_recipe():
     assert DEMO_MODELS == declared and {"dnabert2-demo", "nt-demo"} <= set(declared)
     assert demo_model_path("nt-demo") == demo_model_path("nucleotide-transformer-demo")
     assert (demo_model_path("nt-demo") / "config.json").is_file()
-    with pytest.raises(KeyError, match="no demo model 'ntv3-demo'; choose from dnabert2-demo, nt-demo"):
-        demo_model_path("ntv3-demo")
+    with pytest.raises(KeyError, match="no demo model 'dnabert-s-demo'; choose from dnabert2-demo, nt-demo"):
+        demo_model_path("dnabert-s-demo")
     assert recipe_family() is get_model("dnabert2") and get_model("dnabert2").tokenizer_recipe.smallest == 9
     with pytest.raises(OptionError, match="NTv3 has no tokenizer recipe; train-tokenizer trains: dnabert2"):
         recipe_family("ntv3")
