@@ -203,9 +203,9 @@ def test_the_fine_tuned_model_predicts_its_task(trained, tmp_path):
     assert [(result["id"], result["label"]) for result in results] == [("gc_rich", "1"), ("at_rich", "0")]
 
 
-@pytest.mark.parametrize("model", ["nt-demo", "dnabert2-demo"])
+@pytest.mark.parametrize("model", ["nt-demo", "dnabert2-demo", "ntv3-demo"])
 def test_per_base_task(tmp_path, model):
-    """A per-base task trains on either demo model; predictions come one label per base."""
+    """A per-base task trains on each demo model (NTv3's a U-Net); predictions come one label per base."""
     data = gc_task(tmp_path / "data", per_base=True, sizes=(32, 8, 8))
     metrics = api.train(data, tmp_path / "out", model=model, max_steps=4, eval_steps=4, progress=False, device="cpu")
     assert "auroc" not in metrics["test"] and 0 <= metrics["test"]["accuracy"] <= 1
@@ -314,10 +314,13 @@ def test_base_level_heads_train_with_our_collator_over_mixed_lengths(tmp_path, f
     assert sum(losses[-3:]) < sum(losses[:3]), losses
 
 
-@pytest.mark.parametrize("fixture", [("dnabert2", "tiny_a"), ("nucleotide_transformer", "nt_v2_tiny_a")])
+@pytest.mark.parametrize(
+    "fixture", [("dnabert2", "tiny_a"), ("nucleotide_transformer", "nt_v2_tiny_a"), ("ntv3", "ntv3_tiny_a")]
+)
 def test_train_from_a_published_checkpoint(tmp_path, gc_data, fixture):
-    """`--model` takes an original checkpoint directory of either family, as its authors published it."""
+    """`--model` takes an original checkpoint directory of each family, as its authors published it."""
     from multimolecule import AutoModelForSequencePrediction
+    from multimolecule.models import get_model
 
     original = fixture_dir(*fixture)
     out = tmp_path / "out"
@@ -326,7 +329,7 @@ def test_train_from_a_published_checkpoint(tmp_path, gc_data, fixture):
         == 0
     )
     model = AutoModelForSequencePrediction.from_pretrained(out)
-    assert model.config.model_type == fixture[0] and model.config.num_labels == 2
+    assert model.config.model_type == get_model(fixture[0]).config.model_type and model.config.num_labels == 2
 
 
 def test_a_run_whose_loss_stops_being_finite_is_one_line_and_saves_no_model(capsys, gc_data, tmp_path):
