@@ -32,7 +32,7 @@ from ..embedding import embed
 from ..models import resolve_name
 from ..training.config import resolve_config
 from ..training.engine import last_complete_checkpoint, run_training
-from ..utils import InputError, OptionError, check_positive
+from ..utils import InputError, OptionError, check_positive, remove_outputs
 from ..utils.distributed import world_size
 from ..utils.runner import ShardedJob, digest, item_digest, parse_part, weights_digest, write_jsonl_shard
 from . import baselines, report
@@ -92,6 +92,11 @@ def read_overrides(config, tasks: list[BenchmarkTask]) -> tuple[dict, dict]:
     return values, per_task
 
 
+# What a benchmark writes into its output directory (`report`, the runner's shards and locks): `--overwrite` removes
+# these and nothing else.
+OUTPUTS = ("settings.json", "runs", "results.csv", "results.csv.*", ".results.csv.*", "summary.md", "summary.png")
+
+
 def prepare_output(output: Path, identity: dict, resume: bool, overwrite: bool, shared: bool) -> None:
     """Check (and with `overwrite`, empty) the output directory. `shared`: several processes or shards write into
     it, so it may already hold this benchmark's files."""
@@ -100,7 +105,7 @@ def prepare_output(output: Path, identity: dict, resume: bool, overwrite: bool, 
     saved = output / "settings.json"
     busy = output.is_dir() and any(output.iterdir())
     if busy and overwrite and not shared:
-        shutil.rmtree(output)
+        remove_outputs(output, OUTPUTS)  # a user's other files in the folder stay
         busy = False
     if busy and not (resume or shared):
         raise InputError(f"output directory {output} is not empty; pass --resume to continue it or --overwrite")

@@ -17,7 +17,7 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from ..models import MODELS, load_model, package_of, resolve_name, trained_window
-from ..utils import InputError, check_apart, check_device, check_dtype
+from ..utils import InputError, check_apart, check_device, check_dtype, remove_outputs
 from ..utils.distributed import close_process_group_at_exit, is_main_process, synchronize, world_size
 from .collator import IGNORE_INDEX, DataCollatorForBaseLevelLabels
 from .config import TrainConfig, check_settings, width_scaled_learning_rate
@@ -346,12 +346,7 @@ def prepare_output(output: Path, resume: bool, overwrite: bool) -> None:
     (`RUN_OUTPUTS`, the final model's files; `config.json` first) and nothing else."""
     check_output_directory(output, resume, overwrite)
     if not resume and overwrite and output.is_dir() and is_main_process():
-        for pattern in (*MODEL_FILES, *RUN_OUTPUTS):
-            for path in output.glob(pattern):
-                if path.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path)
-                else:
-                    path.unlink(missing_ok=True)
+        remove_outputs(output, (*MODEL_FILES, *RUN_OUTPUTS))
     output.mkdir(parents=True, exist_ok=True)
 
 

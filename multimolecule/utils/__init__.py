@@ -13,7 +13,7 @@ from .errors import (
     InputError,
     OptionError,
 )
-from .files import atomic_output, check_apart, check_overwrite, output_lock, read_json_if_present
+from .files import atomic_output, check_apart, check_overwrite, output_lock, read_json_if_present, remove_outputs
 from .signals import Terminated, raise_on_sigterm
 
 __all__ = [
@@ -35,5 +35,6 @@ __all__ = [
     "output_lock",
     "raise_on_sigterm",
     "read_json_if_present",
+    "remove_outputs",
     "resolve_dtype",
 ]

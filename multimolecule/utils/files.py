@@ -132,6 +132,27 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False, directory: b
                 temporary.unlink()
 
 
+def remove_outputs(folder: Path, patterns) -> None:
+    """Remove the entries of `folder` that match `patterns` (glob patterns: a command's own outputs, in order) and
+    nothing else, so that `--overwrite` leaves a user's other files in the folder.
+
+    Example:
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> for name in ("summary.md", "notes.txt"):
+        ...     _ = (folder / name).write_text(name)
+        >>> (folder / "runs").mkdir()
+        >>> remove_outputs(folder, ("summary.*", "runs"))
+        >>> sorted(p.name for p in folder.iterdir())
+        ['notes.txt']
+    """
+    for pattern in patterns:
+        for path in folder.glob(pattern):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+
+
 def merge_into(staging: Path, path: Path) -> None:
     """Move each entry of `staging` over its namesake in the directory `path`, leaving `path`'s other entries;
     `config.json` (what makes a folder load as a model) is removed first and moved in last."""

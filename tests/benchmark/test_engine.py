@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from multimolecule.api import benchmark
+from multimolecule.utils import InputError
 from multimolecule.utils.runner import ShardedJob, parse_part
 
 from ..helpers import one_thread, read_csv, subprocess_env  # noqa: F401  (one_thread: a fixture)
@@ -109,3 +110,18 @@ def test_torchrun_ranks_take_their_own_tasks(data, tmp_path):
     assert slots == {"crp": {"1/2"}, "splice5": {"2/2"}}  # one task per rank, each unit once
     assert "4 of 4 task x mode x seed units finished" in (out / "summary.md").read_text()
     assert not (out / "results.csv.shards").exists()  # the last rank to finish merged
+
+
+def test_overwrite_removes_only_the_benchmarks_own_outputs(tmp_path):
+    """`--overwrite` empties what a benchmark wrote (settings, units, tables, shards) and leaves a user's file."""
+    from multimolecule.benchmark.engine import prepare_output
+
+    output = tmp_path / "out"
+    (output / "runs" / "crp" / "kmer" / "seed-42").mkdir(parents=True)
+    (output / "results.csv.shards").mkdir()
+    for name in ("settings.json", "results.csv", "summary.md", "summary.png", "notes.txt"):
+        (output / name).write_text("{}")
+    with pytest.raises(InputError, match="is not empty; pass --resume to continue it or --overwrite"):
+        prepare_output(output, {}, resume=False, overwrite=False, shared=False)
+    prepare_output(output, {}, resume=False, overwrite=True, shared=False)
+    assert [path.name for path in output.iterdir()] == ["notes.txt"]
